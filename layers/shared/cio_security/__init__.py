@@ -1,0 +1,1 @@
+"""cio_security: the shared library of the secure Customer.io integration."""

@@ -1,0 +1,67 @@
+"""Environment variable names and defaults: the contract between template.yaml, the local stack
+and the code (DESIGN section 7). Explicit arguments always win over these."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from cio_security.errors import ConfigurationError
+
+TRACK_CREDENTIALS_SECRET_ID: Final = "TRACK_CREDENTIALS_SECRET_ID"
+SIGNING_KEY_SECRET_ID: Final = "SIGNING_KEY_SECRET_ID"
+PEPPER_SECRET_ID: Final = "PEPPER_SECRET_ID"
+CUSTOMERIO_TRACK_URL: Final = "CUSTOMERIO_TRACK_URL"
+CUSTOMERIO_RATE_LIMIT_RPS: Final = "CUSTOMERIO_RATE_LIMIT_RPS"
+IDEMPOTENCY_TABLE: Final = "IDEMPOTENCY_TABLE"
+EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
+WEBHOOK_TOLERANCE_SECONDS: Final = "WEBHOOK_TOLERANCE_SECONDS"
+WEBHOOK_MAX_BODY_BYTES: Final = "WEBHOOK_MAX_BODY_BYTES"
+SIGNING_KEY_GRACE_SECONDS: Final = "SIGNING_KEY_GRACE_SECONDS"
+AUDIT_TABLE: Final = "AUDIT_TABLE"
+DEAD_LETTER_QUEUE_URL: Final = "DEAD_LETTER_QUEUE_URL"
+DELETION_MAX_CONCURRENCY: Final = "DELETION_MAX_CONCURRENCY"
+SECRETS_CACHE_SECONDS: Final = "SECRETS_CACHE_SECONDS"
+SANITIZER_POLICY: Final = "SANITIZER_POLICY"
+
+DEFAULT_WEBHOOK_TOLERANCE_SECONDS: Final = 300
+DEFAULT_WEBHOOK_MAX_BODY_BYTES: Final = 262_144
+DEFAULT_SIGNING_KEY_GRACE_SECONDS: Final = 86_400
+DEFAULT_RATE_LIMIT_RPS: Final = 100.0
+DEFAULT_SECRETS_CACHE_SECONDS: Final = 300
+
+
+def require_env(name: str) -> str:
+    """Return the environment variable ``name`` or raise a ConfigurationError naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is required")
+    return value
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Read an integer setting, with a clear error for a non-integer or out-of-range value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name} must be an integer") from None
+    if value < minimum:
+        raise ConfigurationError(f"environment variable {name} must be >= {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Read a float setting, with a clear error for a non-number or out-of-range value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name} must be a number") from None
+    if not value >= minimum:  # also rejects NaN
+        raise ConfigurationError(f"environment variable {name} must be >= {minimum}")
+    return value

@@ -1,0 +1,134 @@
+"""The exception hierarchy of cio_security: one base error, then transient versus permanent.
+
+Every error text is safe to log: it names a status, a request id or a reason, never a payload,
+an identifier, a credential or a secret value.
+
+```
+CioSecurityError
+├── ConfigurationError          missing or invalid setting (environment variable, policy file)
+├── PayloadLimitError           input too deep or too large for the sanitizer or the verifier
+├── SignatureError              webhook verification failed; .reason is one of REJECTION_REASONS
+├── SecretError                 a secret is missing, unreadable or not of its documented shape
+│   └── SecretFormatError
+├── RotationError               a rotation step refused to continue; .step says which
+└── CustomerIOError             a Track API call failed; .status and .request_id when known
+    ├── TransientError          retry later: 408, 429, 5xx, timeouts, connection errors
+    │   ├── RateLimitedError    429; .retry_after in seconds when the server said so
+    │   ├── ServerError         5xx
+    │   └── TransportError      timeout or connection failure before a response
+    └── PermanentError          no retry fixes it: send to the dead-letter queue
+        ├── AuthenticationError 401 and 403
+        ├── NotFoundError       404
+        ├── BadRequestError     400 and other 4xx
+        └── RedirectRefusedError a redirect to another host (credentials never follow it)
+```
+
+The deletion handler's retry decision is one ``except TransientError`` away.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+RejectionReason = Literal["missing", "malformed", "mismatch", "stale", "too_large"]
+REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = ("missing", "malformed", "mismatch", "stale", "too_large")
+
+
+class CioSecurityError(Exception):
+    """Base class of every error raised by cio_security."""
+
+
+class ConfigurationError(CioSecurityError):
+    """A required setting is missing or invalid."""
+
+
+class PayloadLimitError(CioSecurityError):
+    """Input exceeds a configured bound (nesting depth, node count, byte size)."""
+
+
+class SignatureError(CioSecurityError):
+    """A webhook failed verification. ``reason`` is for logs and metrics, never for the caller."""
+
+    def __init__(self, reason: RejectionReason, message: str | None = None) -> None:
+        self.reason: RejectionReason = reason
+        super().__init__(message or f"webhook rejected: {reason}")
+
+
+class SecretError(CioSecurityError):
+    """A secret could not be read."""
+
+
+class SecretFormatError(SecretError):
+    """A secret's value is not of its documented JSON shape (the value itself is never quoted)."""
+
+
+class RotationError(CioSecurityError):
+    """A rotation step refused to continue. The message tells the operator what to do."""
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step = step
+        super().__init__(f"{step}: {message}")
+
+
+class CustomerIOError(CioSecurityError):
+    """A Customer.io Track API call failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        self.operation = operation
+        parts = [message]
+        if operation:
+            parts.append(f"operation={operation}")
+        if status is not None:
+            parts.append(f"status={status}")
+        if request_id:
+            parts.append(f"request_id={request_id}")
+        super().__init__(" ".join(parts))
+
+
+class TransientError(CustomerIOError):
+    """Retrying later may succeed (408, 429, 5xx, timeouts, connection errors)."""
+
+
+class RateLimitedError(TransientError):
+    """429 Too Many Requests."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(TransientError):
+    """5xx from Customer.io."""
+
+
+class TransportError(TransientError):
+    """No response: timeout, connection refused or reset."""
+
+
+class PermanentError(CustomerIOError):
+    """No retry can fix this request."""
+
+
+class AuthenticationError(PermanentError):
+    """401 or 403: the credentials are wrong, revoked or lack permission."""
+
+
+class NotFoundError(PermanentError):
+    """404."""
+
+
+class BadRequestError(PermanentError):
+    """400 or another 4xx that a retry cannot fix."""
+
+
+class RedirectRefusedError(PermanentError):
+    """The API answered with a redirect; credentials are never sent after one."""

@@ -1,0 +1,7 @@
+"""Shared fixtures. Each concern has its own module under tests/fixtures/."""
+
+pytest_plugins = [
+    "fixtures.aws",
+    "fixtures.logs",
+    "fixtures.sandbox",
+]
