@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Final
 
+from botocore.config import Config
+
 from cio_security.errors import ConfigurationError
 
 TRACK_CREDENTIALS_SECRET_ID: Final = "TRACK_CREDENTIALS_SECRET_ID"
@@ -65,3 +67,13 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     if not value >= minimum:  # also rejects NaN
         raise ConfigurationError(f"environment variable {name} must be >= {minimum}")
     return value
+
+
+def boto_config() -> Config:
+    """The botocore settings every AWS client of the project uses: explicit timeouts and a
+    bounded, standard retry mode, so a function's Timeout always exceeds the sum of its calls."""
+    return Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )

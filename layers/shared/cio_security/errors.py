@@ -31,7 +31,13 @@ from __future__ import annotations
 from typing import Final, Literal
 
 RejectionReason = Literal["missing", "malformed", "mismatch", "stale", "too_large"]
-REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = ("missing", "malformed", "mismatch", "stale", "too_large")
+REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = (
+    "missing",
+    "malformed",
+    "mismatch",
+    "stale",
+    "too_large",
+)
 
 
 class CioSecurityError(Exception):

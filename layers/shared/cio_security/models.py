@@ -43,7 +43,9 @@ class _Strict(BaseModel):
 class TrackCredentials(_Strict):
     """Track API credentials secret: ``{"site_id", "api_key", "region"}``."""
 
-    site_id: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_control_chars)]
+    site_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_control_chars)
+    ]
     api_key: SecretStr = Field(min_length=1, max_length=512)
     region: Region = "us"
 
@@ -56,7 +58,10 @@ class TrackCredentials(_Strict):
 
     def same_as(self, other: TrackCredentials) -> bool:
         """True when both hold the same site id and API key (region aside)."""
-        return self.site_id == other.site_id and self.api_key.get_secret_value() == other.api_key.get_secret_value()
+        return (
+            self.site_id == other.site_id
+            and self.api_key.get_secret_value() == other.api_key.get_secret_value()
+        )
 
 
 class SigningKey(_Strict):

@@ -1,0 +1,197 @@
+"""Typed, cached reads of the project's secrets (DESIGN section 2) through Powertools Parameters.
+
+Values are cached for ``SECRETS_CACHE_SECONDS`` (default 300 s) and can be re-read on demand:
+the Track client's 401 path calls ``track_credentials_provider(...)(True)`` so a rotated key is
+picked up without a redeploy. Secret values never appear in logs or exception texts.
+
+>>> store = SecretStore()                                    # doctest: +SKIP
+>>> creds = store.track_credentials()                         # doctest: +SKIP
+>>> client = TrackClient(track_credentials_provider(store))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
+from pydantic import BaseModel, ValidationError
+
+from cio_security import config
+from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
+from cio_security.models import Pepper, SigningKey, TrackCredentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+logger = logging.getLogger(__name__)
+
+Stage = Literal["AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"]
+STAGES: tuple[Stage, ...] = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
+
+
+def parse_secret[M: BaseModel](model: type[M], raw: str | bytes | dict[str, Any], *, name: str) -> M:
+    """Validate a secret's JSON against its model; the error names the fields, never the value."""
+    try:
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        return model.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        fields = []
+        if isinstance(exc, ValidationError):
+            fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
+        detail = f" (invalid fields: {', '.join(fields)})" if fields else " (not a JSON object)"
+        raise SecretFormatError(f"secret {name} is not a valid {model.__name__}{detail}") from None
+
+
+class SecretStore:
+    """The project's secrets, read through Powertools Parameters with a cache.
+
+    One Powertools provider per version stage: Powertools' cache key is the secret name alone,
+    so a single provider would hand AWSCURRENT back for an AWSPENDING read.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: SecretsManagerClient | None = None,
+        max_age: int | None = None,
+    ) -> None:
+        self._client = client
+        self._max_age = max_age
+        self._providers: dict[Stage, SecretsProvider] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> SecretsManagerClient:
+        """The boto3 Secrets Manager client, created on first use (after moto or the local stack
+        has set the endpoint)."""
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.client("secretsmanager", config=config.boto_config())
+            return self._client
+
+    @property
+    def max_age(self) -> int:
+        """Cache lifetime in seconds: the constructor's value, else ``SECRETS_CACHE_SECONDS``."""
+        if self._max_age is not None:
+            return self._max_age
+        return config.env_int(config.SECRETS_CACHE_SECONDS, config.DEFAULT_SECRETS_CACHE_SECONDS)
+
+    def _provider(self, stage: Stage) -> SecretsProvider:
+        provider = self._providers.get(stage)
+        if provider is None:
+            provider = SecretsProvider(boto3_client=self.client)
+            self._providers[stage] = provider
+        return provider
+
+    def raw(self, secret_id: str, *, stage: Stage = "AWSCURRENT", force_fetch: bool = False) -> str:
+        """The secret string of one version stage. Raises SecretError when it cannot be read."""
+        try:
+            value = self._provider(stage).get(
+                secret_id, max_age=self.max_age, force_fetch=force_fetch, VersionStage=stage
+            )
+        except GetParameterError:
+            raise SecretError(f"secret {secret_id} ({stage}) could not be read") from None
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        return str(value)
+
+    def read[M: BaseModel](
+        self, model: type[M], secret_id: str, *, stage: Stage = "AWSCURRENT", force_fetch: bool = False
+    ) -> M:
+        """Read and validate one version of a secret."""
+        return parse_secret(model, self.raw(secret_id, stage=stage, force_fetch=force_fetch), name=secret_id)
+
+    def track_credentials(
+        self, secret_id: str | None = None, *, force_fetch: bool = False
+    ) -> TrackCredentials:
+        """The current Track API credentials (``TRACK_CREDENTIALS_SECRET_ID`` by default)."""
+        secret_id = secret_id or config.require_env(config.TRACK_CREDENTIALS_SECRET_ID)
+        return self.read(TrackCredentials, secret_id, force_fetch=force_fetch)
+
+    def pepper(self, secret_id: str | None = None, *, force_fetch: bool = False) -> Pepper:
+        """The hashing pepper (``PEPPER_SECRET_ID`` by default)."""
+        secret_id = secret_id or config.require_env(config.PEPPER_SECRET_ID)
+        return self.read(Pepper, secret_id, force_fetch=force_fetch)
+
+    def signing_key(
+        self, secret_id: str | None = None, *, stage: Stage = "AWSCURRENT", force_fetch: bool = False
+    ) -> SigningKey:
+        """One version of the webhook signing key (``SIGNING_KEY_SECRET_ID`` by default)."""
+        secret_id = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
+        return self.read(SigningKey, secret_id, stage=stage, force_fetch=force_fetch)
+
+    def current_version_created(self, secret_id: str) -> datetime | None:
+        """When the AWSCURRENT version was created: the start of AWSPREVIOUS's grace window."""
+        kwargs: dict[str, Any] = {"SecretId": secret_id, "MaxResults": 100}
+        try:
+            while True:
+                page = self.client.list_secret_version_ids(**kwargs)
+                for version in page.get("Versions", []):
+                    if "AWSCURRENT" in version.get("VersionStages", []):
+                        created: datetime | None = version.get("CreatedDate")
+                        return created
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        except self.client.exceptions.ClientError:
+            raise SecretError(f"versions of secret {secret_id} could not be listed") from None
+        return None
+
+
+def track_credentials_provider(
+    store: SecretStore, secret_id: str | None = None
+) -> Callable[[bool], TrackCredentials]:
+    """A credentials provider for ``TrackClient``: ``provider(True)`` forces a re-read (401 path)."""
+
+    def provide(force_refresh: bool) -> TrackCredentials:
+        if force_refresh:
+            logger.info("re-reading Track API credentials after an authentication failure")
+        return store.track_credentials(secret_id, force_fetch=force_refresh)
+
+    return provide
+
+
+def signing_key_loader(
+    store: SecretStore,
+    secret_id: str | None = None,
+    *,
+    grace_seconds: int,
+    clock: Callable[[], datetime] | None = None,
+) -> Callable[[bool], list[bytes]]:
+    """A key loader for ``SigningKeyRing``: AWSCURRENT, then AWSPENDING (a key being rotated in),
+    then AWSPREVIOUS while the current version is younger than ``grace_seconds`` (0 disables).
+
+    A stage that is absent or not a valid signing key is skipped; no usable key at all raises
+    ConfigurationError (the operator has not stored a signing key yet).
+    """
+    sid = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
+    now = clock or (lambda: datetime.now(UTC))
+
+    def stages() -> list[Stage]:
+        wanted: list[Stage] = ["AWSCURRENT", "AWSPENDING"]
+        if grace_seconds > 0:
+            created = store.current_version_created(sid)
+            if created is not None and (now() - created).total_seconds() < grace_seconds:
+                wanted.append("AWSPREVIOUS")
+        return wanted
+
+    def load(force_refresh: bool) -> list[bytes]:
+        keys: list[bytes] = []
+        for stage in stages():
+            try:
+                keys.append(store.signing_key(sid, stage=stage, force_fetch=force_refresh).key_bytes())
+            except SecretFormatError:
+                logger.warning("signing key version is not a valid key; skipped", extra={"stage": stage})
+            except SecretError:
+                continue  # an absent stage (no rotation under way) is normal
+        if not keys:
+            raise ConfigurationError(f"no usable webhook signing key in secret {sid}: stage one and rotate")
+        return keys
+
+    return load
