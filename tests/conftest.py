@@ -4,4 +4,5 @@ pytest_plugins = [
     "fixtures.aws",
     "fixtures.logs",
     "fixtures.sandbox",
+    "fixtures.template",
 ]

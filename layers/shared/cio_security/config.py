@@ -77,3 +77,8 @@ def boto_config() -> Config:
         read_timeout=5,
         retries={"max_attempts": 3, "mode": "standard"},
     )
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string setting, stripped; ``default`` when unset or blank."""
+    return os.environ.get(name, "").strip() or default

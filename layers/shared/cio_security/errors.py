@@ -8,6 +8,8 @@ CioSecurityError
 ├── ConfigurationError          missing or invalid setting (environment variable, policy file)
 ├── PayloadLimitError           input too deep or too large for the sanitizer or the verifier
 ├── SignatureError              webhook verification failed; .reason is one of REJECTION_REASONS
+├── InvalidEventError           a verified webhook body is not a valid reporting event
+├── PublishError                a verified event could not be published (the caller should retry)
 ├── SecretError                 a secret is missing, unreadable or not of its documented shape
 │   └── SecretFormatError
 ├── RotationError               a rotation step refused to continue; .step says which
@@ -58,6 +60,14 @@ class SignatureError(CioSecurityError):
     def __init__(self, reason: RejectionReason, message: str | None = None) -> None:
         self.reason: RejectionReason = reason
         super().__init__(message or f"webhook rejected: {reason}")
+
+
+class InvalidEventError(CioSecurityError):
+    """A verified webhook body is not a valid Customer.io reporting event."""
+
+
+class PublishError(CioSecurityError):
+    """Publishing a verified event failed; nothing was marked done, so a retry publishes it."""
 
 
 class SecretError(CioSecurityError):

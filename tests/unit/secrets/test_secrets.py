@@ -1,0 +1,109 @@
+"""Secrets loading through Powertools Parameters (moto Secrets Manager)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from fixtures.aws import REGION
+from fixtures.logs import sensitive
+
+from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
+from cio_security.secrets import SecretStore, signing_key_loader, track_credentials_provider
+
+API_KEY = "track-api-key-secret-value"
+KEY_A = "signing-key-A-0123456789abcdefghijklmnopq"
+KEY_B = "signing-key-B-0123456789abcdefghijklmnopq"
+
+
+@pytest.fixture
+def sm(aws: None):
+    sensitive(API_KEY, KEY_A, KEY_B)
+    return boto3.client("secretsmanager", region_name=REGION)
+
+
+def test_track_credentials_are_typed_and_cached(sm, monkeypatch: pytest.MonkeyPatch) -> None:
+    sm.create_secret(Name="track", SecretString=json.dumps({"site_id": "s1", "api_key": API_KEY, "region": "eu"}))
+    monkeypatch.setenv("TRACK_CREDENTIALS_SECRET_ID", "track")
+    store = SecretStore(client=sm)
+    creds = store.track_credentials()
+    assert (creds.site_id, creds.api_key.get_secret_value(), creds.region) == ("s1", API_KEY, "eu")
+
+    sm.put_secret_value(SecretId="track", SecretString=json.dumps({"site_id": "s2", "api_key": API_KEY}))
+    assert store.track_credentials().site_id == "s1"  # cached
+    provider = track_credentials_provider(store)
+    assert provider(False).site_id == "s1"
+    assert provider(True).site_id == "s2"  # the 401 path re-reads
+
+
+def test_cache_age_comes_from_the_environment(sm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETS_CACHE_SECONDS", "0")
+    sm.create_secret(Name="pepper", SecretString=json.dumps({"pepper": "p" * 40}))
+    store = SecretStore(client=sm)
+    assert store.max_age == 0
+    store.pepper("pepper")
+    sm.put_secret_value(SecretId="pepper", SecretString=json.dumps({"pepper": "q" * 40}))
+    assert store.pepper("pepper").key_bytes() == b"q" * 40
+
+
+def test_invalid_secret_names_fields_never_the_value(sm) -> None:
+    sm.create_secret(Name="track", SecretString=json.dumps({"site_id": "s", "api_key": API_KEY, "region": "mars"}))
+    with pytest.raises(SecretFormatError) as err:
+        SecretStore(client=sm).track_credentials("track")
+    assert "region" in str(err.value) and API_KEY not in str(err.value)
+    assert err.value.__cause__ is None  # the pydantic error, which may quote input, is not chained
+
+
+@pytest.mark.parametrize("raw", ["not json", "[]", '"string"', "{}"])
+def test_non_object_secrets_are_format_errors(sm, raw: str) -> None:
+    sm.create_secret(Name="p", SecretString=raw)
+    with pytest.raises(SecretFormatError):
+        SecretStore(client=sm).pepper("p")
+
+
+def test_missing_secret_and_missing_env(sm, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SecretError, match="could not be read"):
+        SecretStore(client=sm).pepper("nope")
+    monkeypatch.delenv("PEPPER_SECRET_ID", raising=False)
+    with pytest.raises(ConfigurationError, match="PEPPER_SECRET_ID"):
+        SecretStore(client=sm).pepper()
+
+
+def test_each_stage_is_cached_separately(sm) -> None:
+    sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+    sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}), VersionStages=["AWSPENDING"])
+    store = SecretStore(client=sm)
+    assert store.signing_key("sk").key_bytes() == KEY_A.encode()
+    assert store.signing_key("sk", stage="AWSPENDING").key_bytes() == KEY_B.encode()
+
+
+class TestSigningKeyLoader:
+    def test_current_only(self, sm) -> None:
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        load = signing_key_loader(SecretStore(client=sm), "sk", grace_seconds=86400)
+        assert load(False) == [KEY_A.encode()]
+
+    def test_previous_inside_and_outside_the_grace_window(self, sm) -> None:
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        old = next(iter(sm.describe_secret(SecretId="sk")["VersionIdsToStages"]))
+        new = sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}),
+                                  VersionStages=["AWSPENDING"])["VersionId"]
+        sm.update_secret_version_stage(SecretId="sk", VersionStage="AWSCURRENT", MoveToVersionId=new,
+                                       RemoveFromVersionId=old)
+        sm.update_secret_version_stage(SecretId="sk", VersionStage="AWSPENDING", RemoveFromVersionId=new)
+        store = SecretStore(client=sm, max_age=0)
+        now = [datetime.now(UTC)]
+        load = signing_key_loader(store, "sk", grace_seconds=3600, clock=lambda: now[0])
+        assert load(False) == [KEY_B.encode(), KEY_A.encode()]
+        now[0] += timedelta(seconds=3601)
+        assert load(True) == [KEY_B.encode()]
+        assert signing_key_loader(store, "sk", grace_seconds=0)(False) == [KEY_B.encode()]
+
+    def test_invalid_pending_is_skipped_and_no_key_is_a_configuration_error(self, sm) -> None:
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": ""}))
+        sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": "short"}),
+                            VersionStages=["AWSPENDING"])
+        with pytest.raises(ConfigurationError, match="no usable webhook signing key"):
+            signing_key_loader(SecretStore(client=sm), "sk", grace_seconds=0)(False)
