@@ -1,0 +1,1 @@
+"""ciosec: operator CLI, local stack and Customer.io sandbox for the cio-security project."""

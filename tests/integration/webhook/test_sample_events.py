@@ -1,0 +1,30 @@
+"""events/webhook/*.json do what their names say, through the real handler."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+from fixtures.functions import EVENTS
+from fixtures.logs import sensitive
+
+import cio_security.signature as signature_module
+
+from .conftest import SIGNING_SECRET, WebhookStack
+
+EVENTS_KEY = "local-test-signing-key-DO-NOT-USE-IN-PRODUCTION"
+EVENTS_TIMESTAMP = 1_795_000_000
+
+
+@pytest.mark.parametrize(("name", "status"), [("valid", 200), ("base64", 200), ("tampered", 401), ("stale", 401)])
+def test_sample_event(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch, name: str, status: int) -> None:
+    sensitive(EVENTS_KEY)
+    webhook.secretsmanager.put_secret_value(SecretId=SIGNING_SECRET, SecretString=json.dumps({"signing_key": EVENTS_KEY}))
+    clock = SimpleNamespace(time=lambda: EVENTS_TIMESTAMP + 10, monotonic=time.monotonic)
+    monkeypatch.setattr(signature_module, "time", clock)
+
+    event = json.loads((EVENTS / "webhook" / f"{name}.json").read_text())
+    assert webhook.invoke_raw(event)["statusCode"] == status
+    assert len(webhook.published()) == (1 if status == 200 else 0)
