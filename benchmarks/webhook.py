@@ -1,0 +1,163 @@
+"""Webhook handler cost per request (AWS stubbed) as a ratio to json.loads of the same 4 KiB body,
+and the handler module's cold import time as a ratio to ``import boto3`` alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-signing-key-0123456789abcdefghijklmnop"
+PEPPER = "bench-pepper-0123456789abcdefghijklmnopqrstuv"
+
+
+def four_kib_event() -> bytes:
+    """A realistic reporting webhook padded to 4 KiB with a mix of allowed, hashed and plain fields."""
+    data: dict[str, Any] = {
+        "customer_id": "user-123",
+        "email_address": "person@example.com",
+        "delivery_id": "dgKZAgAAAAGT",
+        "campaign_id": 42,
+        "phone": "+44 20 7946 0000",
+        "ip_address": "203.0.113.9",
+        "identifiers": {"id": "user-123", "cio_id": "cio_03000001"},
+        "recipient": "person@example.com",
+        "subject": "Your order has shipped",
+        "links": [],
+    }
+    i = 0
+    while True:
+        body = {"event_id": "01JBENCH0000000000000000001", "object_type": "email", "metric": "clicked",
+                "timestamp": 1_795_000_000, "data": data}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        if len(raw) >= 4096:
+            return raw
+        data["links"].append({"href": f"https://shop.example.com/product/{i}?utm_source=email", "position": i})
+        i += 1
+
+
+def _stubbed_handler() -> tuple[Any, Any]:
+    """Load the handler with every AWS call replaced by an in-memory stand-in."""
+    os.environ.update(
+        SIGNING_KEY_SECRET_ID="sk", PEPPER_SECRET_ID="pepper", EVENT_BUS_NAME="bus", IDEMPOTENCY_TABLE="t",
+        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_SERVICE_NAME="webhook",
+        AWS_DEFAULT_REGION="eu-west-1",
+    )
+    sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "tests")]
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
+    from fixtures.functions import FakeLambdaContext, load_function
+
+    from cio_security.models import Pepper
+
+    class MemoryPersistence(BasePersistenceLayer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.items: dict[str, DataRecord] = {}
+
+        def _get_record(self, idempotency_key: str) -> DataRecord:
+            return self.items[idempotency_key]
+
+        def _put_record(self, data_record: DataRecord) -> None:
+            self.items[data_record.idempotency_key] = data_record
+
+        def _update_record(self, data_record: DataRecord) -> None:
+            self.items[data_record.idempotency_key] = data_record
+
+        def _delete_record(self, data_record: DataRecord) -> None:
+            self.items.pop(data_record.idempotency_key, None)
+
+    class Events:
+        def put_events(self, **_: Any) -> dict[str, Any]:
+            return {"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]}
+
+    app = load_function("webhook")
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from cio_security.signature import SigningKeyRing
+
+    app.key_ring = lambda ring=SigningKeyRing(lambda refresh: [KEY.encode()]): ring
+    app.events_client = lambda events=Events(): events
+    pepper = Pepper.model_validate({"pepper": PEPPER})
+    app.secrets.pepper = lambda *a, **k: pepper
+    persistence = MemoryPersistence()
+    publish = idempotent_function(
+        data_keyword_argument="event", persistence_store=persistence,
+        config=IdempotencyConfig(event_key_jmespath="event_id", response_hook=app._mark_duplicate),
+    )(app._sanitize_and_publish)
+    app.idempotent_publish = lambda: publish
+    return app, (persistence, FakeLambdaContext())
+
+
+def handler_cost(iterations: int = 2000) -> dict[str, float]:
+    """Median per-request seconds of the handler and of json.loads on the same body."""
+    from cio_security.signature import sign_webhook
+
+    app, (persistence, context) = _stubbed_handler()
+    from fixtures.apigw import http_api_event
+
+    body = four_kib_event()
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the run: logs and EMF go nowhere
+    stdout, sys.stdout = sys.stdout, devnull
+    try:
+        events = []
+        for i in range(iterations):
+            raw = body.replace(b"0000000000000000001", f"{i:019d}".encode())
+            events.append(http_api_event(raw, sign_webhook(KEY, raw, timestamp=int(time.time()))))
+        for event in events[:50]:  # warm-up: first-call caches, pydantic schema, regexes
+            app.handler(event, context)
+        persistence.items.clear()
+        handler_times = []
+        for event in events:
+            start = time.perf_counter()
+            response = app.handler(event, context)
+            handler_times.append(time.perf_counter() - start)
+            assert response["statusCode"] == 200, response
+    finally:
+        sys.stdout = stdout
+        devnull.close()
+    loads_times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        json.loads(body)
+        loads_times.append(time.perf_counter() - start)
+    handler_s, loads_s = statistics.median(handler_times), statistics.median(loads_times)
+    return {"body_bytes": len(body), "handler_us": handler_s * 1e6, "json_loads_us": loads_s * 1e6,
+            "ratio": handler_s / loads_s}
+
+
+def _import_seconds(statement: str, runs: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "shared"), "PYTHONDONTWRITEBYTECODE": "0",
+           "POWERTOOLS_TRACE_DISABLED": "false", "AWS_DEFAULT_REGION": "eu-west-1"}
+    code = f"import time; s = time.perf_counter(); {statement}; print(time.perf_counter() - s)"
+    subprocess.run([sys.executable, "-c", statement], env=env, check=True)  # populate .pyc caches
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout)
+        for _ in range(runs)
+    ]
+    return statistics.median(samples)
+
+
+def cold_import(runs: int = 15) -> dict[str, float]:
+    """Median cold import (fresh interpreter each run) of the handler module versus boto3 alone."""
+    app_path = ROOT / "functions" / "webhook" / "app.py"
+    load = (
+        "import importlib.util as u; s_ = u.spec_from_file_location('app', r'%s'); "
+        "m = u.module_from_spec(s_); s_.loader.exec_module(m)" % app_path
+    )
+    boto3_s = _import_seconds("import boto3", runs)
+    handler_s = _import_seconds(load, runs)
+    return {"boto3_ms": boto3_s * 1e3, "handler_ms": handler_s * 1e3, "ratio": handler_s / boto3_s}
+
+
+def run() -> dict[str, Any]:
+    return {"cost": handler_cost(), "import": cold_import()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
