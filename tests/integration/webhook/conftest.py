@@ -11,13 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
+from cio_security.signature import sign_webhook
 from fixtures.apigw import EVENT_SHAPES
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function
 from fixtures.logs import sensitive
-from moto import mock_aws
-
-from cio_security.signature import sign_webhook
 
 SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop"
 PEPPER = "test-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -86,7 +86,9 @@ class WebhookStack:
         describe = self.secretsmanager.describe_secret(SecretId=SIGNING_SECRET)
         current = next(v for v, s in describe["VersionIdsToStages"].items() if "AWSCURRENT" in s)
         self.secretsmanager.update_secret_version_stage(
-            SecretId=SIGNING_SECRET, VersionStage="AWSCURRENT", MoveToVersionId=version_id,
+            SecretId=SIGNING_SECRET,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=version_id,
             RemoveFromVersionId=current,
         )
 
@@ -107,8 +109,12 @@ def create_webhook_resources(*, signing_key: str = SIGNING_KEY) -> tuple[str, An
     events.create_event_bus(Name=BUS)
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="published-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all-customerio", EventBusName=BUS, EventPattern=json.dumps({"source": ["customerio"]}))
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="all-customerio", EventBusName=BUS, EventPattern=json.dumps({"source": ["customerio"]})
+    )
     events.put_targets(Rule="all-customerio", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
     return queue_url, sqs, sm
 

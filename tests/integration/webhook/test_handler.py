@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixtures.logs import sensitive
 
 from cio_security.signature import sign_webhook
+from fixtures.logs import sensitive
 
 from .conftest import SIGNING_KEY, WebhookStack, sample_event
 
@@ -24,9 +24,16 @@ def body_of(response: dict) -> dict:
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("base64_encoded", [False, True])
-def test_valid_webhook_is_published_sanitized(webhook: WebhookStack, shape: str, base64_encoded: bool) -> None:
-    event = sample_event(customer_id="user-1", email="person@example.com", phone="+44 20 7946 0000",
-                         note="paid with 4111 1111 1111 1111", password="hunter2hunter2")
+def test_valid_webhook_is_published_sanitized(
+    webhook: WebhookStack, shape: str, base64_encoded: bool
+) -> None:
+    event = sample_event(
+        customer_id="user-1",
+        email="person@example.com",
+        phone="+44 20 7946 0000",
+        note="paid with 4111 1111 1111 1111",
+        password="hunter2hunter2",
+    )
     sensitive("person@example.com", "+44 20 7946 0000", "hunter2hunter2")
 
     response = webhook.send(event, shape=shape, base64_encoded=base64_encoded)
@@ -115,7 +122,9 @@ def test_oversized_body_is_413_before_anything_else(
     webhook.app.settings.cache_clear()
     big = sample_event(blob="x" * 2000)
     # Unsigned and not JSON either: the size check comes first.
-    assert webhook.send(b"{" * 5000, headers={}, shape=shape, base64_encoded=base64_encoded)["statusCode"] == 413
+    assert (
+        webhook.send(b"{" * 5000, headers={}, shape=shape, base64_encoded=base64_encoded)["statusCode"] == 413
+    )
     assert webhook.send(big, shape=shape, base64_encoded=base64_encoded)["statusCode"] == 413
     assert webhook.send(sample_event(), shape=shape, base64_encoded=base64_encoded)["statusCode"] == 200
 
@@ -197,7 +206,9 @@ def test_pending_key_is_accepted(webhook: WebhookStack) -> None:
     assert webhook.send(sample_event("p2"), key=OLD_KEY)["statusCode"] == 200
 
 
-def test_rotated_key_is_picked_up_without_redeploy(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotated_key_is_picked_up_without_redeploy(
+    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIGNING_KEY_REFRESH_SECONDS", "0")
     sensitive(NEW_KEY)
     assert webhook.send(sample_event("r1"))["statusCode"] == 200  # keys now cached
@@ -207,7 +218,9 @@ def test_rotated_key_is_picked_up_without_redeploy(webhook: WebhookStack, monkey
     assert webhook.send(sample_event("r3"), key=OLD_KEY)["statusCode"] == 200
 
 
-def test_previous_key_refused_after_grace_window(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_previous_key_refused_after_grace_window(
+    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sensitive(NEW_KEY)
     webhook.promote(webhook.stage_key(NEW_KEY, ["AWSPENDING"]))
     later = datetime.now(UTC) + timedelta(hours=25)
@@ -222,7 +235,9 @@ def test_previous_key_refused_after_grace_window(webhook: WebhookStack, monkeypa
     assert webhook.send(sample_event("g2"), key=NEW_KEY)["statusCode"] == 200
 
 
-def test_grace_window_zero_disables_previous_key(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_grace_window_zero_disables_previous_key(
+    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIGNING_KEY_GRACE_SECONDS", "0")
     sensitive(NEW_KEY)
     webhook.promote(webhook.stage_key(NEW_KEY, ["AWSPENDING"]))
@@ -235,8 +250,9 @@ def test_unknown_key_is_refused(webhook: WebhookStack) -> None:
 
 
 def test_no_usable_signing_key_is_503(webhook: WebhookStack) -> None:
-    webhook.secretsmanager.put_secret_value(SecretId="cio-security/customerio/webhook-signing-key",
-                                            SecretString=json.dumps({"signing_key": ""}))
+    webhook.secretsmanager.put_secret_value(
+        SecretId="cio-security/customerio/webhook-signing-key", SecretString=json.dumps({"signing_key": ""})
+    )
     assert webhook.send(sample_event())["statusCode"] == 503
 
 

@@ -27,9 +27,9 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-header_names = st.sampled_from(["X-CIO-Timestamp", "X-CIO-Signature", "x-cio-signature", "Content-Type"]) | st.text(
-    max_size=30
-)
+header_names = st.sampled_from(
+    ["X-CIO-Timestamp", "X-CIO-Signature", "x-cio-signature", "Content-Type"]
+) | st.text(max_size=30)
 header_values = st.one_of(
     st.text(max_size=100),
     st.integers(-(10**13), 10**13).map(str),
@@ -38,13 +38,18 @@ header_values = st.one_of(
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 bodies = st.one_of(
     st.binary(max_size=512),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.builds(lambda d: json.dumps({**sample_event(), "data": d}).encode(), st.dictionaries(st.text(max_size=12), json_values)),
+    st.builds(
+        lambda d: json.dumps({**sample_event(), "data": d}).encode(),
+        st.dictionaries(st.text(max_size=12), json_values),
+    ),
 )
 
 
@@ -76,8 +81,10 @@ def test_signed_requests_never_5xx(webhook: WebhookStack, body: bytes, shape: st
 
 @FUZZ
 @pytest.mark.fuzz
-@given(data=st.dictionaries(st.text(max_size=12), json_values, max_size=6), event_id=st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40))
+@given(
+    data=st.dictionaries(st.text(max_size=12), json_values, max_size=6),
+    event_id=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40),
+)
 def test_signed_valid_events_are_published_once(webhook: WebhookStack, data: dict, event_id: str) -> None:
     event = {**sample_event(event_id), "data": data}
     first = webhook.send(event)

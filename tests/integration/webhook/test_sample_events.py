@@ -7,10 +7,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from fixtures.functions import EVENTS
-from fixtures.logs import sensitive
 
 import cio_security.signature as signature_module
+from fixtures.functions import EVENTS
+from fixtures.logs import sensitive
 
 from .conftest import SIGNING_SECRET, WebhookStack
 
@@ -18,10 +18,14 @@ EVENTS_KEY = "local-test-signing-key-DO-NOT-USE-IN-PRODUCTION"
 EVENTS_TIMESTAMP = 1_795_000_000
 
 
-@pytest.mark.parametrize(("name", "status"), [("valid", 200), ("base64", 200), ("tampered", 401), ("stale", 401)])
+@pytest.mark.parametrize(
+    ("name", "status"), [("valid", 200), ("base64", 200), ("tampered", 401), ("stale", 401)]
+)
 def test_sample_event(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch, name: str, status: int) -> None:
     sensitive(EVENTS_KEY)
-    webhook.secretsmanager.put_secret_value(SecretId=SIGNING_SECRET, SecretString=json.dumps({"signing_key": EVENTS_KEY}))
+    webhook.secretsmanager.put_secret_value(
+        SecretId=SIGNING_SECRET, SecretString=json.dumps({"signing_key": EVENTS_KEY})
+    )
     clock = SimpleNamespace(time=lambda: EVENTS_TIMESTAMP + 10, monotonic=time.monotonic)
     monkeypatch.setattr(signature_module, "time", clock)
 

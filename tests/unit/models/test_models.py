@@ -17,7 +17,9 @@ def request(**overrides: object) -> DeletionRequest:
 
 class TestDeletionRequest:
     def test_design_example(self) -> None:
-        r = request(identifier_type="id", action="erase", regulation="gdpr", requested_at="2026-11-28T10:00:00Z")
+        r = request(
+            identifier_type="id", action="erase", regulation="gdpr", requested_at="2026-11-28T10:00:00Z"
+        )
         assert r.steps == ("suppress", "delete")
         assert r.deadline == datetime(2026, 12, 28, 10, tzinfo=UTC)
 
@@ -47,11 +49,15 @@ class TestDeletionRequest:
         ("start", "end"),
         [((2026, 1, 31), (2026, 2, 28)), ((2028, 1, 31), (2028, 2, 29)), ((2026, 12, 15), (2027, 1, 15))],
     )
-    def test_gdpr_month_clamps_to_month_end(self, start: tuple[int, int, int], end: tuple[int, int, int]) -> None:
+    def test_gdpr_month_clamps_to_month_end(
+        self, start: tuple[int, int, int], end: tuple[int, int, int]
+    ) -> None:
         assert add_one_month(datetime(*start, tzinfo=UTC)) == datetime(*end, tzinfo=UTC)
 
     def test_timezone_is_normalised_to_utc(self) -> None:
-        assert request(requested_at="2026-11-28T12:00:00+02:00").requested_at == datetime(2026, 11, 28, 10, tzinfo=UTC)
+        assert request(requested_at="2026-11-28T12:00:00+02:00").requested_at == datetime(
+            2026, 11, 28, 10, tzinfo=UTC
+        )
 
     @pytest.mark.parametrize(
         "overrides",
@@ -81,14 +87,21 @@ class TestDeletionRequest:
 
 class TestSecrets:
     def test_track_credentials_hide_the_key(self) -> None:
-        creds = TrackCredentials.model_validate({"site_id": "site", "api_key": "key-value-123", "region": "eu"})
+        creds = TrackCredentials.model_validate(
+            {"site_id": "site", "api_key": "key-value-123", "region": "eu"}
+        )
         assert "key-value-123" not in repr(creds) and "key-value-123" not in str(creds.model_dump())
         assert creds.same_as(TrackCredentials(site_id="site", api_key="key-value-123", region="us"))  # type: ignore[arg-type]
 
     @pytest.mark.parametrize(
         "body",
-        [{"site_id": "", "api_key": "k"}, {"site_id": "s", "api_key": ""}, {"site_id": "s", "api_key": "k", "region": "ap"},
-         {"site_id": "s", "api_key": "k\n"}, {"site_id": "s"}],
+        [
+            {"site_id": "", "api_key": "k"},
+            {"site_id": "s", "api_key": ""},
+            {"site_id": "s", "api_key": "k", "region": "ap"},
+            {"site_id": "s", "api_key": "k\n"},
+            {"site_id": "s"},
+        ],
     )
     def test_invalid_track_credentials(self, body: dict[str, str]) -> None:
         with pytest.raises(ValidationError):

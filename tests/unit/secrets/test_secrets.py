@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from fixtures.aws import REGION
-from fixtures.logs import sensitive
 
 from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
 from cio_security.secrets import SecretStore, signing_key_loader, track_credentials_provider
+from fixtures.aws import REGION
+from fixtures.logs import sensitive
 
 API_KEY = "track-api-key-secret-value"
 KEY_A = "signing-key-A-0123456789abcdefghijklmnopq"
@@ -25,7 +25,9 @@ def sm(aws: None):
 
 
 def test_track_credentials_are_typed_and_cached(sm, monkeypatch: pytest.MonkeyPatch) -> None:
-    sm.create_secret(Name="track", SecretString=json.dumps({"site_id": "s1", "api_key": API_KEY, "region": "eu"}))
+    sm.create_secret(
+        Name="track", SecretString=json.dumps({"site_id": "s1", "api_key": API_KEY, "region": "eu"})
+    )
     monkeypatch.setenv("TRACK_CREDENTIALS_SECRET_ID", "track")
     store = SecretStore(client=sm)
     creds = store.track_credentials()
@@ -49,7 +51,9 @@ def test_cache_age_comes_from_the_environment(sm, monkeypatch: pytest.MonkeyPatc
 
 
 def test_invalid_secret_names_fields_never_the_value(sm) -> None:
-    sm.create_secret(Name="track", SecretString=json.dumps({"site_id": "s", "api_key": API_KEY, "region": "mars"}))
+    sm.create_secret(
+        Name="track", SecretString=json.dumps({"site_id": "s", "api_key": API_KEY, "region": "mars"})
+    )
     with pytest.raises(SecretFormatError) as err:
         SecretStore(client=sm).track_credentials("track")
     assert "region" in str(err.value) and API_KEY not in str(err.value)
@@ -73,7 +77,9 @@ def test_missing_secret_and_missing_env(sm, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_each_stage_is_cached_separately(sm) -> None:
     sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
-    sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}), VersionStages=["AWSPENDING"])
+    sm.put_secret_value(
+        SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}), VersionStages=["AWSPENDING"]
+    )
     store = SecretStore(client=sm)
     assert store.signing_key("sk").key_bytes() == KEY_A.encode()
     assert store.signing_key("sk", stage="AWSPENDING").key_bytes() == KEY_B.encode()
@@ -88,10 +94,12 @@ class TestSigningKeyLoader:
     def test_previous_inside_and_outside_the_grace_window(self, sm) -> None:
         sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
         old = next(iter(sm.describe_secret(SecretId="sk")["VersionIdsToStages"]))
-        new = sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}),
-                                  VersionStages=["AWSPENDING"])["VersionId"]
-        sm.update_secret_version_stage(SecretId="sk", VersionStage="AWSCURRENT", MoveToVersionId=new,
-                                       RemoveFromVersionId=old)
+        new = sm.put_secret_value(
+            SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}), VersionStages=["AWSPENDING"]
+        )["VersionId"]
+        sm.update_secret_version_stage(
+            SecretId="sk", VersionStage="AWSCURRENT", MoveToVersionId=new, RemoveFromVersionId=old
+        )
         sm.update_secret_version_stage(SecretId="sk", VersionStage="AWSPENDING", RemoveFromVersionId=new)
         store = SecretStore(client=sm, max_age=0)
         now = [datetime.now(UTC)]
@@ -103,7 +111,8 @@ class TestSigningKeyLoader:
 
     def test_invalid_pending_is_skipped_and_no_key_is_a_configuration_error(self, sm) -> None:
         sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": ""}))
-        sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": "short"}),
-                            VersionStages=["AWSPENDING"])
+        sm.put_secret_value(
+            SecretId="sk", SecretString=json.dumps({"signing_key": "short"}), VersionStages=["AWSPENDING"]
+        )
         with pytest.raises(ConfigurationError, match="no usable webhook signing key"):
             signing_key_loader(SecretStore(client=sm), "sk", grace_seconds=0)(False)

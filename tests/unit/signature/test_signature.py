@@ -35,7 +35,10 @@ def ring(*key_list: bytes) -> SigningKeyRing:
 def test_signature_is_hmac_sha256_of_v0_timestamp_body() -> None:
     expected = hmac.new(KEY, b"v0:1795000000:{}", hashlib.sha256).hexdigest()
     assert compute_signature(KEY, "1795000000", b"{}") == expected
-    assert sign_webhook(KEY, b"{}", timestamp=NOW) == {"X-CIO-Timestamp": "1795000000", "X-CIO-Signature": expected}
+    assert sign_webhook(KEY, b"{}", timestamp=NOW) == {
+        "X-CIO-Timestamp": "1795000000",
+        "X-CIO-Signature": expected,
+    }
 
 
 @given(key=keys, body=bodies, ts=st.integers(0, 10**11))
@@ -66,7 +69,8 @@ def test_signature_of_another_key_is_refused(body: bytes) -> None:
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     headers=st.dictionaries(
-        st.sampled_from(["X-CIO-Timestamp", "x-cio-signature", "X-CIO-Signature", "other"]) | st.text(max_size=20),
+        st.sampled_from(["X-CIO-Timestamp", "x-cio-signature", "X-CIO-Signature", "other"])
+        | st.text(max_size=20),
         st.text(max_size=80),
         max_size=5,
     ),
@@ -173,7 +177,9 @@ class TestKeyRingRefresh:
         # A flood of forged requests inside the interval triggers no further reads.
         for _ in range(50):
             with pytest.raises(SignatureError):
-                keyring.verify(sign_webhook(b"forged-key-000000000000000000000000", b"c", timestamp=NOW), b"c", now=NOW)
+                keyring.verify(
+                    sign_webhook(b"forged-key-000000000000000000000000", b"c", timestamp=NOW), b"c", now=NOW
+                )
         assert loads == [False, True]
 
     def test_matching_key_needs_no_reload(self) -> None:
