@@ -113,8 +113,7 @@ class ApiGatewayBridge:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.server.serve_forever, name="apigw-bridge", daemon=True)
