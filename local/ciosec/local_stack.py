@@ -178,8 +178,8 @@ class LocalStack:
         self.deletion_source.start()
 
     def _describe(self, endpoint: str) -> StackInfo:
-        assert self.provisioned is not None
-        assert self.bridge is not None
+        if self.provisioned is None or self.bridge is None:
+            raise RuntimeError("the local stack is not started")
         p = self.provisioned
         return StackInfo(
             deletion_queue_url=p.queues.get("DeletionQueue", ""),
