@@ -33,20 +33,32 @@ def four_kib_event() -> bytes:
     }
     i = 0
     while True:
-        body = {"event_id": "01JBENCH0000000000000000001", "object_type": "email", "metric": "clicked",
-                "timestamp": 1_795_000_000, "data": data}
+        body = {
+            "event_id": "01JBENCH0000000000000000001",
+            "object_type": "email",
+            "metric": "clicked",
+            "timestamp": 1_795_000_000,
+            "data": data,
+        }
         raw = json.dumps(body, separators=(",", ":")).encode()
         if len(raw) >= 4096:
             return raw
-        data["links"].append({"href": f"https://shop.example.com/product/{i}?utm_source=email", "position": i})
+        data["links"].append(
+            {"href": f"https://shop.example.com/product/{i}?utm_source=email", "position": i}
+        )
         i += 1
 
 
 def _stubbed_handler() -> tuple[Any, Any]:
     """Load the handler with every AWS call replaced by an in-memory stand-in."""
     os.environ.update(
-        SIGNING_KEY_SECRET_ID="sk", PEPPER_SECRET_ID="pepper", EVENT_BUS_NAME="bus", IDEMPOTENCY_TABLE="t",
-        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_SERVICE_NAME="webhook",
+        SIGNING_KEY_SECRET_ID="sk",
+        PEPPER_SECRET_ID="pepper",
+        EVENT_BUS_NAME="bus",
+        IDEMPOTENCY_TABLE="t",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        POWERTOOLS_SERVICE_NAME="webhook",
         AWS_DEFAULT_REGION="eu-west-1",
     )
     sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "tests")]
@@ -87,7 +99,8 @@ def _stubbed_handler() -> tuple[Any, Any]:
     app.secrets.pepper = lambda *a, **k: pepper
     persistence = MemoryPersistence()
     publish = idempotent_function(
-        data_keyword_argument="event", persistence_store=persistence,
+        data_keyword_argument="event",
+        persistence_store=persistence,
         config=IdempotencyConfig(event_key_jmespath="event_id", response_hook=app._mark_duplicate),
     )(app._sanitize_and_publish)
     app.idempotent_publish = lambda: publish
@@ -127,17 +140,30 @@ def handler_cost(iterations: int = 2000) -> dict[str, float]:
         json.loads(body)
         loads_times.append(time.perf_counter() - start)
     handler_s, loads_s = statistics.median(handler_times), statistics.median(loads_times)
-    return {"body_bytes": len(body), "handler_us": handler_s * 1e6, "json_loads_us": loads_s * 1e6,
-            "ratio": handler_s / loads_s}
+    return {
+        "body_bytes": len(body),
+        "handler_us": handler_s * 1e6,
+        "json_loads_us": loads_s * 1e6,
+        "ratio": handler_s / loads_s,
+    }
 
 
 def _import_seconds(statement: str, runs: int) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "shared"), "PYTHONDONTWRITEBYTECODE": "0",
-           "POWERTOOLS_TRACE_DISABLED": "false", "AWS_DEFAULT_REGION": "eu-west-1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "layers" / "shared"),
+        "PYTHONDONTWRITEBYTECODE": "0",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
     code = f"import time; s = time.perf_counter(); {statement}; print(time.perf_counter() - s)"
     subprocess.run([sys.executable, "-c", statement], env=env, check=True)  # populate .pyc caches
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+            ).stdout
+        )
         for _ in range(runs)
     ]
     return statistics.median(samples)
