@@ -63,9 +63,9 @@ def _stubbed_handler() -> tuple[Any, Any]:
     )
     sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT / "tests")]
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
-    from fixtures.functions import FakeLambdaContext, load_function
 
     from cio_security.models import Pepper
+    from fixtures.functions import FakeLambdaContext, load_function
 
     class MemoryPersistence(BasePersistenceLayer):
         def __init__(self) -> None:
@@ -93,8 +93,9 @@ def _stubbed_handler() -> tuple[Any, Any]:
 
     from cio_security.signature import SigningKeyRing
 
-    app.key_ring = lambda ring=SigningKeyRing(lambda refresh: [KEY.encode()]): ring
-    app.events_client = lambda events=Events(): events
+    ring, events = SigningKeyRing(lambda refresh: [KEY.encode()]), Events()
+    app.key_ring = lambda: ring
+    app.events_client = lambda: events
     pepper = Pepper.model_validate({"pepper": PEPPER})
     app.secrets.pepper = lambda *a, **k: pepper
     persistence = MemoryPersistence()
@@ -173,8 +174,8 @@ def cold_import(runs: int = 15) -> dict[str, float]:
     """Median cold import (fresh interpreter each run) of the handler module versus boto3 alone."""
     app_path = ROOT / "functions" / "webhook" / "app.py"
     load = (
-        "import importlib.util as u; s_ = u.spec_from_file_location('app', r'%s'); "
-        "m = u.module_from_spec(s_); s_.loader.exec_module(m)" % app_path
+        f"import importlib.util as u; s_ = u.spec_from_file_location('app', r'{app_path}'); "
+        "m = u.module_from_spec(s_); s_.loader.exec_module(m)"
     )
     boto3_s = _import_seconds("import boto3", runs)
     handler_s = _import_seconds(load, runs)
