@@ -60,7 +60,7 @@ scan: $(TOOLS)/checkov/.installed
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 security: $(VENV)/.installed
-	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/shared/cio_security functions local
+	$(VENV)/bin/bandit -q -c pyproject.toml --severity-level medium -r layers/shared/cio_security functions local
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
 bench: $(VENV)/.installed

@@ -111,7 +111,14 @@ def _json(status: int, message: str) -> Response[str]:
 
 def _reject(reason: str, status: int, message: str) -> Response[str]:
     logger.warning("webhook rejected", extra={"reason": reason})
-    with single_metric("WebhookRejected", MetricUnit.Count, 1, namespace=metrics.namespace) as metric:
+    # Dimensions exactly {service, reason}: the template's rejection alarm selects on that schema.
+    with single_metric(
+        "WebhookRejected",
+        MetricUnit.Count,
+        1,
+        namespace=metrics.namespace,
+        default_dimensions={"service": metrics.service},
+    ) as metric:
         metric.add_dimension("reason", reason)
     return _json(status, message)
 
