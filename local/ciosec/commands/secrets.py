@@ -1,0 +1,143 @@
+"""``ciosec secrets stage|rotate|status``: rotate the Track credentials or the signing key.
+
+The operator flow (DESIGN section 5): create the new credential set (or regenerate the signing
+key) in Customer.io, ``ciosec secrets stage track`` (a hidden prompt, or the JSON on standard
+input; never an argument), then ``ciosec secrets rotate track``. Against a deployed stack the
+rotation runs in the rotation function; against the local stack the CLI drives the four steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from cio_security.config import CUSTOMERIO_TRACK_URL, boto_config
+from cio_security.errors import RotationError
+from cio_security.rotation import RotationSettings, SecretKind, StepResult
+from ciosec.rotation_ops import (
+    CLI_KINDS,
+    StageInputError,
+    discard_stale_pending,
+    format_status,
+    read_new_value,
+    rotate_locally,
+    secret_status,
+    stage,
+    start_rotation,
+    wait_for_rotation,
+)
+from ciosec.stack import StackInfo, resolve
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+def _client() -> SecretsManagerClient:
+    client: SecretsManagerClient = boto3.client("secretsmanager", config=boto_config())
+    return client
+
+
+def _secret_id(stack: StackInfo, kind: SecretKind) -> str:
+    secret_id = stack.track_credentials_secret_id if kind == "track" else stack.signing_key_secret_id
+    if not secret_id:
+        raise SystemExit(f"the stack has no {kind} secret")
+    return secret_id
+
+
+def _stage(args: argparse.Namespace) -> int:
+    kind = CLI_KINDS[args.kind]
+    stack = resolve(args)
+    interactive = sys.stdin.isatty()
+    try:
+        value, ignored = read_new_value(kind, sys.stdin, interactive=interactive)
+        if ignored:
+            print(f"ignored field(s): {', '.join(ignored)}", file=sys.stderr)
+        staging = stage(_client(), _secret_id(stack, kind), kind, value)
+    except StageInputError as exc:
+        print(f"not staged: {exc}", file=sys.stderr)
+        return 1
+    print(f"staged in {staging}; now run: ciosec secrets rotate {args.kind}")
+    return 0
+
+
+def _print_step(result: StepResult) -> None:
+    print(f"{result.step:<13} {result.outcome:<15} {result.message}")
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    kind = CLI_KINDS[args.kind]
+    stack = resolve(args)
+    client = _client()
+    secret_id = _secret_id(stack, kind)
+    for version_id in discard_stale_pending(client, secret_id):
+        print(f"discarded the unfinished rotation of version {version_id} (AWSPENDING removed)")
+    if stack.rotation_function:
+        token = start_rotation(client, secret_id)
+        print(f"Secrets Manager is rotating {secret_id} to version {token}")
+        if args.wait <= 0:
+            return 0
+        if wait_for_rotation(client, secret_id, token, timeout=args.wait):
+            print(f"version {token} is now AWSCURRENT")
+            return 0
+        print(
+            f"version {token} is not AWSCURRENT after {args.wait:g} s: see `ciosec secrets status` and "
+            "the rotation function's log (RotationFailed alarm)",
+            file=sys.stderr,
+        )
+        return 1
+    settings = RotationSettings(
+        track_credentials_secret_id=stack.track_credentials_secret_id,
+        signing_key_secret_id=stack.signing_key_secret_id,
+        track_url=stack.sandbox_url or os.environ.get(CUSTOMERIO_TRACK_URL) or None,
+    )
+    try:
+        rotate_locally(client, secret_id, settings, on_step=_print_step)
+    except RotationError as exc:
+        print(f"rotation failed, nothing was promoted: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    stack = resolve(args)
+    client = _client()
+    kinds = [CLI_KINDS[args.kind]] if args.kind else list(CLI_KINDS.values())
+    reports = [format_status(secret_status(client, _secret_id(stack, kind), kind)) for kind in kinds]
+    print("\n\n".join(reports))
+    return 0
+
+
+def register(groups: Any) -> None:
+    parser = groups.add_parser("secrets", help="stage and rotate the Track credentials and the signing key")
+    commands = parser.add_subparsers(dest="command", required=True)
+    kinds = sorted(CLI_KINDS)
+
+    staged = commands.add_parser(
+        "stage",
+        help="write a new value to the staging secret (hidden prompt, or JSON on standard input)",
+        description=(
+            'track: {"site_id": "...", "api_key": "...", "region": "us|eu"}; signing-key: '
+            '{"signing_key": "..."} or the bare key. Read from a hidden prompt in a terminal, else '
+            "from standard input; never from the command line."
+        ),
+    )
+    staged.add_argument("kind", choices=kinds)
+    staged.set_defaults(func=_stage)
+
+    rotate = commands.add_parser("rotate", help="validate the staged value and promote it to AWSCURRENT")
+    rotate.add_argument("kind", choices=kinds)
+    rotate.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        help="deployed stack: seconds to wait for the rotation to finish (0: do not wait)",
+    )
+    rotate.set_defaults(func=_rotate)
+
+    status = commands.add_parser("status", help="versions, staged value and rotation state (no values)")
+    status.add_argument("kind", nargs="?", choices=kinds)
+    status.set_defaults(func=_status)

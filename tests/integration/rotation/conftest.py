@@ -1,0 +1,229 @@
+"""The rotation function against moto (Secrets Manager) and the Customer.io sandbox (over HTTP).
+
+moto cannot invoke the function, so tests call the handler once per step, as Secrets Manager
+does. Starting a rotation is modelled on real Secrets Manager, not on moto's RotateSecret (which
+copies the current value into the pending version, DESIGN 5's testing note): ``begin`` labels a
+new version id AWSPENDING *without a value*, so reading it answers ResourceNotFoundException
+until createSecret writes it, and rotation is enabled as the template's RotationSchedule does.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.secretsmanager.models import secretsmanager_backends
+
+from cio_security.customerio import TrackClient
+from cio_security.models import TrackCredentials
+from ciosec.sandbox import CredentialSet, Sandbox
+from fixtures.aws import REGION
+from fixtures.functions import FakeLambdaContext, load_function
+from fixtures.logs import sensitive
+from fixtures.sandbox import SANDBOX_CREDENTIALS, SANDBOX_ENVIRONMENT_ID
+
+TRACK_SECRET = "cio-security/customerio/track-credentials"
+SIGNING_SECRET = "cio-security/customerio/webhook-signing-key"
+PEPPER_SECRET = "cio-security/pepper"
+SECRETS = {"track": TRACK_SECRET, "signing_key": SIGNING_SECRET}
+
+WORKSPACE = SANDBOX_ENVIRONMENT_ID
+CURRENT = SANDBOX_CREDENTIALS  # the shared sandbox fixture's credential set: the current one
+PENDING = CredentialSet(
+    site_id="site-pending", api_key="new-key-8e1d5c0a9f7b24c3", environment_id=WORKSPACE, region="us"
+)
+OTHER_WORKSPACE = CredentialSet(
+    site_id="site-other", api_key="oth-key-5a6b7c8d9e0f1a2b", environment_id=200002, region="us"
+)
+OTHER_REGION = CredentialSet(
+    site_id="site-eu", api_key="eu-key-0f9e8d7c6b5a4f3e", environment_id=300003, region="eu"
+)
+EXTRA_SETS = (PENDING, OTHER_WORKSPACE, OTHER_REGION)
+CREDENTIAL_SETS = (CURRENT, *EXTRA_SETS)
+SIGNING_CURRENT = "sk-current-0123456789abcdefghijklmnopqrstuv"
+SIGNING_NEW = "sk-next-ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
+PEPPER = "test-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_VALUES = (*(c.api_key for c in CREDENTIAL_SETS), SIGNING_CURRENT, SIGNING_NEW, PEPPER)
+
+
+def track_json(credentials: CredentialSet, **overrides: Any) -> str:
+    data = {"site_id": credentials.site_id, "api_key": credentials.api_key, "region": credentials.region}
+    data.update(overrides)
+    return json.dumps(data)
+
+
+def signing_json(key: str) -> str:
+    return json.dumps({"signing_key": key})
+
+
+def assert_no_secret_values(text: str) -> None:
+    """No credential, key or pepper of the suite appears in ``text``."""
+    leaked = [value for value in SECRET_VALUES if value in text]
+    assert not leaked, "a secret value appears in the text"
+
+
+class FlakySecretsManager:
+    """Wraps a boto3 client; the next ``times`` calls of an operation raise a ClientError."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failures: dict[str, list[int]] = {}
+        self.calls: list[str] = []
+
+    def fail(self, operation: str, *, times: int = 1, after: int = 0) -> None:
+        """Fail ``times`` calls of ``operation`` after letting ``after`` of them through."""
+        self.failures[operation] = [after, times]
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith("_") or name in {"exceptions", "meta"}:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            plan = self.failures.get(name)
+            if plan is not None:
+                if plan[0] > 0:
+                    plan[0] -= 1
+                elif plan[1] > 0:
+                    plan[1] -= 1
+                    raise ClientError(
+                        {"Error": {"Code": "InternalServiceError", "Message": "injected"}}, name
+                    )
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class RotationStack:
+    app: ModuleType
+    sm: Any
+    sandbox: Sandbox
+    arns: dict[str, str]
+    context: FakeLambdaContext = field(default_factory=FakeLambdaContext)
+
+    # -- Secrets Manager's part ------------------------------------------------------------------
+
+    def _moto_secret(self, kind: str) -> Any:
+        return secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[SECRETS[kind]]
+
+    def set_rotation_enabled(self, kind: str, enabled: bool) -> None:
+        """What the template's RotationSchedule configures (moto shows it once "requested")."""
+        secret = self._moto_secret(kind)
+        secret.rotation_requested = True
+        secret.rotation_enabled = enabled
+        secret.rotation_lambda_arn = (
+            f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:cio-security-rotation"
+        )
+        secret.auto_rotate_after_days = 90
+        secret.last_rotation_date = 1_795_000_000
+
+    def begin(self, kind: str, token: str | None = None) -> str:
+        """What RotateSecret does in real Secrets Manager: a new version id labelled AWSPENDING
+        that holds no value yet."""
+        token = token or str(uuid.uuid4())
+        secret = self._moto_secret(kind)
+        secret.remove_version_stages_from_old_versions(["AWSPENDING"])
+        secret.versions[token] = {
+            "createdate": 1_795_000_000,
+            "version_id": token,
+            "version_stages": ["AWSPENDING"],
+        }
+        return token
+
+    def event(self, kind: str, token: str, step: str, *, secret_id: str | None = None) -> dict[str, Any]:
+        return {"SecretId": secret_id or self.arns[kind], "ClientRequestToken": token, "Step": step}
+
+    def invoke(self, kind: str, token: str, step: str, **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.app.handler(self.event(kind, token, step, **kwargs), self.context)
+        return result
+
+    def run(self, kind: str, token: str, steps: tuple[str, ...] = ()) -> None:
+        for step in steps or ("createSecret", "setSecret", "testSecret", "finishSecret"):
+            self.invoke(kind, token, step)
+
+    def use_client(self, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make the handler use ``client`` (a fault-injecting wrapper) for Secrets Manager."""
+        monkeypatch.setattr(self.app, "secretsmanager", lambda: client)
+
+    # -- the operator's part ---------------------------------------------------------------------
+
+    def stage(self, kind: str, value: str) -> None:
+        self.sm.put_secret_value(SecretId=SECRETS[kind] + "/staged", SecretString=value)
+
+    # -- observations ----------------------------------------------------------------------------
+
+    def value(self, kind: str, stage: str = "AWSCURRENT") -> str:
+        return str(self.sm.get_secret_value(SecretId=SECRETS[kind], VersionStage=stage)["SecretString"])
+
+    def staged(self, kind: str) -> str:
+        return str(
+            self.sm.get_secret_value(SecretId=SECRETS[kind] + "/staged", VersionStage="AWSCURRENT")[
+                "SecretString"
+            ]
+        )
+
+    def stages(self, kind: str) -> dict[str, list[str]]:
+        versions = self.sm.describe_secret(SecretId=SECRETS[kind])["VersionIdsToStages"]
+        return {v: sorted(s) for v, s in versions.items() if s}
+
+    def version_with(self, kind: str, stage: str) -> str | None:
+        return next((v for v, s in self.stages(kind).items() if stage in s), None)
+
+    def current_track(self) -> TrackCredentials:
+        return TrackCredentials.model_validate_json(self.value("track"))
+
+    def current_works(self) -> bool:
+        """The AWSCURRENT Track credentials answer 200 in the sandbox."""
+        with TrackClient(self.current_track(), base_url=self.sandbox.url, max_attempts=1) as client:
+            return client.region().environment_id == WORKSPACE
+
+
+def create_secrets(sm: Any, *, track: str | None = None, signing: str | None = None) -> dict[str, str]:
+    """The template's secrets (names as a stack called cio-security gets them); returns their ARNs."""
+    arns = {
+        "track": sm.create_secret(Name=TRACK_SECRET, SecretString=track or track_json(CURRENT))["ARN"],
+        "signing_key": sm.create_secret(
+            Name=SIGNING_SECRET, SecretString=signing or signing_json(SIGNING_CURRENT)
+        )["ARN"],
+    }
+    sm.create_secret(Name=TRACK_SECRET + "/staged", SecretString="{}")
+    sm.create_secret(Name=SIGNING_SECRET + "/staged", SecretString="{}")
+    sm.create_secret(Name=PEPPER_SECRET, SecretString=json.dumps({"pepper": PEPPER}))
+    return arns
+
+
+@pytest.fixture
+def rotation_sandbox(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with the current and next credential sets of one workspace, one set of another
+    workspace and one of a workspace in the EU."""
+    for credentials in EXTRA_SETS:
+        sandbox.add_credentials(credentials)
+    return sandbox
+
+
+@pytest.fixture
+def rotation(monkeypatch: pytest.MonkeyPatch, rotation_sandbox: Sandbox) -> Iterator[RotationStack]:
+    sensitive(*SECRET_VALUES)
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        arns = create_secrets(sm)
+        # As the template configures it: the track secret by ARN (!Ref), the signing key by name.
+        monkeypatch.setenv("TRACK_CREDENTIALS_SECRET_ID", arns["track"])
+        monkeypatch.setenv("SIGNING_KEY_SECRET_ID", SIGNING_SECRET)
+        monkeypatch.setenv("CUSTOMERIO_TRACK_URL", rotation_sandbox.url)
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "cio-security-rotation")
+        stack = RotationStack(app=load_function("rotation"), sm=sm, sandbox=rotation_sandbox, arns=arns)
+        stack.set_rotation_enabled("track", True)
+        stack.set_rotation_enabled("signing_key", True)
+        yield stack

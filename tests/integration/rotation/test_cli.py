@@ -1,0 +1,197 @@
+"""``ciosec secrets stage|rotate|status`` end to end against moto and the sandbox: the CLI drives
+the four steps itself for a stack without Secrets Manager's rotation (the local stack)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ciosec.cli import main
+from ciosec.sandbox import Sandbox
+from ciosec.stack import StackInfo
+from fixtures.aws import REGION
+from fixtures.logs import sensitive
+
+from .conftest import (
+    CURRENT,
+    OTHER_WORKSPACE,
+    PENDING,
+    SECRET_VALUES,
+    SIGNING_CURRENT,
+    SIGNING_NEW,
+    TRACK_SECRET,
+    assert_no_secret_values,
+    create_secrets,
+    signing_json,
+    track_json,
+)
+
+
+@dataclass
+class Cli:
+    sm: Any
+    state: Path
+    capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
+
+    def __call__(self, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = main(["--state", str(self.state), *argv])
+        out, err = self.capsys.readouterr()
+        assert_no_secret_values(out + err)
+        return code, out, err
+
+    def current(self, secret: str = TRACK_SECRET) -> Any:
+        return json.loads(
+            self.sm.get_secret_value(SecretId=secret, VersionStage="AWSCURRENT")["SecretString"]
+        )
+
+    def staged(self, secret: str = TRACK_SECRET) -> str:
+        return str(self.sm.get_secret_value(SecretId=secret + "/staged")["SecretString"])
+
+    def stages(self, secret: str = TRACK_SECRET) -> list[list[str]]:
+        versions = self.sm.describe_secret(SecretId=secret)["VersionIdsToStages"]
+        return sorted(sorted(s) for s in versions.values() if s)
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    rotation_sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Cli]:
+    sensitive(*SECRET_VALUES)
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        arns = create_secrets(sm)
+        state = tmp_path / "stack.json"
+        StackInfo(
+            track_credentials_secret_id=arns["track"],
+            signing_key_secret_id=arns["signing_key"],
+            sandbox_url=rotation_sandbox.url,
+            region=REGION,
+        ).save(state)
+        yield Cli(sm, state, capsys, monkeypatch)
+
+
+def test_stage_from_stdin_then_rotate_track_credentials(cli: Cli) -> None:
+    # what `ciosec sandbox new-credentials` prints: the set with its environment_id
+    piped = json.dumps({**json.loads(track_json(PENDING)), "environment_id": PENDING.environment_id})
+    code, out, err = cli("secrets", "stage", "track", stdin=piped)
+    assert code == 0
+    assert "staged in cio-security/customerio/track-credentials/staged" in out
+    assert "ignored field(s): environment_id" in err
+    assert json.loads(cli.staged()) == json.loads(track_json(PENDING))
+    assert cli.current() == json.loads(track_json(CURRENT))  # staging changes nothing yet
+
+    code, out, _ = cli("secrets", "rotate", "track")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+    ]
+    assert "may now be deleted in Customer.io" in out
+    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.staged() == "{}"
+    assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+
+
+def test_stage_and_rotate_the_signing_key_from_a_bare_key(cli: Cli) -> None:
+    secret = "cio-security/customerio/webhook-signing-key"
+    assert cli("secrets", "stage", "signing-key", stdin=SIGNING_NEW + "\n")[0] == 0
+    assert cli("secrets", "rotate", "signing-key")[0] == 0
+    assert cli.current(secret) == {"signing_key": SIGNING_NEW}
+    assert cli.stages(secret) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+
+
+def test_rotate_with_nothing_staged_says_what_to_do(cli: Cli) -> None:
+    code, _, err = cli("secrets", "rotate", "track")
+    assert code == 1
+    assert "nothing was promoted" in err
+    assert "ciosec secrets stage track" in err
+    assert cli.stages() == [["AWSCURRENT"]]
+
+
+@pytest.mark.parametrize(
+    ("kind", "stdin", "reason"),
+    [
+        ("track", '{"site_id": "s", "region": "us"}', "invalid fields: api_key"),
+        ("track", "site-and-key-as-text", "not a JSON object"),
+        ("track", "", "nothing on standard input"),
+        ("signing-key", "short", "invalid fields: signing_key"),
+        ("signing-key", signing_json(SIGNING_CURRENT), "this is the current value"),
+    ],
+)
+def test_stage_refuses_what_cannot_be_rotated_to(cli: Cli, kind: str, stdin: str, reason: str) -> None:
+    code, _, err = cli("secrets", "stage", kind, stdin=stdin)
+    assert code == 1
+    assert reason in err
+    assert "site-and-key-as-text" not in err
+    assert cli.staged() == "{}"
+
+
+def test_a_refused_rotation_is_discarded_by_the_next_one(cli: Cli) -> None:
+    assert cli("secrets", "stage", "track", stdin=track_json(OTHER_WORKSPACE))[0] == 0
+    code, _, err = cli("secrets", "rotate", "track")
+    assert code == 1
+    assert "another workspace" in err
+    assert cli.current() == json.loads(track_json(CURRENT))
+    assert cli.stages() == [["AWSCURRENT"], ["AWSPENDING"]]  # as Secrets Manager leaves it
+
+    code, out, _ = cli("secrets", "status", "track")
+    assert "unfinished" in out
+
+    assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
+    code, out, _ = cli("secrets", "rotate", "track")
+    assert code == 0
+    assert "discarded the unfinished rotation" in out
+    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+
+
+def test_status_shows_no_values(cli: Cli) -> None:
+    assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
+    code, out, _ = cli("secrets", "status")
+    assert code == 0
+    assert "cio-security/customerio/track-credentials (track)" in out
+    assert "a valid value is staged" in out
+    assert "cio-security/customerio/webhook-signing-key (signing_key)" in out
+    assert "nothing staged" in out
+
+
+def test_values_are_never_command_line_arguments(cli: Cli) -> None:
+    with pytest.raises(SystemExit):
+        main(["--state", str(cli.state), "secrets", "stage", "track", track_json(PENDING)])
+
+
+def test_rotate_against_a_deployed_stack_asks_secrets_manager(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a rotation function (a deployed stack) the CLI calls RotateSecret and waits; it does
+    not run the steps itself."""
+    import ciosec.commands.secrets as command
+
+    info = json.loads(cli.state.read_text())
+    cli.state.write_text(json.dumps({**info, "rotation_function": "arn:aws:lambda:eu-west-1:1:function:r"}))
+    calls: list[tuple[str, Any]] = []
+    monkeypatch.setattr(command, "start_rotation", lambda _c, sid: calls.append(("start", sid)) or "tok")
+    monkeypatch.setattr(
+        command, "wait_for_rotation", lambda _c, sid, token, timeout: calls.append(("wait", timeout)) or True
+    )
+    code, out, _ = cli("secrets", "rotate", "track", "--wait", "30")
+    assert code == 0
+    assert calls == [("start", info["track_credentials_secret_id"]), ("wait", 30.0)]
+    assert "version tok is now AWSCURRENT" in out
+    assert cli.stages() == [["AWSCURRENT"]]  # nothing ran locally

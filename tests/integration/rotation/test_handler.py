@@ -1,0 +1,454 @@
+"""The rotation function, one handler call per step as Secrets Manager makes them: full rotations,
+retries, injected failures, refusals, the protocol's validation, logs and metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from cio_security.errors import RotationError
+from cio_security.secrets import SecretStore, signing_key_loader
+from fixtures.logs import LogCapture
+
+from .conftest import (
+    CURRENT,
+    OTHER_REGION,
+    OTHER_WORKSPACE,
+    PENDING,
+    SIGNING_CURRENT,
+    SIGNING_NEW,
+    FlakySecretsManager,
+    RotationStack,
+    assert_no_secret_values,
+    signing_json,
+    track_json,
+)
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+def assert_rotated(rotation: RotationStack, kind: str, token: str, old_version: str, expected: str) -> None:
+    """The end state of a successful rotation: the new value is AWSCURRENT, the old one
+    AWSPREVIOUS, no AWSPENDING anywhere, nothing staged."""
+    assert json.loads(rotation.value(kind)) == json.loads(expected)
+    stages = rotation.stages(kind)
+    assert stages[token] == ["AWSCURRENT"]
+    assert stages[old_version] == ["AWSPREVIOUS"]
+    assert not any("AWSPENDING" in s for s in stages.values())
+    assert rotation.staged(kind) == "{}"
+
+
+def assert_unchanged(rotation: RotationStack, old_version: str) -> None:
+    """AWSCURRENT is still the original credential set, and it still works in Customer.io."""
+    assert rotation.version_with("track", "AWSCURRENT") == old_version
+    assert json.loads(rotation.value("track")) == json.loads(track_json(CURRENT))
+    assert rotation.current_works()
+
+
+# -- the modelled Secrets Manager -------------------------------------------------------------------
+
+
+def test_a_started_rotation_has_a_pending_version_without_a_value(rotation: RotationStack) -> None:
+    token = rotation.begin("track")
+    assert rotation.stages("track")[token] == ["AWSPENDING"]
+    with pytest.raises(rotation.sm.exceptions.ResourceNotFoundException):
+        rotation.sm.get_secret_value(SecretId="cio-security/customerio/track-credentials", VersionId=token)
+
+
+# -- full rotations ---------------------------------------------------------------------------------
+
+
+def test_full_rotation_of_track_credentials(rotation: RotationStack) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    outcomes = [rotation.invoke("track", token, step)["outcome"] for step in STEPS]
+    assert outcomes == ["completed"] * 4
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+    # the region check ran with the pending and the current credentials
+    region_calls = [r.site_id for r in rotation.sandbox.requests() if r.operation == "region"]
+    assert region_calls == [PENDING.site_id, CURRENT.site_id]
+
+
+def test_full_rotation_of_the_signing_key(rotation: RotationStack) -> None:
+    old = rotation.version_with("signing_key", "AWSCURRENT")
+    assert old
+    rotation.stage("signing_key", signing_json(SIGNING_NEW))
+    token = rotation.begin("signing_key")
+    rotation.run("signing_key", token)
+    assert_rotated(rotation, "signing_key", token, old, signing_json(SIGNING_NEW))
+    assert not [r for r in rotation.sandbox.requests() if r.operation == "region"]
+
+
+def test_the_webhook_accepts_both_keys_during_and_after_a_signing_key_rotation(
+    rotation: RotationStack,
+) -> None:
+    store = SecretStore(client=rotation.sm, max_age=0)
+    load = signing_key_loader(
+        store,
+        "cio-security/customerio/webhook-signing-key",
+        grace_seconds=3600,
+        clock=lambda: datetime.now(UTC),
+    )
+    rotation.stage("signing_key", signing_json(SIGNING_NEW))
+    token = rotation.begin("signing_key")
+    rotation.run("signing_key", token, ("createSecret", "setSecret", "testSecret"))
+    assert load(True) == [SIGNING_CURRENT.encode(), SIGNING_NEW.encode()]  # AWSCURRENT, AWSPENDING
+    rotation.invoke("signing_key", token, "finishSecret")
+    assert load(True) == [SIGNING_NEW.encode(), SIGNING_CURRENT.encode()]  # AWSCURRENT, AWSPREVIOUS
+
+
+def test_first_rotation_replaces_the_templates_placeholder(rotation: RotationStack) -> None:
+    """Bootstrap: AWSCURRENT is the template's placeholder, so there is no workspace to compare;
+    the pending credentials must still answer 200 in their declared region."""
+    rotation.sm.put_secret_value(
+        SecretId="cio-security/customerio/track-credentials",
+        SecretString='{"site_id":"","api_key":"","region":"us"}',
+    )
+    placeholder = rotation.version_with("track", "AWSCURRENT")
+    assert placeholder
+    rotation.stage("track", track_json(OTHER_REGION))
+    token = rotation.begin("track")
+    rotation.run("track", token)
+    assert_rotated(rotation, "track", token, placeholder, track_json(OTHER_REGION))
+
+
+def test_first_rotation_still_refuses_a_misdeclared_region(rotation: RotationStack) -> None:
+    rotation.sm.put_secret_value(
+        SecretId="cio-security/customerio/track-credentials", SecretString='{"site_id":"","api_key":""}'
+    )
+    placeholder = rotation.version_with("track", "AWSCURRENT")
+    rotation.stage("track", track_json(OTHER_REGION, region="us"))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    with pytest.raises(RotationError, match="declare region us but their workspace is in data center eu"):
+        rotation.invoke("track", token, "testSecret")
+    assert rotation.version_with("track", "AWSCURRENT") == placeholder
+
+
+# -- retries ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["track", "signing_key"])
+def test_every_step_run_twice_reaches_the_same_end_state(rotation: RotationStack, kind: str) -> None:
+    old = rotation.version_with(kind, "AWSCURRENT")
+    assert old
+    value = track_json(PENDING) if kind == "track" else signing_json(SIGNING_NEW)
+    rotation.stage(kind, value)
+    token = rotation.begin(kind)
+    outcomes = []
+    for step in STEPS:
+        outcomes.append(rotation.invoke(kind, token, step)["outcome"])
+        outcomes.append(rotation.invoke(kind, token, step)["outcome"])
+    assert outcomes == [
+        "completed",
+        "unchanged",  # createSecret: the pending version already holds a value
+        "completed",
+        "completed",
+        "completed",
+        "completed",
+        "completed",
+        "already_current",  # finishSecret: the version is already AWSCURRENT
+    ]
+    assert_rotated(rotation, kind, token, old, value)
+
+
+def test_create_secret_retried_after_the_operator_restaged_keeps_the_first_value(
+    rotation: RotationStack,
+) -> None:
+    """A version's value never changes once written: the retry keeps what was copied first."""
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.invoke("track", token, "createSecret")
+    rotation.stage("track", track_json(OTHER_WORKSPACE))
+    assert rotation.invoke("track", token, "createSecret")["outcome"] == "unchanged"
+    assert json.loads(rotation.value("track", "AWSPENDING")) == json.loads(track_json(PENDING))
+
+
+# -- injected failures ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("step", "operation", "after"),
+    [
+        ("createSecret", "put_secret_value", 0),
+        ("createSecret", "get_secret_value", 1),  # reading the staging secret
+        ("setSecret", "describe_secret", 0),
+        ("testSecret", "get_secret_value", 0),
+        ("finishSecret", "update_secret_version_stage", 0),  # moving AWSCURRENT
+        ("finishSecret", "put_secret_value", 0),  # resetting the staging secret
+    ],
+)
+def test_a_failure_at_any_step_leaves_awscurrent_working_and_a_retry_finishes(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch, step: str, operation: str, after: int
+) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    for earlier in STEPS[: STEPS.index(step)]:
+        rotation.invoke("track", token, earlier)
+    flaky.fail(operation, after=after)
+    with pytest.raises(RotationError) as failure:
+        rotation.invoke("track", token, step)
+    assert failure.value.step == step
+    assert_no_secret_values(str(failure.value))
+    assert_unchanged(rotation, old)
+    for retry in STEPS[STEPS.index(step) :]:
+        rotation.invoke("track", token, retry)
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+def test_customer_io_unavailable_at_test_secret_promotes_nothing(rotation: RotationStack) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, status=503, operation="region")
+    with pytest.raises(RotationError, match="Secrets Manager retries") as failure:
+        rotation.invoke("track", token, "testSecret")
+    assert_no_secret_values(str(failure.value))
+    assert_unchanged(rotation, old)
+    rotation.run("track", token, ("testSecret", "finishSecret"))
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+def test_finish_interrupted_after_moving_awscurrent_converges_on_retry(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWSCURRENT moved, then removing AWSPENDING failed: the retry returns early (the version is
+    current) and removes the stray AWSPENDING."""
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
+    flaky.fail("update_secret_version_stage", after=1)
+    with pytest.raises(RotationError):
+        rotation.invoke("track", token, "finishSecret")
+    assert rotation.stages("track")[token] == ["AWSCURRENT", "AWSPENDING"]
+    assert rotation.invoke("track", token, "finishSecret")["outcome"] == "already_current"
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("staged", "reason"),
+    [
+        (track_json(OTHER_WORKSPACE), "belong to another workspace"),
+        (track_json(OTHER_REGION), "the pending credentials are for region eu, the current ones for us"),
+        (track_json(OTHER_REGION, region="us"), "declare region us but their workspace is in data center eu"),
+        (track_json(PENDING, api_key="revoked-or-mistyped-key-77"), "rejected the pending credentials"),
+    ],
+    ids=["wrong-workspace", "wrong-region", "misdeclared-region", "unauthorized"],
+)
+def test_test_secret_refuses_and_nothing_is_promoted(
+    rotation: RotationStack, staged: str, reason: str
+) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", staged)
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    with pytest.raises(RotationError, match=reason) as failure:
+        rotation.invoke("track", token, "testSecret")
+    assert failure.value.step == "testSecret"
+    assert "ciosec secrets stage track" in str(failure.value)
+    assert_no_secret_values(str(failure.value))
+    assert "revoked-or-mistyped-key-77" not in str(failure.value)
+    assert_unchanged(rotation, old)
+    assert rotation.stages("track")[token] == ["AWSPENDING"]
+
+
+def test_401_for_the_current_credentials_refuses(rotation: RotationStack) -> None:
+    """The current set was deleted in Customer.io too early: the workspace cannot be compared."""
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.remove_credentials(CURRENT.site_id)
+    with pytest.raises(RotationError, match="rejected the current credentials"):
+        rotation.invoke("track", token, "testSecret")
+    assert rotation.stages("track")[token] == ["AWSPENDING"]
+
+
+NOTHING = "nothing is staged for secret cio-security/customerio/track-credentials"
+INVALID = "is not a valid TrackCredentials"
+TRACK_HOWTO = (
+    'write {"site_id": "...", "api_key": "...", "region": "us|eu"} to secret '
+    "cio-security/customerio/track-credentials/staged (ciosec secrets stage track) and rotate again"
+)
+
+
+@pytest.mark.parametrize(
+    ("staged", "reason"),
+    [
+        ("{}", NOTHING),
+        ("", NOTHING),
+        ("  {} \n", NOTHING),
+        ("not json", INVALID + " (not a JSON object)"),
+        ('{"site_id": "s", "region": "us"}', INVALID + " (invalid fields: api_key)"),
+        (track_json(PENDING, region="ap"), INVALID + " (invalid fields: region)"),
+        (track_json(PENDING, extra="x"), INVALID + " (invalid fields: extra)"),
+        (track_json(CURRENT), "is the current value"),
+        (track_json(CURRENT, region="eu"), "is the current value"),
+    ],
+)
+def test_create_secret_says_what_to_stage(rotation: RotationStack, staged: str, reason: str) -> None:
+    rotation.sm.put_secret_value(
+        SecretId="cio-security/customerio/track-credentials/staged", SecretString=staged or " "
+    )
+    token = rotation.begin("track")
+    with pytest.raises(RotationError) as failure:
+        rotation.invoke("track", token, "createSecret")
+    message = str(failure.value)
+    assert message.startswith("createSecret: ")
+    assert reason in message
+    assert TRACK_HOWTO in message
+    assert_no_secret_values(message)
+    assert rotation.stages("track")[token] == ["AWSPENDING"]  # still no value
+
+
+@pytest.mark.parametrize(
+    ("staged", "reason"),
+    [
+        ("{}", "nothing is staged"),
+        (signing_json("too-short"), "invalid fields: signing_key"),
+        (signing_json("has whitespace " + "x" * 40), "invalid fields: signing_key"),
+        (signing_json(SIGNING_CURRENT), "is the current value"),
+    ],
+)
+def test_signing_key_create_secret_says_what_to_stage(
+    rotation: RotationStack, staged: str, reason: str
+) -> None:
+    rotation.stage("signing_key", staged)
+    token = rotation.begin("signing_key")
+    with pytest.raises(RotationError, match=reason) as failure:
+        rotation.invoke("signing_key", token, "createSecret")
+    assert "(ciosec secrets stage signing-key)" in str(failure.value)
+    assert "cio-security/customerio/webhook-signing-key/staged" in str(failure.value)
+    assert_no_secret_values(str(failure.value))
+
+
+# -- the protocol's validation ---------------------------------------------------------------------
+
+
+def test_token_that_is_not_a_version_is_refused(rotation: RotationStack) -> None:
+    rotation.begin("track")
+    with pytest.raises(RotationError, match="has no stage for rotation"):
+        rotation.invoke("track", "00000000-0000-4000-8000-000000000000", "createSecret")
+
+
+def test_token_that_is_not_awspending_is_refused(rotation: RotationStack) -> None:
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token)
+    previous = rotation.version_with("track", "AWSPREVIOUS")
+    assert previous
+    with pytest.raises(RotationError, match="is not set as AWSPENDING"):
+        rotation.invoke("track", previous, "createSecret")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_token_already_current_returns_early(rotation: RotationStack, step: str) -> None:
+    current = rotation.version_with("track", "AWSCURRENT")
+    assert current
+    before = rotation.stages("track")
+    assert rotation.invoke("track", current, step)["outcome"] == "already_current"
+    assert rotation.stages("track") == before
+
+
+def test_rotation_not_enabled_is_refused(rotation: RotationStack) -> None:
+    rotation.set_rotation_enabled("track", False)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    with pytest.raises(RotationError, match="rotation is not enabled"):
+        rotation.invoke("track", token, "createSecret")
+
+
+def test_unknown_step_is_refused(rotation: RotationStack) -> None:
+    token = rotation.begin("track")
+    with pytest.raises(RotationError, match="unknown rotation step 'deleteSecret'"):
+        rotation.invoke("track", token, "deleteSecret")
+
+
+def test_a_secret_this_function_does_not_rotate_is_refused(rotation: RotationStack) -> None:
+    token = rotation.begin("track")
+    with pytest.raises(RotationError, match="not one this function rotates"):
+        rotation.invoke("track", token, "createSecret", secret_id="cio-security/pepper")
+
+
+def test_the_secret_may_be_named_by_name_or_arn(rotation: RotationStack) -> None:
+    """The event names the secret by ARN; TRACK_CREDENTIALS_SECRET_ID holds the ARN and
+    SIGNING_KEY_SECRET_ID the name: both resolve, and the event may name either."""
+    rotation.stage("signing_key", signing_json(SIGNING_NEW))
+    token = rotation.begin("signing_key")
+    rotation.invoke("signing_key", token, "createSecret")
+    rotation.invoke(
+        "signing_key", token, "setSecret", secret_id="cio-security/customerio/webhook-signing-key"
+    )
+
+
+def test_an_event_without_its_fields_is_refused(rotation: RotationStack) -> None:
+    with pytest.raises(RotationError, match="needs SecretId, ClientRequestToken and Step"):
+        rotation.app.handler({"Step": "createSecret"}, rotation.context)
+
+
+# -- logs and metrics -------------------------------------------------------------------------------
+
+
+def _emf(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_steps_and_failures_are_logged_and_counted(
+    rotation: RotationStack, capsys: pytest.CaptureFixture[str], captured_logs: LogCapture
+) -> None:
+    rotation.stage("track", track_json(OTHER_WORKSPACE))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    with pytest.raises(RotationError):
+        rotation.invoke("track", token, "testSecret")
+    out = capsys.readouterr().out
+    metrics = _emf(out)
+
+    def dims(name: str) -> list[tuple[tuple[str, ...], str | None]]:
+        found = []
+        for blob in metrics:
+            definition = blob["_aws"]["CloudWatchMetrics"][0]  # type: ignore[index]
+            if any(m["Name"] == name for m in definition["Metrics"]):
+                for dimension_set in definition["Dimensions"]:
+                    found.append((tuple(sorted(dimension_set)), blob.get("step")))  # type: ignore[arg-type]
+        return found
+
+    assert (("service",), None) in dims("RotationFailed")
+    assert (("service", "step"), "testSecret") in dims("RotationFailed")
+    assert (("service",), None) in dims("RotationStep")
+    assert (("service", "step"), "createSecret") in dims("RotationStep")
+    assert (("service", "step"), "setSecret") in dims("RotationStep")
+    assert all(blob.get("service") == "cio-security-rotation" for blob in metrics)
+    assert_no_secret_values(out)
+    failed = [r for r in captured_logs.records if r.getMessage() == "rotation step failed"]
+    assert len(failed) == 1
+    assert failed[0].detail.startswith("testSecret: the pending credentials belong to another workspace")
+    assert failed[0].error == "RotationError"
+    assert_no_secret_values(captured_logs.text)
+
+
+def test_finish_logs_that_the_old_credential_set_may_be_deleted(
+    rotation: RotationStack, captured_logs: LogCapture
+) -> None:
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token)
+    assert "the previous credential set may now be deleted in Customer.io" in captured_logs.text
+    assert_no_secret_values(captured_logs.text)
