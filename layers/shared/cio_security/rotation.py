@@ -93,6 +93,7 @@ SecretKind = Literal["track", "signing_key"]
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 STEPS: Final[tuple[Step, ...]] = ("createSecret", "setSecret", "testSecret", "finishSecret")
 Outcome = Literal["completed", "unchanged", "already_current"]
+CONFIGURATION_TEST = "no new pending value to test (Secrets Manager's configuration test); nothing promoted"
 RotatedValue = TrackCredentials | SigningKey
 
 _MODELS: Final[Mapping[SecretKind, type[TrackCredentials] | type[SigningKey]]] = {
@@ -526,20 +527,24 @@ def test_secret(
         token: the version id of the pending version.
         settings: the Track URL override and the HTTP client's settings.
 
+    A pending version without a value, or holding the current value, is Secrets Manager's
+    configuration test (createSecret refuses both): it passes without promoting anything.
+
     Raises:
-        RotationError: the pending version is missing or invalid, equals the current value, is
-            rejected by Customer.io, belongs to another workspace or region, or Customer.io could
-            not be reached (Secrets Manager retries; nothing is promoted).
+        RotationError: the pending version is invalid, is rejected by Customer.io, belongs to
+            another workspace or region, or Customer.io could not be reached (Secrets Manager
+            retries; nothing is promoted).
     """
     step: Step = "testSecret"
+    # createSecret never leaves a version without a value or with the current value, so either
+    # can only be Secrets Manager's own configuration test (run when a rotation schedule is
+    # created without rotating at once): nothing new to test, and nothing is promoted by it.
+    if _read(client, step, target.arn, version_id=token, stage=AWSPENDING) is None:
+        return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
     pending = _pending(client, step, target, token)
     current = _current(client, step, target)
     if current is not None and same_value(pending, current):
-        raise RotationError(
-            step,
-            f"the pending value of secret {target.name} is the current one: "
-            f"{staging_instructions(target.kind, target.name)}",
-        )
+        return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
     if isinstance(pending, SigningKey):
         return _result(step, target, token, "completed", f"the pending signing key of {target.name} is valid")
     assert isinstance(pending, TrackCredentials)  # noqa: S101 - narrowed by the kind

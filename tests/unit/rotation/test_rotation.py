@@ -203,12 +203,17 @@ def test_bootstrap_compares_with_nothing_but_checks_the_region(sm: Any) -> None:
         rotation.test_secret(sm, target(sm), token, settings(eu))
 
 
-def test_test_secret_refuses_the_current_value_and_a_missing_value(sm: Any) -> None:
-    token = pending_version(sm, {**CURRENT, "region": "eu"})
-    with pytest.raises(RotationError, match="is the current one"):
-        rotation.test_secret(sm, target(sm), token, settings())
-    with pytest.raises(RotationError, match="holds no value: createSecret has not run"):
-        rotation.test_secret(sm, target(sm), str(uuid.uuid4()), settings())
+def test_test_secret_passes_secrets_managers_configuration_test_without_promoting(sm: Any) -> None:
+    # A rotation schedule created without rotating at once makes Secrets Manager run testSecret
+    # on a pending version that holds the current value or none: that must not fail the deploy.
+    same = pending_version(sm, {**CURRENT, "region": "eu"})
+    for token in (same, str(uuid.uuid4())):
+        result = rotation.test_secret(sm, target(sm), token, settings())
+        assert result.outcome == "unchanged"
+        assert "configuration test" in result.message
+    assert (
+        json.loads(sm.get_secret_value(SecretId=TRACK, VersionStage="AWSCURRENT")["SecretString"]) == CURRENT
+    )
 
 
 def test_signing_key_test_secret_is_a_shape_check(sm: Any) -> None:
