@@ -79,18 +79,22 @@ def _mark_duplicate(response: dict[str, Any], _record: Any) -> dict[str, Any]:
 
 
 @cache
-def idempotent_publish() -> Any:
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto_config=config.boto_config()
-    )
-    idempotency = IdempotencyConfig(
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
         event_key_jmespath="event_id",
         expires_after_seconds=settings().dedupe_seconds,
         raise_on_no_idempotency_key=True,
         response_hook=_mark_duplicate,
     )
+
+
+@cache
+def idempotent_publish() -> Any:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto_config=config.boto_config()
+    )
     return idempotent_function(
-        data_keyword_argument="event", persistence_store=persistence, config=idempotency
+        data_keyword_argument="event", persistence_store=persistence, config=idempotency_config()
     )(_sanitize_and_publish)
 
 
@@ -140,6 +144,7 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
         return _reject("invalid_event", 400, "invalid event")
 
     metrics.add_metric("WebhookVerified", MetricUnit.Count, 1)
+    idempotency_config().register_lambda_context(resolver.lambda_context)
     try:
         outcome = idempotent_publish()(event=event)
     except IdempotencyAlreadyInProgressError:

@@ -53,7 +53,12 @@ def read_body(body: str | bytes | None, *, is_base64: bool, max_bytes: int) -> b
     """
     if body is None:
         return b""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        # surrogateescape restores bytes that were decoded with it; other lone surrogates cannot
+        # be the bytes Customer.io signed.
+        raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
+    except UnicodeEncodeError:
+        raise SignatureError("malformed", "webhook rejected: body is not encodable") from None
     if not is_base64:
         if len(raw) > max_bytes:
             raise SignatureError("too_large")

@@ -249,7 +249,9 @@ def test_unknown_key_is_refused(webhook: WebhookStack) -> None:
     assert webhook.send(sample_event(), key="another-key-that-was-never-configured-000")["statusCode"] == 401
 
 
-def test_no_usable_signing_key_is_503(webhook: WebhookStack) -> None:
+def test_no_usable_signing_key_is_503(webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The template's placeholder before the first rotation (the old key must not linger as AWSPREVIOUS).
+    monkeypatch.setenv("SIGNING_KEY_GRACE_SECONDS", "0")
     webhook.secretsmanager.put_secret_value(
         SecretId="cio-security/customerio/webhook-signing-key", SecretString=json.dumps({"signing_key": ""})
     )
