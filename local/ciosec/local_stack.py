@@ -15,6 +15,7 @@ import logging
 import os
 import secrets as random_tokens
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,9 @@ class LocalStack:
 
     def start(self) -> StackInfo:
         """Start moto, the sandbox, the resources, the webhook bridge and the SQS poller."""
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        # A rejected webhook flushes only its single metric; Powertools warns about the rest.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         port = self.options.moto_port or free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.moto.start()
