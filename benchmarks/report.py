@@ -44,6 +44,9 @@ def _webhook(r: dict[str, Any]) -> str:
                     ("cold import of the handler (ms)", imp.get("handler_ms")),
                     ("cold `import boto3` (ms)", imp.get("boto3_ms")),
                     ("**import ratio**", imp.get("ratio")),
+                    ("cold import with tracing disabled (ms)", imp.get("handler_untraced_ms")),
+                    ("import ratio with tracing disabled", imp.get("ratio_untraced")),
+                    ("cold `import aws_xray_sdk.core` alone (ms)", imp.get("xray_sdk_alone_ms")),
                 ]
             ),
             f"Cost ratio {_verdict(cost.get('ratio'), 3.0, at_most=True)}; "

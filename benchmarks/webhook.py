@@ -100,7 +100,7 @@ def _stubbed_handler() -> tuple[Any, Any]:
     app.secrets.pepper = lambda *a, **k: pepper
     persistence = MemoryPersistence()
     publish = idempotent_function(
-        data_keyword_argument="event",
+        data_keyword_argument="key",
         persistence_store=persistence,
         config=IdempotencyConfig(event_key_jmespath="event_id", response_hook=app._mark_duplicate),
     )(app._sanitize_and_publish)
@@ -112,12 +112,12 @@ def handler_cost(iterations: int = 2000) -> dict[str, float]:
     """Median per-request seconds of the handler and of json.loads on the same body."""
     from cio_security.signature import sign_webhook
 
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the run: logs and EMF go nowhere
+    stdout, sys.stdout = sys.stdout, devnull
     app, (persistence, context) = _stubbed_handler()
     from fixtures.apigw import http_api_event
 
     body = four_kib_event()
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the run: logs and EMF go nowhere
-    stdout, sys.stdout = sys.stdout, devnull
     try:
         events = []
         for i in range(iterations):
@@ -179,7 +179,16 @@ def cold_import(runs: int = 15) -> dict[str, float]:
     )
     boto3_s = _import_seconds("import boto3", runs)
     handler_s = _import_seconds(load, runs)
-    return {"boto3_ms": boto3_s * 1e3, "handler_ms": handler_s * 1e3, "ratio": handler_s / boto3_s}
+    untraced_s = _import_seconds(load, runs, tracing=False)
+    xray_s = _import_seconds("import aws_xray_sdk.core", runs)
+    return {
+        "boto3_ms": boto3_s * 1e3,
+        "handler_ms": handler_s * 1e3,
+        "ratio": handler_s / boto3_s,
+        "handler_untraced_ms": untraced_s * 1e3,
+        "ratio_untraced": untraced_s / boto3_s,
+        "xray_sdk_alone_ms": xray_s * 1e3,
+    }
 
 
 def run() -> dict[str, Any]:

@@ -93,12 +93,13 @@ def idempotent_publish() -> Any:
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().idempotency_table, boto_config=config.boto_config()
     )
+    # Powertools deep-copies and hashes the data argument: give it the key alone, not the event.
     return idempotent_function(
-        data_keyword_argument="event", persistence_store=persistence, config=idempotency_config()
+        data_keyword_argument="key", persistence_store=persistence, config=idempotency_config()
     )(_sanitize_and_publish)
 
 
-def _sanitize_and_publish(event: WebhookEvent) -> dict[str, Any]:
+def _sanitize_and_publish(*, key: dict[str, str], event: WebhookEvent) -> dict[str, Any]:
     result = sanitize(event.data, pepper=secrets.pepper().key_bytes(), policy=policy())
     report = {"dropped": list(result.report.dropped), "hashed": list(result.report.hashed)}
     entry = event_bridge_entry(event, result.data, bus_name=settings().event_bus_name, report=report)
@@ -146,7 +147,7 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
     metrics.add_metric("WebhookVerified", MetricUnit.Count, 1)
     idempotency_config().register_lambda_context(resolver.lambda_context)
     try:
-        outcome = idempotent_publish()(event=event)
+        outcome = idempotent_publish()(key={"event_id": event.event_id}, event=event)
     except IdempotencyAlreadyInProgressError:
         # The same event is being published right now; a retry will find its outcome.
         return _reject("in_progress", 409, "in progress")
