@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from ciosec.local_stack import LocalStack, LocalStackOptions
@@ -38,7 +39,7 @@ def describe(info: StackInfo) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    options = LocalStackOptions(webhook_port=args.port)
+    options = LocalStackOptions(webhook_port=args.port, state_file=Path(args.state))
     stack = LocalStack(options)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
