@@ -1,0 +1,114 @@
+"""Reference checks and generators of sensitive values for the sanitizer tests, written
+independently of cio_security.detectors so that the tests compare two implementations."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+# Published test card numbers (Visa, Mastercard, Amex, Discover, Diners, JCB), all Luhn-valid.
+TEST_CARDS = (
+    "4111111111111111",
+    "4012888888881881",
+    "4222222222222",
+    "5555555555554444",
+    "5105105105105100",
+    "2223003122003222",
+    "378282246310005",
+    "371449635398431",
+    "6011111111111117",
+    "30569309025904",
+    "3530111333300000",
+)
+VALID_IBANS = (
+    "GB82WEST12345698765432",
+    "DE89370400440532013000",
+    "BE68539007547034",
+    "NO9386011117947",
+    "FR1420041010050500013M02606",
+    "MT84MALT011000012345MTLCAST001S",
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn from the right: double every second digit, sum the digits of the products."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value // 10 + value % 10
+    return total % 10 == 0
+
+
+def luhn_complete(body: str) -> str:
+    """``body`` plus the check digit that makes it Luhn-valid."""
+    return next(body + d for d in "0123456789" if luhn_ok(body + d))
+
+
+def iban_remainder(iban: str) -> int:
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97
+
+
+def iban_complete(country: str, bban: str) -> str:
+    """The IBAN of ``bban`` in ``country`` with its check digits computed."""
+    check = 98 - iban_remainder(country + "00" + bban)
+    return f"{country}{check:02d}{bban}"
+
+
+def grouped(text: str, size: int, separator: str) -> str:
+    return separator.join(text[i : i + size] for i in range(0, len(text), size))
+
+
+def ssn_possible(digits: str) -> bool:
+    area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+    return area not in (0, 666) and area < 900 and group != 0 and serial != 0
+
+
+# Registered IBAN lengths of a few countries, for generating IBANs of the right shape.
+IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "NO": 15, "MT": 31, "BE": 16, "ES": 24}
+
+
+@st.composite
+def card_numbers(draw: st.DrawFn) -> str:
+    """A Luhn-valid 13-19 digit number, compact or grouped by fours with spaces or dashes."""
+    length = draw(st.integers(13, 19))
+    body = draw(st.text("0123456789", min_size=length - 1, max_size=length - 1))
+    number = luhn_complete(body)
+    style = draw(st.sampled_from(["compact", " ", "-"]))
+    return number if style == "compact" else grouped(number, 4, style)
+
+
+@st.composite
+def us_ssns(draw: st.DrawFn) -> str:
+    """A possible SSN in one of its three spellings."""
+    area = draw(st.integers(1, 899).filter(lambda a: a != 666))
+    group = draw(st.integers(1, 99))
+    serial = draw(st.integers(1, 9999))
+    separator = draw(st.sampled_from(["-", " ", ""]))
+    return f"{area:03d}{separator}{group:02d}{separator}{serial:04d}"
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> str:
+    """A valid IBAN of a registered length, compact or in groups of four."""
+    country = draw(st.sampled_from(sorted(IBAN_LENGTHS)))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    size = IBAN_LENGTHS[country] - 4
+    bban = draw(st.text(alphabet, min_size=size, max_size=size))
+    iban = iban_complete(country, bban)
+    return grouped(iban, 4, " ") if draw(st.booleans()) else iban
+
+
+sensitive_values = st.one_of(card_numbers(), us_ssns(), ibans())
+
+# Text around an embedded value: letters, punctuation and spaces, never gluing a letter or digit
+# to the value (a separating space is added on each side).
+surrounding_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def embedded_sensitive(draw: st.DrawFn) -> tuple[str, str]:
+    """(the sensitive value, a string containing it as a whole word)."""
+    value = draw(sensitive_values)
+    if draw(st.booleans()):
+        return value, value
+    return value, f"{draw(surrounding_text)} {value} {draw(surrounding_text)}"
