@@ -13,6 +13,14 @@ CioSecurityError
 ├── SecretError                 a secret is missing, unreadable or not of its documented shape
 │   └── SecretFormatError
 ├── RotationError               a rotation step refused to continue; .step says which
+├── InvalidDeletionRequestError a deletion message is not valid JSON or not a DeletionRequest;
+│                               .reason (invalid_json, schema_error), .request_id when readable
+├── RetryLaterError             a deletion message must be redelivered later; .reason
+├── DeadLetterError             a permanent failure could not be sent to the dead-letter queue
+├── AuditError                  the audit store (DynamoDB) failed: retry later
+│   ├── LeaseHeldError          another invocation is processing this request_id right now
+│   │   └── LeaseLostError      our lease was taken over before the step could be recorded
+│   └── AuditConflictError      request_id already used for another subject or action (permanent)
 └── CustomerIOError             a Track API call failed; .status and .request_id when known
     ├── TransientError          retry later: 408, 429, 5xx, timeouts, connection errors
     │   ├── RateLimitedError    429; .retry_after in seconds when the server said so
@@ -25,7 +33,8 @@ CioSecurityError
         └── RedirectRefusedError a redirect to another host (credentials never follow it)
 ```
 
-The deletion handler's retry decision is one ``except TransientError`` away.
+The deletion handler's retry decision is one ``except TransientError`` away; audit failures and a
+held lease (``AuditError`` but not ``AuditConflictError``) are retried the same way.
 """
 
 from __future__ import annotations
@@ -84,6 +93,74 @@ class RotationError(CioSecurityError):
     def __init__(self, step: str, message: str) -> None:
         self.step = step
         super().__init__(f"{step}: {message}")
+
+
+DeletionRejection = Literal["invalid_json", "schema_error"]
+
+
+class InvalidDeletionRequestError(CioSecurityError):
+    """A deletion queue message is not valid JSON or not a valid DeletionRequest (permanent).
+
+    ``reason`` is ``invalid_json`` or ``schema_error``; ``request_id`` is the message's request id
+    when one could be read, for the dead-letter queue's attributes. ``fields`` names the invalid
+    fields (never their values).
+    """
+
+    def __init__(
+        self,
+        reason: DeletionRejection,
+        *,
+        request_id: str | None = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        self.reason: DeletionRejection = reason
+        self.request_id = request_id
+        self.fields = fields
+        detail = f" (fields: {', '.join(fields)})" if fields else ""
+        super().__init__(f"deletion request rejected: {reason}{detail}")
+
+
+class RetryLaterError(CioSecurityError):
+    """The message must be redelivered later (a transient failure or a held lease); ``reason`` is
+    a short code safe to log, such as ``customerio_503`` or ``lease_held``."""
+
+    def __init__(self, reason: str, *, request_id: str | None = None) -> None:
+        self.reason = reason
+        self.request_id = request_id
+        suffix = f" request_id={request_id}" if request_id else ""
+        super().__init__(f"retry later: {reason}{suffix}")
+
+
+class DeadLetterError(CioSecurityError):
+    """Sending a message to the dead-letter queue failed: leave it on the source queue (retry)."""
+
+
+class AuditError(CioSecurityError):
+    """The audit store could not be read or written (DynamoDB unreachable, throttled): retry later."""
+
+
+class LeaseHeldError(AuditError):
+    """Another invocation holds the lease on this request until ``lease_until`` (ISO 8601): the
+    concurrent duplicate is reported for redelivery and finds the outcome then."""
+
+    def __init__(self, request_id: str, lease_until: str | None = None) -> None:
+        self.request_id = request_id
+        self.lease_until = lease_until
+        until = f" until {lease_until}" if lease_until else ""
+        super().__init__(f"request_id={request_id} is being processed by another invocation{until}")
+
+
+class LeaseLostError(LeaseHeldError):
+    """Our lease expired and another invocation took the request over before a write."""
+
+
+class AuditConflictError(AuditError):
+    """The request_id already belongs to a request for another subject or action. Permanent: a
+    request_id is the idempotency key end to end and is never reused for another request."""
+
+    def __init__(self, request_id: str, what: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"request_id={request_id} already used with a different {what}")
 
 
 class CustomerIOError(CioSecurityError):

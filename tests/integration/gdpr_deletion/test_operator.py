@@ -1,0 +1,212 @@
+"""The operator commands (``ciosec deletion ...``, ``ciosec dlq ...``) against moto, end to end with
+the real handler and the sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ciosec.cli import main
+from ciosec.deletion_ops import RequestInputError, read_bulk_csv, read_identifier
+from ciosec.stack import StackInfo
+from fixtures.aws import REGION
+from fixtures.logs import sensitive
+from fixtures.sandbox import SANDBOX_CREDENTIALS
+
+from .conftest import AUDIT_TABLE, DeletionStack, deletion_body
+
+EMAIL = "dsar-subject@example.com"
+
+
+@pytest.fixture
+def state(deletion: DeletionStack, tmp_path: Path) -> str:
+    path = tmp_path / "stack.json"
+    StackInfo(
+        deletion_queue_url=deletion.queue_url,
+        deletion_dlq_url=deletion.dlq_url,
+        audit_table=AUDIT_TABLE,
+        region=REGION,
+    ).save(path)
+    sensitive(EMAIL)
+    return str(path)
+
+
+def ciosec(state: str, *argv: str) -> int:
+    return main(["--state", state, *argv])
+
+
+def test_submit_from_stdin_then_status(
+    deletion: DeletionStack, state: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(EMAIL + "\n"))
+    assert (
+        ciosec(
+            state, "deletion", "submit", "--request-id", "op-1", "--identifier-stdin", "--regulation", "ccpa"
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "op-1" in out.out
+    assert EMAIL not in out.out + out.err
+    (message,) = deletion.receive()
+    body = json.loads(message["Body"])
+    assert (body["identifier"], body["identifier_type"], body["action"], body["regulation"]) == (
+        EMAIL,
+        "email",
+        "erase",
+        "ccpa",
+    )
+    deletion.sandbox.add_person(EMAIL)
+    assert deletion.invoke([message]) == {"batchItemFailures": []}
+    capsys.readouterr()  # the handler's metrics
+
+    assert ciosec(state, "deletion", "status", "op-1") == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["regulation"], record["steps"]["delete"]["status"]) == (
+        "completed",
+        "ccpa",
+        "done",
+    )
+    assert EMAIL not in json.dumps(record)
+    assert ciosec(state, "deletion", "status", "op-unknown") == 1
+
+
+def test_submit_with_an_identifier_argument_warns(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        ciosec(
+            state,
+            "deletion",
+            "submit",
+            "--request-id",
+            "op-2",
+            "--identifier",
+            "user-42",
+            "--action",
+            "delete",
+        )
+        == 0
+    )
+    assert "shell history" in capsys.readouterr().err
+    (message,) = deletion.receive()
+    assert json.loads(message["Body"])["action"] == "delete"
+
+
+def test_submit_refuses_an_invalid_request_without_sending(
+    deletion: DeletionStack, state: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(EMAIL + "\n"))
+    argv = [
+        "deletion",
+        "submit",
+        "--request-id",
+        "op-3",
+        "--identifier-stdin",
+        "--requested-at",
+        "2026-01-01",
+    ]
+    assert ciosec(state, *argv) == 1
+    err = capsys.readouterr().err
+    assert "requested_at" in err
+    assert EMAIL not in err
+    assert deletion.receive() == []
+
+
+def test_read_identifier_sources() -> None:
+    assert read_identifier(from_stdin=True, stdin=io.StringIO(" spaced id \r\n")) == " spaced id "
+    assert read_identifier(interactive=True, prompt=lambda _: "from-prompt") == "from-prompt"
+    with pytest.raises(RequestInputError):
+        read_identifier(from_stdin=True, stdin=io.StringIO("\n"))
+    with pytest.raises(RequestInputError):
+        read_identifier()
+
+
+def test_bulk_plain_list_in_batches_of_ten(
+    deletion: DeletionStack, state: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("".join(f"bulk-user-{i}\n" for i in range(25)))
+    assert ciosec(state, "deletion", "bulk", str(path), "--id-prefix", "batch7", "--action", "delete") == 0
+    assert "submitted 25 of 25" in capsys.readouterr().out
+    bodies = []
+    while messages := deletion.receive():
+        bodies.extend(json.loads(m["Body"]) for m in messages)
+        deletion.invoke(messages)
+    assert sorted(b["request_id"] for b in bodies) == [f"batch7-{i:06d}" for i in range(1, 26)]
+    assert {b["action"] for b in bodies} == {"delete"}
+    record = deletion.audit("batch7-000025")
+    assert record is not None
+    assert record.status == "completed"
+
+
+def test_bulk_with_columns(deletion: DeletionStack, state: str, tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text(
+        f'request_id,identifier,action,regulation\ncol-1,{EMAIL},erase,ccpa\ncol-2,"comma,id",delete,\n'
+    )
+    assert ciosec(state, "deletion", "bulk", str(path)) == 0
+    bodies = {json.loads(m["Body"])["request_id"]: json.loads(m["Body"]) for m in deletion.receive()}
+    assert bodies["col-1"]["regulation"] == "ccpa"
+    assert (bodies["col-2"]["identifier"], bodies["col-2"]["regulation"]) == ("comma,id", "gdpr")
+
+
+def test_bulk_refuses_the_whole_file_when_a_row_is_invalid(
+    deletion: DeletionStack, state: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(f"request_id,identifier,regulation\nr-1,{EMAIL},gdpr\nr-2,x,hipaa\nr-1,y,gdpr\n")
+    assert ciosec(state, "deletion", "bulk", str(path)) == 1
+    err = capsys.readouterr().err
+    assert "row 3" in err
+    assert "regulation" in err
+    assert "more than once" in err
+    assert EMAIL not in err
+    assert deletion.receive() == []
+
+
+def test_read_bulk_csv_needs_request_ids_or_a_prefix() -> None:
+    with pytest.raises(RequestInputError, match="id-prefix"):
+        read_bulk_csv(["a\n", "b\n"])
+    with pytest.raises(RequestInputError, match="unknown column"):
+        read_bulk_csv(["identifier,email\n", "a,b\n"])
+    with pytest.raises(RequestInputError, match="no rows"):
+        read_bulk_csv([])
+
+
+def test_dlq_list_shows_reasons_not_identifiers_and_redrive_moves_them_back(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deletion.sandbox.remove_credentials(SANDBOX_CREDENTIALS.site_id)  # every call answers 401
+    deletion.send(deletion_body("dlq-1", EMAIL), deletion_body("dlq-2", "user-dlq-2"), "{oops")
+    deletion.drain()
+    capsys.readouterr()
+
+    assert ciosec(state, "dlq", "list") == 0
+    listing = capsys.readouterr().out
+    assert "dlq-1" in listing
+    assert "customerio_401" in listing
+    assert "invalid_json" in listing
+    assert EMAIL not in listing
+    assert ciosec(state, "dlq", "list", "--json", "--show-identifiers") == 0
+    shown = {entry.get("request_id"): entry for entry in json.loads(capsys.readouterr().out)}
+    assert shown["dlq-1"]["identifier"] == EMAIL
+    assert shown[None]["reason"] == "invalid_json"
+    assert len(deletion.dead_letters()) == 3  # listing leaves them on the queue
+
+    # The operator fixes the credentials, then moves back only the authentication failures.
+    deletion.sandbox.add_credentials(SANDBOX_CREDENTIALS)
+    assert ciosec(state, "dlq", "redrive", "--reason", "customerio_401", "--dry-run") == 0
+    assert "would move 2" in capsys.readouterr().out
+    assert ciosec(state, "dlq", "redrive", "--reason", "customerio_401") == 0
+    assert "moved 2" in capsys.readouterr().out
+    deletion.drain()
+    for request_id in ("dlq-1", "dlq-2"):
+        record = deletion.audit(request_id)
+        assert record is not None
+        assert (record.status, record.attempts) == ("completed", 2)
+    remaining = deletion.dead_letters()
+    assert [m["Body"] for m in remaining] == ["{oops"]

@@ -1,0 +1,43 @@
+"""events/gdpr_deletion/sqs_batch.json through the real handler: the valid requests complete, the
+invalid ones go to the dead-letter queue with their reasons, and nothing is a batch failure."""
+
+from __future__ import annotations
+
+import json
+
+from fixtures.functions import EVENTS
+from fixtures.logs import sensitive
+
+from .conftest import DeletionStack
+
+
+def test_sample_sqs_batch(deletion: DeletionStack) -> None:
+    event = json.loads((EVENTS / "gdpr_deletion" / "sqs_batch.json").read_text())
+    bodies = [record["body"] for record in event["Records"]]
+    valid = [json.loads(b) for b in bodies if b.rstrip().endswith("}") and '"shred"' not in b]
+    identifiers = [request["identifier"] for request in valid]
+    sensitive(*identifiers)
+    for identifier in identifiers:
+        deletion.sandbox.add_person(identifier)
+
+    response = deletion.app.handler(event, deletion.context)
+
+    assert response == {"batchItemFailures": []}
+    assert deletion.sandbox.people() == {}
+    erased = {r["identifier"] for r in valid if r.get("action", "erase") == "erase"}
+    assert deletion.sandbox.suppressed() == erased
+    for request in valid:
+        record = deletion.audit(request["request_id"])
+        assert record is not None
+        assert record.status == "completed"
+        assert record.regulation == request.get("regulation", "gdpr")
+    dead = {
+        m["MessageAttributes"]["source_message_id"]["StringValue"]: m["MessageAttributes"]["reason"][
+            "StringValue"
+        ]
+        for m in deletion.dead_letters()
+    }
+    assert dead == {
+        "0b5c2a1e-0006-4d1a-9a7e-000000000006": "invalid_json",
+        "0b5c2a1e-0007-4d1a-9a7e-000000000007": "schema_error",
+    }
