@@ -1,0 +1,29 @@
+"""``make demo`` runs its scenario to the end and accounts for every request."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CUSTOMERIO_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "ciosec", "--state", str(tmp_path / "stack.json"), "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert report["webhooks"] == {"signed": 200, "forged": 401}
+    assert report["deletions"].get("completed", 0) + report["deletions"].get("dead-lettered", 0) == 100
+    assert report["people_left_in_customerio"] == report["deletions"].get("dead-lettered", 0)
+    assert sum(report["faults_injected"].values()) > 0
+    assert report["rotation"].endswith("finishSecret completed")
+    assert "every request accounted for" in result.stdout
