@@ -35,6 +35,12 @@ _EXPORTS: dict[str, str] = {
             "BadRequestError",
             "RedirectRefusedError",
             "LeaseHeldError",
+            "InvalidDeletionRequestError",
+            "RetryLaterError",
+            "DeadLetterError",
+            "AuditError",
+            "LeaseLostError",
+            "AuditConflictError",
         ],
         "errors",
     ),
@@ -66,13 +72,28 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["TrackCredentials", "SigningKey", "Pepper", "DeletionRequest"], "models"),
     # deletion, audit and rotation
-    **dict.fromkeys(["AuditRecord", "AuditStore", "subject_hash"], "audit"),
-    **dict.fromkeys(["DeletionProcessor", "rate_per_invocation"], "deletion"),
+    **dict.fromkeys(
+        ["AuditRecord", "AuditStore", "MemoryAuditStore", "AuditBackend", "subject_hash"], "audit"
+    ),
+    **dict.fromkeys(
+        [
+            "DeletionProcessor",
+            "DeletionOutcome",
+            "DeletionSettings",
+            "DeadLetterQueue",
+            "parse_deletion_message",
+            "rate_per_invocation",
+        ],
+        "deletion",
+    ),
     **dict.fromkeys(["rotate", "RotationSettings", "StepResult", "staging_secret_name"], "rotation"),
 }
 
 __all__ = [
     "TRACK_URLS",
+    "AuditBackend",
+    "AuditConflictError",
+    "AuditError",
     "AuditRecord",
     "AuditStore",
     "AuthenticationError",
@@ -80,10 +101,17 @@ __all__ = [
     "CioSecurityError",
     "ConfigurationError",
     "CustomerIOError",
+    "DeadLetterError",
+    "DeadLetterQueue",
+    "DeletionOutcome",
     "DeletionProcessor",
     "DeletionRequest",
+    "DeletionSettings",
+    "InvalidDeletionRequestError",
     "InvalidEventError",
     "LeaseHeldError",
+    "LeaseLostError",
+    "MemoryAuditStore",
     "NotFoundError",
     "PayloadLimitError",
     "Pepper",
@@ -92,6 +120,7 @@ __all__ = [
     "RateLimitedError",
     "RedirectRefusedError",
     "RegionInfo",
+    "RetryLaterError",
     "RotationError",
     "RotationSettings",
     "SanitizeReport",
@@ -121,6 +150,7 @@ __all__ = [
     "is_us_ssn",
     "keyed_hash",
     "normalize_key",
+    "parse_deletion_message",
     "parse_secret",
     "parse_webhook_event",
     "rate_per_invocation",
@@ -150,24 +180,37 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from cio_security.audit import AuditRecord, AuditStore, subject_hash
+    from cio_security.audit import AuditBackend, AuditRecord, AuditStore, MemoryAuditStore, subject_hash
     from cio_security.customerio import TRACK_URLS, RegionInfo, TrackClient, TrackResponse
-    from cio_security.deletion import DeletionProcessor, rate_per_invocation
+    from cio_security.deletion import (
+        DeadLetterQueue,
+        DeletionOutcome,
+        DeletionProcessor,
+        DeletionSettings,
+        parse_deletion_message,
+        rate_per_invocation,
+    )
     from cio_security.detectors import detect, is_card_number, is_iban, is_us_ssn
     from cio_security.errors import (
+        AuditConflictError,
+        AuditError,
         AuthenticationError,
         BadRequestError,
         CioSecurityError,
         ConfigurationError,
         CustomerIOError,
+        DeadLetterError,
+        InvalidDeletionRequestError,
         InvalidEventError,
         LeaseHeldError,
+        LeaseLostError,
         NotFoundError,
         PayloadLimitError,
         PermanentError,
         PublishError,
         RateLimitedError,
         RedirectRefusedError,
+        RetryLaterError,
         RotationError,
         SecretError,
         SecretFormatError,
