@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyBaseError
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
@@ -73,7 +74,7 @@ def policy() -> SanitizerPolicy:
     return SanitizerPolicy.from_json(raw) if raw else SanitizerPolicy.default()
 
 
-def _mark_duplicate(response: dict[str, Any], _record: Any) -> dict[str, Any]:
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools calls this only when it returns a stored result: the event was a duplicate."""
     return {**response, "duplicate": True}
 
@@ -132,7 +133,7 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
     request = resolver.current_event
     try:
         body = read_body(
-            request.body, is_base64=request.is_base64_encoded, max_bytes=settings().max_body_bytes
+            request.body, is_base64=bool(request.is_base64_encoded), max_bytes=settings().max_body_bytes
         )
         key_ring().verify(request.headers, body, tolerance=settings().tolerance_seconds)
         event = parse_webhook_event(body)
@@ -161,16 +162,16 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
     return _json(200, "ok")
 
 
+def _our_failure(exc: Exception) -> Response[str]:
+    """Publish, idempotency-store, secret or configuration failure: not the caller's doing."""
+    logger.error("webhook not processed", extra={"error": type(exc).__name__, "detail": str(exc)})
+    metrics.add_metric("WebhookFailed", MetricUnit.Count, 1)
+    return _json(503, "temporarily unavailable")
+
+
 def _resolver(resolver: ApiGatewayResolver) -> ApiGatewayResolver:
     resolver.post(ROUTE)(lambda: receive(resolver))
-
-    @resolver.exception_handler([CioSecurityError, IdempotencyBaseError])
-    def _our_failure(exc: Exception) -> Response[str]:
-        # Publish, idempotency-store, secret or configuration failure: not the caller's doing.
-        logger.error("webhook not processed", extra={"error": type(exc).__name__, "detail": str(exc)})
-        metrics.add_metric("WebhookFailed", MetricUnit.Count, 1)
-        return _json(503, "temporarily unavailable")
-
+    resolver.exception_handler([CioSecurityError, IdempotencyBaseError])(_our_failure)
     return resolver
 
 
