@@ -76,11 +76,39 @@ def _sanitizer(r: dict[str, Any]) -> str:
     )
 
 
+def _deletion(r: dict[str, Any]) -> str:
+    return "\n\n".join(
+        [
+            f"{r.get('handler_requests')} erasures (suppress + delete) through the real deletion handler "
+            f"against the sandbox limited to {r.get('rate_limit_rps'):g} requests/s with "
+            f"{r.get('latency_ms'):g} ms latency: {r.get('handler_concurrency')} concurrent execution "
+            "environments, each pacing itself at the rate budget divided by the concurrency. The "
+            "ceiling is the limit divided by the two calls of an erasure. The naive approach is "
+            "sequential with a 100 ms sleep between people.",
+            _table(
+                [
+                    ("ceiling (erasures/s)", r.get("ceiling_per_second")),
+                    ("handler (erasures/s)", r.get("handler_per_second")),
+                    ("**handler, fraction of the ceiling**", r.get("handler_fraction_of_ceiling")),
+                    ("429s received by the handler", r.get("handler_429s")),
+                    ("batch item failures", r.get("handler_batch_item_failures")),
+                    ("naive (erasures/s)", r.get("naive_per_second")),
+                    ("naive, fraction of the ceiling", r.get("naive_fraction_of_ceiling")),
+                    ("429s received by the naive approach", r.get("naive_429s")),
+                    ("speed-up over naive", r.get("speedup_over_naive")),
+                ]
+            ),
+            f"Fraction of the ceiling {_verdict(r.get('handler_fraction_of_ceiling'), 0.9, at_most=False)}"
+            f" with {r.get('handler_429s')} 429s (target: zero).",
+        ]
+    )
+
+
 def _generic(r: dict[str, Any]) -> str:
     rows = [
         (k, json.dumps(v) if isinstance(v, (dict, list)) else v)
         for k, v in r.items()
-        if not k.startswith("_")
+        if not k.startswith("_") and k != "series"
     ]
     return _table(rows)
 
@@ -115,7 +143,7 @@ def _plot(deletion: dict[str, Any]) -> bool:
 SECTIONS = {
     "webhook": ("Webhook handler", _webhook),
     "sanitizer": ("Sanitizer throughput", _sanitizer),
-    "deletion_throughput": ("Deletion throughput", _generic),
+    "deletion_throughput": ("Deletion throughput", _deletion),
     "layer_size": ("Layer size", _generic),
 }
 
