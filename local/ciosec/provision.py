@@ -17,7 +17,7 @@ import boto3
 from ciosec.template import Resolver
 
 # Queue attributes CloudFormation accepts that SQS's SetQueueAttributes takes as strings.
-_QUEUE_ATTRIBUTES = (
+QUEUE_ATTRIBUTES = (
     "DelaySeconds",
     "MaximumMessageSize",
     "MessageRetentionPeriod",
@@ -96,7 +96,7 @@ def _queues(resolver: Resolver, ids: list[str], result: Provisioned, sqs: Any) -
     for logical_id in ids:
         props = _props(resolver, logical_id)
         name = _name(resolver, props, "QueueName", logical_id)
-        attributes = {k: str(props[k]) for k in _QUEUE_ATTRIBUTES if k in props}
+        attributes = {k: str(props[k]) for k in QUEUE_ATTRIBUTES if k in props}
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         resolver.refs[logical_id] = url
