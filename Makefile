@@ -67,7 +67,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 
 chaos: $(VENV)/.installed
-	CHAOS_REQUESTS=10000 $(PY) -m pytest -m chaos -p no:randomly $(PYTEST_ARGS)
+	CHAOS_REQUESTS=10000 $(PY) -m pytest -m chaos -s $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.installed
 	FUZZ_EXAMPLES=100000 $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
