@@ -28,6 +28,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SIGNING_KEY = re.compile(r"^[A-Za-z0-9_\-+/=.:]+$")
 MIN_SIGNING_KEY_LENGTH = 32
 MIN_PEPPER_LENGTH = 32
+EARLIEST_REQUEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
 
 
 def _no_control_chars(value: str) -> str:
@@ -156,7 +158,15 @@ class DeletionRequest(_Strict):
     def _aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must include a timezone (e.g. 2026-11-28T10:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
+        # A request cannot come from the future (one day of clock skew allowed), and the bounds
+        # keep the statutory deadline representable.
+        if not EARLIEST_REQUEST <= moment <= datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("must be between 2000-01-01 and now")
+        return moment
 
     @model_validator(mode="after")
     def _fill_identifier_type(self) -> DeletionRequest:

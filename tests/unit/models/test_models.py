@@ -74,6 +74,10 @@ class TestDeletionRequest:
             {"identifier_type": "phone"},
             {"requested_at": "2026-11-28T10:00:00"},
             {"requested_at": "not a date"},
+            {"requested_at": "9999-12-31T23:59:59Z"},
+            {"requested_at": "0001-01-01T00:00:00+01:00"},
+            {"requested_at": "1999-12-31T23:59:59Z"},
+            {"requested_at": "2999-01-01T00:00:00Z"},
             {"unexpected": "field"},
         ],
     )
