@@ -154,6 +154,8 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
         return _reject("in_progress", 409, "in progress")
     except PayloadLimitError:
         return _reject("too_large", 413, "payload too large")
+    except InvalidEventError:
+        return _reject("invalid_event", 400, "invalid event")
     if outcome.get("duplicate"):
         metrics.add_metric("WebhookDuplicate", MetricUnit.Count, 1)
         logger.info("duplicate event acknowledged", extra={"event_id": event.event_id})

@@ -18,6 +18,7 @@ import boto3
 import httpx
 import pytest
 
+from ciosec.functions import EVENTS
 from ciosec.local_stack import free_port
 
 STARTUP_SECONDS = 90
@@ -117,6 +118,18 @@ def test_local_stack_end_to_end(stack: LocalStackProcess) -> None:
     assert stack.cli("webhook", "send").stdout.startswith("200")
     forged = stack.cli("webhook", "send", "--forge", check=False)
     assert forged.stdout.startswith("401")
+
+    # The sample events work with the CLI: the signed sample replayed (its timestamp is fixed).
+    replay = stack.cli(
+        "invoke",
+        "webhook",
+        str(EVENTS / "webhook" / "valid.json"),
+        "--env",
+        "WEBHOOK_TOLERANCE_SECONDS=999999999",
+    )
+    assert '"statusCode": 200' in replay.stdout
+    batch = stack.cli("invoke", "gdpr_deletion", str(EVENTS / "gdpr_deletion" / "sqs_batch.json"))
+    assert '"batchItemFailures": []' in batch.stdout
 
     # A deletion request goes through the queue, the deletion function and the sandbox.
     stack.cli("deletion", "submit", "--request-id", "e2e-1", "--identifier-stdin", stdin="e2e-user-1\n")

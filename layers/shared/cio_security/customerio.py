@@ -138,7 +138,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     try:
         moment = parsedate_to_datetime(text)

@@ -15,10 +15,10 @@ message body and gets a ``DeletionOutcome`` back.
    a permanent one (400, 401 after the client's one credential refresh, 403, a redirect) marks
    the record ``failed`` and answers ``permanent``.
 
-Status 404 counts as done for both steps: on delete it means the person is already gone; on
-suppress the real Track API answers 200 even for an unknown id (it records a suppressed
-placeholder), so a 404 there can only mean there is nobody to suppress, which is what the
-request wants.
+A 404 on delete counts as done: the person is already gone. A 404 on suppress is a permanent
+failure: the real Track API answers 200 even for an unknown id (it records a suppressed
+placeholder), so a 404 there means a wrong base URL or API, and recording the erasure as done
+would make the audit trail claim something that did not happen.
 
 ``process_message(body)`` adds the message-level policy: invalid JSON or a schema error is
 permanent, and a permanent outcome is sent to the dead-letter queue with its reason (the original
@@ -60,7 +60,6 @@ from cio_security.errors import (
     DeadLetterError,
     InvalidDeletionRequestError,
     LeaseHeldError,
-    NotFoundError,
     PermanentError,
     SecretError,
     TransientError,
@@ -663,13 +662,9 @@ class DeletionProcessor:
         return attempt.outcome("retry", reason)
 
     def _call(self, step: StepName, identifier: str) -> int:
-        """One Track call; a 404 counts as done for both steps (module docstring)."""
-        try:
-            response = (
-                self.client.suppress(identifier) if step == "suppress" else self.client.delete(identifier)
-            )
-        except NotFoundError as exc:
-            return exc.status or 404
+        """One Track call. The client answers delete's 404 (already gone: done) as a response; a
+        404 on suppress raises NotFoundError, a permanent failure (module docstring)."""
+        response = self.client.suppress(identifier) if step == "suppress" else self.client.delete(identifier)
         return response.status
 
     @staticmethod

@@ -170,8 +170,16 @@ class DeletionRequest(_Strict):
 
     @model_validator(mode="after")
     def _fill_identifier_type(self) -> DeletionRequest:
+        inferred = infer_identifier_type(self.identifier)
         if self.identifier_type is None:
-            object.__setattr__(self, "identifier_type", infer_identifier_type(self.identifier))
+            object.__setattr__(self, "identifier_type", inferred)
+        elif self.identifier_type != inferred:
+            # Customer.io reads the path segment by its shape (cio_ prefix, @), not by our field:
+            # a contradicting type would erase a different person than the one the record names.
+            raise ValueError(
+                f"identifier_type {self.identifier_type} contradicts the identifier, which has the "
+                f"shape of {inferred}"
+            )
         return self
 
     @property

@@ -85,7 +85,8 @@ def event_bridge_entry(
     event: WebhookEvent, data: dict[str, Any], *, bus_name: str, report: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The PutEvents entry for a verified, sanitized event (source ``customerio``, detail-type the
-    metric). Raises PayloadLimitError when it exceeds PutEvents' entry size."""
+    metric). Raises PayloadLimitError when it exceeds PutEvents' entry size and InvalidEventError
+    for a non-finite number."""
     detail: dict[str, Any] = {
         "event_id": event.event_id,
         "object_type": event.object_type,
@@ -95,10 +96,15 @@ def event_bridge_entry(
     }
     if report is not None:
         detail["sanitizer"] = report
+    try:
+        # NaN and Infinity parse from a body but are not JSON: EventBridge would refuse the entry.
+        serialized = json.dumps(detail, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise InvalidEventError("invalid webhook event (a non-finite number in data)") from None
     entry = {
         "Source": EVENT_SOURCE,
         "DetailType": event.metric,
-        "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        "Detail": serialized,
         "EventBusName": bus_name,
     }
     size = len(entry["Source"]) + len(entry["DetailType"]) + len(entry["Detail"].encode("utf-8"))

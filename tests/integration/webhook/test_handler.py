@@ -153,6 +153,8 @@ def test_invalid_base64_is_rejected_as_malformed(webhook: WebhookStack) -> None:
         json.dumps({**sample_event(), "metric": "has space"}).encode(),
         json.dumps({**sample_event(), "data": ["not", "an", "object"]}).encode(),
         b"\xff\xfe\x00",
+        b'{"event_id":"n","object_type":"email","metric":"opened","timestamp":1,"data":{"k":NaN}}',
+        b'{"event_id":"i","object_type":"email","metric":"opened","timestamp":1,"data":{"k":[Infinity]}}',
     ],
 )
 def test_verified_but_invalid_event_is_400(webhook: WebhookStack, body: bytes) -> None:

@@ -170,17 +170,28 @@ def test_permanent_failure_marks_the_record_failed(
     assert record.lease_token is None
 
 
-def test_404_counts_as_done_for_both_steps(
+def test_404_on_delete_counts_as_done(
     processor: DeletionProcessor, fake_client: FakeTrackClient, store: AuditStore
 ) -> None:
-    fake_client.script("suppress", NotFoundError("x", status=404))
     fake_client.script("delete", 404)  # TrackClient returns a 404 on delete instead of raising
     outcome = processor.process(request())
     assert outcome.kind == "completed"
     record = store.get("dsar-proc-1")
     assert record is not None
-    assert record.steps["suppress"].status_code == 404
     assert record.steps["delete"].status_code == 404
+
+
+def test_404_on_suppress_is_permanent_not_done(
+    processor: DeletionProcessor, fake_client: FakeTrackClient, store: AuditStore
+) -> None:
+    # The real API answers 200 for an unknown id: a 404 means a wrong URL, not an erasure.
+    fake_client.script("suppress", NotFoundError("x", status=404))
+    outcome = processor.process(request())
+    assert outcome.kind == "permanent"
+    record = store.get("dsar-proc-1")
+    assert record is not None
+    assert record.status == "failed"
+    assert not record.step_done("suppress")
 
 
 def test_secret_failure_is_retried_not_dead_lettered(

@@ -35,8 +35,18 @@ class TestDeletionRequest:
     def test_identifier_type_is_inferred(self, identifier: str, kind: str) -> None:
         assert request(identifier=identifier).identifier_type == kind
 
-    def test_explicit_identifier_type_wins(self) -> None:
-        assert request(identifier="a@b.c", identifier_type="id").identifier_type == "id"
+    @pytest.mark.parametrize(
+        ("identifier", "kind"),
+        [("12345", "cio_id"), ("cio_12", "id"), ("a@b.c", "id"), ("user-1", "email"), ("cio_1", "email")],
+    )
+    def test_contradicting_identifier_type_is_refused(self, identifier: str, kind: str) -> None:
+        # Erasing by the wrong kind of identifier would erase someone else, irreversibly.
+        with pytest.raises(ValidationError) as err:
+            request(identifier=identifier, identifier_type=kind)
+        assert "contradicts" in str(err.value)
+
+    def test_matching_identifier_type_is_accepted(self) -> None:
+        assert request(identifier="a@b.c", identifier_type="email").identifier_type == "email"
 
     def test_delete_is_one_step(self) -> None:
         assert request(action="delete").steps == ("delete",)
