@@ -126,6 +126,8 @@ def test_local_stack_end_to_end(stack: LocalStackProcess) -> None:
         str(EVENTS / "webhook" / "valid.json"),
         "--env",
         "WEBHOOK_TOLERANCE_SECONDS=999999999",
+        "--env",
+        "WEBHOOK_DEDUPE_SECONDS=999999999",
     )
     assert '"statusCode": 200' in replay.stdout
     batch = stack.cli("invoke", "gdpr_deletion", str(EVENTS / "gdpr_deletion" / "sqs_batch.json"))
