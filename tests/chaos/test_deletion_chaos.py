@@ -14,7 +14,10 @@ queue's visibility timeout, default 5: failed messages come back within seconds,
 p95 invocation time here, ~3.5 s with 1 s Retry-After waits; at 2 s SQS also redelivers about a
 third of the messages while they are still being processed, which the handler survives but which
 doubles the work); ``CHAOS_BACKLOG`` (messages kept waiting on the queue while the rest are fed
-in, default 100); ``CHAOS_SEED``; ``CHAOS_DRAIN_SECONDS`` (how long the run may take).
+in, default 100); ``CHAOS_CLIENT_ATTEMPTS`` (the Track client's attempts per call, default 3;
+1 turns every fault into an SQS redelivery, so some messages exhaust maxReceiveCount and are
+redriven to the dead-letter queue); ``CHAOS_SEED``; ``CHAOS_DRAIN_SECONDS`` (how long the run may
+take).
 
 AWS is moto's server in a child process on 127.0.0.1 (moto is the busiest part of the run, and
 there it has a core of its own); the queues, tables and secrets are created from template.yaml
@@ -63,6 +66,7 @@ VISIBILITY_SECONDS = int(os.environ.get("CHAOS_VISIBILITY_SECONDS", "5"))
 SEED = int(os.environ.get("CHAOS_SEED", "20261128"))
 DRAIN_SECONDS = float(os.environ.get("CHAOS_DRAIN_SECONDS", str(60 + 0.25 * REQUESTS)))
 BACKLOG = int(os.environ.get("CHAOS_BACKLOG", "100"))
+CLIENT_ATTEMPTS = int(os.environ.get("CHAOS_CLIENT_ATTEMPTS", "3"))
 DUPLICATE_RATE = 0.02
 
 STACK_NAME = "cio-security-chaos"
@@ -101,6 +105,9 @@ def request_id_for(index: int) -> str:
 
 @dataclass
 class ChaosStack:
+    """The deletion function's world for one run: moto (via the environment), the sandbox, the
+    queues and tables, and the handler modules the pollers loaded."""
+
     sandbox: Sandbox
     provisioned: Provisioned
     sqs: Any
@@ -232,7 +239,7 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
             "CUSTOMERIO_RATE_LIMIT_RPS": "100000",
             "DELETION_MAX_CONCURRENCY": str(POLLERS),
             "CUSTOMERIO_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
-            "CUSTOMERIO_MAX_ATTEMPTS": "3",
+            "CUSTOMERIO_MAX_ATTEMPTS": str(CLIENT_ATTEMPTS),
             "CUSTOMERIO_BACKOFF_BASE_SECONDS": "0.01",
             # Retry-After: 1 is honoured (waited for), a longer one would not be.
             "CUSTOMERIO_RETRY_AFTER_CAP_SECONDS": "1",
@@ -511,7 +518,9 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
             "Customer.io calls by operation": dict(sorted(Counter(str(c.operation) for c in calls).items())),
             "faults injected": dict(sorted((str(k), v) for k, v in faults.items())),
             "audit attempts (attempts: requests)": dict(sorted(attempts.items())),
-            "pollers / visibility timeout": f"{POLLERS} / {VISIBILITY_SECONDS} s",
+            "pollers / visibility timeout / maxReceiveCount": (
+                f"{POLLERS} / {VISIBILITY_SECONDS} s / {chaos.max_receive_count}"
+            ),
             "invocation seconds (p50 / p95 / max)": " / ".join(
                 f"{q:.2f}" for q in _percentiles(chaos.invocation_seconds, (0.5, 0.95, 1.0))
             ),
