@@ -61,7 +61,7 @@ scan: $(TOOLS)/checkov/.installed
 
 security: $(VENV)/.installed
 	$(VENV)/bin/bandit -q -c pyproject.toml --severity-level medium -r layers/shared/cio_security functions local
-	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
+	$(PY) -m ciosec.secretscheck
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
