@@ -52,6 +52,16 @@ from cio_security.audit import (
     StepName,
     subject_hash,
 )
+
+# Environment variable names live in config; re-exported here for the deletion function's callers.
+from cio_security.config import (
+    AUDIT_RETENTION_DAYS,
+    CUSTOMERIO_BACKOFF_BASE_SECONDS,
+    CUSTOMERIO_MAX_ATTEMPTS,
+    CUSTOMERIO_RETRY_AFTER_CAP_SECONDS,
+    CUSTOMERIO_TIMEOUT_SECONDS,
+    DELETION_DEADLINE_WARNING_DAYS,
+)
 from cio_security.errors import (
     AuditConflictError,
     AuditError,
@@ -93,13 +103,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Environment variables of the deletion function beyond DESIGN section 7 (README documents them).
-AUDIT_RETENTION_DAYS: Final = "AUDIT_RETENTION_DAYS"
-DELETION_DEADLINE_WARNING_DAYS: Final = "DELETION_DEADLINE_WARNING_DAYS"
-CUSTOMERIO_TIMEOUT_SECONDS: Final = "CUSTOMERIO_TIMEOUT_SECONDS"
-CUSTOMERIO_MAX_ATTEMPTS: Final = "CUSTOMERIO_MAX_ATTEMPTS"
-CUSTOMERIO_BACKOFF_BASE_SECONDS: Final = "CUSTOMERIO_BACKOFF_BASE_SECONDS"
-CUSTOMERIO_RETRY_AFTER_CAP_SECONDS: Final = "CUSTOMERIO_RETRY_AFTER_CAP_SECONDS"
 
 DEFAULT_MAX_CONCURRENCY: Final = 5
 DEFAULT_DEADLINE_WARNING_DAYS: Final = 7.0

@@ -61,7 +61,7 @@ class WebhookSettings:
     def from_env(cls) -> WebhookSettings:
         """Read and check the settings; a missing or invalid one raises ConfigurationError."""
         tolerance = config.env_int(config.WEBHOOK_TOLERANCE_SECONDS, config.DEFAULT_WEBHOOK_TOLERANCE_SECONDS)
-        dedupe = config.env_int("WEBHOOK_DEDUPE_SECONDS", DEFAULT_DEDUPE_SECONDS, minimum=1)
+        dedupe = config.env_int(config.WEBHOOK_DEDUPE_SECONDS, DEFAULT_DEDUPE_SECONDS, minimum=1)
         if dedupe < tolerance:
             # A replay inside the tolerance must still find its idempotency record.
             raise ConfigurationError("WEBHOOK_DEDUPE_SECONDS must be at least WEBHOOK_TOLERANCE_SECONDS")
@@ -77,7 +77,7 @@ class WebhookSettings:
                 config.SIGNING_KEY_GRACE_SECONDS, config.DEFAULT_SIGNING_KEY_GRACE_SECONDS
             ),
             dedupe_seconds=dedupe,
-            key_refresh_seconds=config.env_int("SIGNING_KEY_REFRESH_SECONDS", 60),
+            key_refresh_seconds=config.env_int(config.SIGNING_KEY_REFRESH_SECONDS, 60),
         )
 
 
