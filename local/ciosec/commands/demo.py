@@ -22,14 +22,16 @@ from typing import Any
 
 import boto3
 
+from cio_security.errors import RotationError
 from cio_security.models import TrackCredentials
 from cio_security.rotation import RotationSettings
 from ciosec.commands.webhook import sample_event, send_webhook
 from ciosec.deletion_ops import audit_status, build_request, list_dead_letters, submit_bulk
 from ciosec.local_stack import LOCAL_SIGNING_KEY, LocalStack, LocalStackOptions
-from ciosec.rotation_ops import rotate_locally, stage
+from ciosec.rotation_ops import discard_stale_pending, rotate_locally, stage
 
 REQUESTS = 100
+ROTATION_ATTEMPTS = 5
 FAULTS = {"error_rate": 0.10, "rate_limited_rate": 0.05, "retry_after": 1, "reset_rate": 0.02, "seed": 7}
 
 
@@ -56,8 +58,18 @@ def _rotate_track(stack: LocalStack) -> str:
         signing_key_secret_id=stack.info.signing_key_secret_id,
         track_url=stack.info.sandbox_url,
     )
-    results = rotate_locally(client, secret_id, settings)
-    return ", ".join(f"{r.step} {r.outcome}" for r in results)
+    # The sandbox is injecting faults: a step may fail (nothing is promoted then), and Secrets
+    # Manager would retry the rotation, so the demo does too.
+    for attempt in range(1, ROTATION_ATTEMPTS + 1):
+        discard_stale_pending(client, secret_id)
+        try:
+            results = rotate_locally(client, secret_id, settings)
+        except RotationError as exc:
+            if attempt == ROTATION_ATTEMPTS:
+                return f"failed after {attempt} attempts: {exc}"
+            continue
+        return ", ".join(f"{r.step} {r.outcome}" for r in results)
+    return "did not finish"
 
 
 def _account(stack: LocalStack, request_ids: list[str], timeout: float) -> tuple[Counter[str], float]:
