@@ -5,7 +5,8 @@ blocking work on a worker thread) under one token bucket: this invocation's shar
 stack-wide Customer.io budget, ``CUSTOMERIO_RATE_LIMIT_RPS / DELETION_MAX_CONCURRENCY``.
 Outcomes (``cio_security.deletion``): completed or already done -> handled; permanent -> sent
 to the dead-letter queue with its reason, then handled; retry -> a batch item failure, so SQS
-redelivers it (and its redrive policy dead-letters it after maxReceiveCount).
+redelivers it, except on its last delivery (``DELETION_MAX_RECEIVE_COUNT``, the queue's
+maxReceiveCount), where it is dead-lettered with reason ``retries_exhausted`` instead.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from cio_security.secrets import SecretStore, track_credentials_provider
 MAX_PARALLEL_RECORDS = 10  # the event source's BatchSize: every record of a batch at once
 
 logger = Logger()
-tracer = Tracer()
+# Patch only what this function calls: patching everything imports every library X-Ray supports
+# that happens to be installed (requests, sqlite3, ...) at cold start.
+tracer = Tracer(patch_modules=("botocore", "httpx"))
 metrics = Metrics()
 # A batch whose every record must be retried is still a partial response, not a function error.
 batch = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -77,6 +80,7 @@ def processor() -> DeletionProcessor:
         ),
         deadline_warning=s.deadline_warning,
         step_budget_seconds=s.step_budget_seconds,
+        max_receive_count=s.max_receive_count,
     )
 
 
@@ -100,11 +104,21 @@ def count(outcome: DeletionOutcome) -> None:
         metrics.add_metric("DeletionSentToDlq", MetricUnit.Count, 1)
 
 
+def _receive_count(record: SQSRecord) -> int | None:
+    """ApproximateReceiveCount, or None when the event source did not send it."""
+    raw = record.attributes.get("ApproximateReceiveCount")  # absent in hand-made events
+    return int(raw) if raw and raw.isdigit() else None
+
+
 async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> str:
     """Process one message on a worker thread; raise for a retry so Powertools reports it."""
     time_left = (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context else None
     work = partial(
-        processor().process_message, record.body, message_id=record.message_id, time_left=time_left
+        processor().process_message,
+        record.body,
+        message_id=record.message_id,
+        receive_count=_receive_count(record),
+        time_left=time_left,
     )
     loop = asyncio.get_running_loop()
     outcome = await loop.run_in_executor(workers(), contextvars.copy_context().run, work)

@@ -234,6 +234,7 @@ class DeadLetter:
     request_id: str | None
     receive_count: int
     sent_at: str | None
+    last_error: str | None = None  # the cause behind retries_exhausted
     identifier: str | None = None  # only with show_identifiers
     body: str = field(default="", repr=False)
     receipt_handle: str = field(default="", repr=False)
@@ -246,6 +247,7 @@ class DeadLetter:
             "request_id": self.request_id,
             "receive_count": self.receive_count,
             "sent_at": self.sent_at,
+            "last_error": self.last_error,
         }
         if self.identifier is not None:
             data["identifier"] = self.identifier
@@ -279,6 +281,7 @@ def _dead_letter(message: dict[str, Any], *, show_identifiers: bool) -> DeadLett
         request_id=request_id,
         receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
         sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat() if sent else None,
+        last_error=_attribute(message, "last_error"),
         identifier=identifier,
         body=body,
         receipt_handle=message["ReceiptHandle"],

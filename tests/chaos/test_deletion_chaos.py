@@ -15,9 +15,9 @@ p95 invocation time here, ~3.5 s with 1 s Retry-After waits; at 2 s SQS also red
 third of the messages while they are still being processed, which the handler survives but which
 doubles the work); ``CHAOS_BACKLOG`` (messages kept waiting on the queue while the rest are fed
 in, default 100); ``CHAOS_CLIENT_ATTEMPTS`` (the Track client's attempts per call, default 3;
-1 turns every fault into an SQS redelivery, so some messages exhaust maxReceiveCount and are
-redriven to the dead-letter queue); ``CHAOS_SEED``; ``CHAOS_DRAIN_SECONDS`` (how long the run may
-take).
+1 turns every fault into an SQS redelivery, so some messages reach their last delivery and are
+dead-lettered by the handler with reason ``retries_exhausted``); ``CHAOS_SEED``;
+``CHAOS_DRAIN_SECONDS`` (how long the run may take).
 
 AWS is moto's server in a child process on 127.0.0.1 (moto is the busiest part of the run, and
 there it has a core of its own); the queues, tables and secrets are created from template.yaml
@@ -358,9 +358,9 @@ def _judge_outcome(verdict: Verdict, request_id: str, identifier: str, observed:
             verdict.problem("completed with a step, a status code or completed_at missing", request_id)
     elif dead_lettered:
         verdict.dead_lettered.add(request_id)
-        # Sent by the handler: a reason attribute. Redriven by SQS after maxReceiveCount
-        # transient failures: the message is unchanged, its reason is the audit record's.
-        if not any(observed.reasons[request_id]) and not (record is not None and record.last_error):
+        # The handler dead-letters even a message on its last delivery itself, with a reason:
+        # nothing may reach the DLQ through SQS's own redrive, reason-less.
+        if not all(observed.reasons[request_id]):
             verdict.problem("dead-lettered without a reason", request_id)
     elif erased:
         verdict.problem("erased in Customer.io without a completed audit record", request_id)

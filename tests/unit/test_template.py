@@ -34,6 +34,7 @@ ENVIRONMENT = {
         "AUDIT_TABLE",
         "DEAD_LETTER_QUEUE_URL",
         "DELETION_MAX_CONCURRENCY",
+        "DELETION_MAX_RECEIVE_COUNT",
     },
     "RotationFunction": {
         "TRACK_CREDENTIALS_SECRET_ID",
@@ -271,12 +272,27 @@ def test_deletion_queue_visibility_is_at_least_six_times_the_function_timeout() 
 def test_deletion_queue_redrives_to_its_dead_letter_queue() -> None:
     redrive = props("DeletionQueue")["RedrivePolicy"]
     assert ref(redrive["deadLetterTargetArn"]) == "DeletionDeadLetterQueue"
-    assert int(redrive["maxReceiveCount"]) >= 3
+    # One parameter feeds the queue and the function: the function knows a message's last delivery.
+    assert ref(redrive["maxReceiveCount"]) == "DeletionMaxReceiveCount"
+    variables = function_props("GdprDeletionFunction")["Environment"]["Variables"]
+    assert ref(variables["DELETION_MAX_RECEIVE_COUNT"]) == "DeletionMaxReceiveCount"
+    assert int(TEMPLATE["Parameters"]["DeletionMaxReceiveCount"]["Default"]) >= 3
     # A redriven message keeps its enqueue time: the DLQ must keep it longer than the source queue.
     assert int(props("DeletionDeadLetterQueue")["MessageRetentionPeriod"]) == 14 * 24 * 3600
     assert int(props("DeletionDeadLetterQueue")["MessageRetentionPeriod"]) > int(
         props("DeletionQueue")["MessageRetentionPeriod"]
     )
+
+
+SQS_MAX_MESSAGE_BYTES = 262_144
+DLQ_ATTRIBUTE_ALLOWANCE = 2_048  # reason, request_id (<= 128), source_message_id, last_error
+
+
+def test_any_deletion_message_fits_in_the_dlq_with_its_reason_attributes() -> None:
+    """SQS counts message attributes toward its size limit: the source queue's cap leaves room."""
+    source = int(props("DeletionQueue")["MaximumMessageSize"])
+    dead_letter = int(props("DeletionDeadLetterQueue").get("MaximumMessageSize", SQS_MAX_MESSAGE_BYTES))
+    assert source + DLQ_ATTRIBUTE_ALLOWANCE <= dead_letter
 
 
 def test_deletion_event_reports_batch_item_failures_and_caps_concurrency() -> None:
@@ -511,6 +527,6 @@ def test_queue_attributes_are_strings_with_the_template_redrive() -> None:
     assert attributes["VisibilityTimeout"] == str(props("DeletionQueue")["VisibilityTimeout"])
     assert json.loads(attributes["RedrivePolicy"]) == {
         "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:1:dlq",
-        "maxReceiveCount": props("DeletionQueue")["RedrivePolicy"]["maxReceiveCount"],
+        "maxReceiveCount": int(TEMPLATE["Parameters"]["DeletionMaxReceiveCount"]["Default"]),
     }
     assert "RedrivePolicy" not in queue_attributes("DeletionQueue")

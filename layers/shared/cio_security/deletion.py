@@ -22,7 +22,12 @@ would make the audit trail claim something that did not happen.
 
 ``process_message(body)`` adds the message-level policy: invalid JSON or a schema error is
 permanent, and a permanent outcome is sent to the dead-letter queue with its reason (the original
-body, attributes ``reason``, ``request_id`` when known, ``source_message_id``).
+body, attributes ``reason``, ``request_id`` when known, ``source_message_id``). On a message's
+last delivery (its receive count has reached the queue's ``maxReceiveCount``, given as
+``max_receive_count``) a ``retry`` is dead-lettered too, with reason ``retries_exhausted`` and the
+cause in ``last_error``, rather than left for SQS to move without one. An unexpected exception
+while processing becomes a ``retry`` with reason ``unexpected_error`` (so it reaches the
+dead-letter queue with that reason on the last delivery, never reason-less).
 
 Identifiers are never logged, stored or put in an outcome or an error text: the audit record
 holds ``subject_hash``, logs and reasons hold request ids and short codes.
@@ -33,8 +38,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -61,6 +67,7 @@ from cio_security.config import (
     CUSTOMERIO_RETRY_AFTER_CAP_SECONDS,
     CUSTOMERIO_TIMEOUT_SECONDS,
     DELETION_DEADLINE_WARNING_DAYS,
+    DELETION_MAX_RECEIVE_COUNT,
 )
 from cio_security.errors import (
     AuditConflictError,
@@ -88,6 +95,7 @@ __all__ = [
     "CUSTOMERIO_RETRY_AFTER_CAP_SECONDS",
     "CUSTOMERIO_TIMEOUT_SECONDS",
     "DELETION_DEADLINE_WARNING_DAYS",
+    "DELETION_MAX_RECEIVE_COUNT",
     "DeadLetterQueue",
     "DeadlineStatus",
     "DeletionClient",
@@ -189,6 +197,8 @@ class DeletionSettings:
     backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS
     backoff_cap_seconds: float = DEFAULT_BACKOFF_CAP_SECONDS
     retry_after_cap_seconds: float = DEFAULT_RETRY_AFTER_CAP_SECONDS
+    max_receive_count: int = 0
+    """The deletion queue's ``maxReceiveCount`` (0: unknown, SQS alone dead-letters exhausted retries)."""
 
     @classmethod
     def from_env(cls) -> DeletionSettings:
@@ -219,6 +229,7 @@ class DeletionSettings:
             retry_after_cap_seconds=config.env_float(
                 CUSTOMERIO_RETRY_AFTER_CAP_SECONDS, DEFAULT_RETRY_AFTER_CAP_SECONDS
             ),
+            max_receive_count=config.env_int(DELETION_MAX_RECEIVE_COUNT, 0),
         )
 
     @property
@@ -319,17 +330,27 @@ class DeadLetterQueue:
         return self._client
 
     def send(
-        self, body: str, *, reason: str, request_id: str | None = None, message_id: str | None = None
+        self,
+        body: str,
+        *,
+        reason: str,
+        request_id: str | None = None,
+        message_id: str | None = None,
+        last_error: str | None = None,
     ) -> str:
-        """Send ``body`` unchanged with attributes ``reason``, ``request_id`` and
-        ``source_message_id`` (the last two when known). Returns the new message id; raises
-        DeadLetterError when SQS refuses or cannot be reached (the source message then stays
-        on its queue, so nothing is lost)."""
-        attributes: dict[str, Any] = {"reason": {"DataType": "String", "StringValue": reason}}
-        if request_id:
-            attributes["request_id"] = {"DataType": "String", "StringValue": request_id}
-        if message_id:
-            attributes["source_message_id"] = {"DataType": "String", "StringValue": message_id}
+        """Send ``body`` unchanged with attributes ``reason`` and, when known, ``request_id``,
+        ``source_message_id`` and ``last_error`` (the cause behind ``retries_exhausted``). Returns
+        the new message id; raises DeadLetterError when SQS refuses or cannot be reached (the source
+        message then stays on its queue, so nothing is lost)."""
+        named = {
+            "reason": reason,
+            "request_id": request_id,
+            "source_message_id": message_id,
+            "last_error": last_error,
+        }
+        attributes: dict[str, Any] = {
+            name: {"DataType": "String", "StringValue": value} for name, value in named.items() if value
+        }
         try:
             response = self.client.send_message(
                 QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
@@ -407,7 +428,9 @@ class DeletionProcessor:
     ``pepper`` keys the subject hash. ``dead_letters`` receives permanent failures in
     ``process_message``. ``deadline_warning``: how close to the statutory deadline a request
     counts as at risk. ``step_budget_seconds``: a step is not started with less time left than
-    this (see ``DeletionSettings.step_budget_seconds``). ``clock`` is injectable for tests.
+    this (see ``DeletionSettings.step_budget_seconds``). ``max_receive_count``: the queue's
+    ``maxReceiveCount``, so the last delivery of a message that still needs a retry is
+    dead-lettered with its reason (0: leave that to SQS). ``clock`` is injectable for tests.
     Thread-safe: one processor serves a whole concurrent batch.
 
     >>> processor = DeletionProcessor(track_client, AuditStore("audit"), pepper)   # doctest: +SKIP
@@ -427,6 +450,7 @@ class DeletionProcessor:
         step_budget_seconds: float = 0.0,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         lease_margin_seconds: float = LEASE_MARGIN_SECONDS,
+        max_receive_count: int = 0,
     ) -> None:
         if not pepper:
             raise ConfigurationError("the pepper must not be empty")
@@ -438,6 +462,7 @@ class DeletionProcessor:
         self.step_budget_seconds = step_budget_seconds
         self.lease_seconds = lease_seconds
         self.lease_margin_seconds = lease_margin_seconds
+        self.max_receive_count = max_receive_count
         self._pepper = pepper
 
     def __repr__(self) -> str:
@@ -463,23 +488,25 @@ class DeletionProcessor:
         body: str,
         *,
         message_id: str | None = None,
+        receive_count: int | None = None,
         time_left: Callable[[], float] | None = None,
     ) -> DeletionOutcome:
         """Parse and process one queue message; send a permanent failure to the dead-letter queue.
 
-        A permanent outcome whose dead-letter send fails becomes ``retry`` (reason
-        ``dead_letter_unavailable``): the message stays on its queue and nothing is lost.
+        ``receive_count`` is the message's ApproximateReceiveCount: on its last delivery
+        (``receive_count >= max_receive_count``) a ``retry`` is dead-lettered as
+        ``retries_exhausted``. A dead-letter send that fails turns the outcome into ``retry``
+        (reason ``dead_letter_unavailable``): the message stays on its queue and nothing is lost.
         """
-        try:
-            request = parse_deletion_message(body)
-        except InvalidDeletionRequestError as exc:
+        outcome = self._outcome(body, time_left)
+        last_error = None
+        if outcome.kind == "retry" and self._last_delivery(receive_count):
             logger.warning(
-                "deletion message rejected",
-                extra={"reason": exc.reason, "request_id": exc.request_id, "fields": list(exc.fields)},
+                "retries exhausted on the message's last delivery",
+                extra={"request_id": outcome.request_id, "reason": outcome.reason, "receives": receive_count},
             )
-            outcome = DeletionOutcome("permanent", exc.request_id, exc.reason)
-        else:
-            outcome = self.process(request, time_left=time_left)
+            last_error = outcome.reason
+            outcome = replace(outcome, kind="permanent", reason="retries_exhausted")
         if outcome.kind != "permanent" or self.dead_letters is None:
             return outcome
         try:
@@ -488,32 +515,48 @@ class DeletionProcessor:
                 reason=outcome.reason or "permanent",
                 request_id=outcome.request_id,
                 message_id=message_id,
+                last_error=last_error,
             )
         except DeadLetterError:
             logger.exception(
                 "permanent failure not sent to the dead-letter queue; left for redelivery",
                 extra={"request_id": outcome.request_id, "reason": outcome.reason},
             )
-            return DeletionOutcome(
-                "retry",
-                outcome.request_id,
-                "dead_letter_unavailable",
-                outcome.calls,
-                outcome.deadline_status,
-            )
+            return replace(outcome, kind="retry", reason="dead_letter_unavailable", record=None)
         logger.warning(
             "deletion request sent to the dead-letter queue",
-            extra={"request_id": outcome.request_id, "reason": outcome.reason},
+            extra={"request_id": outcome.request_id, "reason": outcome.reason, "last_error": last_error},
         )
-        return DeletionOutcome(
-            "permanent",
-            outcome.request_id,
-            outcome.reason,
-            outcome.calls,
-            outcome.deadline_status,
-            dead_lettered=True,
-            record=outcome.record,
-        )
+        return replace(outcome, dead_lettered=True)
+
+    def _outcome(self, body: str, time_left: Callable[[], float] | None) -> DeletionOutcome:
+        """Parse and process ``body``; never raises for anything the message or a dependency did."""
+        request_id = None
+        try:
+            request = parse_deletion_message(body)
+            request_id = request.request_id
+            return self.process(request, time_left=time_left)
+        except InvalidDeletionRequestError as exc:
+            logger.warning(
+                "deletion message rejected",
+                extra={"reason": exc.reason, "request_id": exc.request_id, "fields": list(exc.fields)},
+            )
+            return DeletionOutcome("permanent", exc.request_id, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - the safety net: retried, then dead-lettered with a reason
+            # The type and the stack only: an exception's text may quote the identifier.
+            logger.error(
+                "unexpected error while processing a deletion request",
+                extra={
+                    "request_id": request_id,
+                    "error": type(exc).__name__,
+                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
+                },
+            )
+            return DeletionOutcome("retry", request_id, "unexpected_error")
+
+    def _last_delivery(self, receive_count: int | None) -> bool:
+        """True when SQS will not deliver this message again (it would move it to the DLQ)."""
+        return bool(self.max_receive_count) and (receive_count or 0) >= self.max_receive_count
 
     # -- one request -----------------------------------------------------------------------------
 

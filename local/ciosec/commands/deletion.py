@@ -139,7 +139,8 @@ def _dlq_list(args: argparse.Namespace) -> int:
         return 0
     for letter in letters:
         request_id = letter.request_id or "(no request_id)"
-        line = f"{request_id:<40} {letter.reason:<22} received {letter.receive_count}x"
+        reason = f"{letter.reason} ({letter.last_error})" if letter.last_error else letter.reason
+        line = f"{request_id:<40} {reason:<22} received {letter.receive_count}x"
         if letter.identifier is not None:
             line += f"  identifier={letter.identifier}"
         print(line)

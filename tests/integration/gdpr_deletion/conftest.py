@@ -29,7 +29,7 @@ from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function
 from fixtures.logs import sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS
-from fixtures.template import queue_attributes, table_definition
+from fixtures.template import load_template, queue_attributes, table_definition
 
 TRACK_SECRET = "cio-security/customerio/track-credentials"
 PEPPER_SECRET = "cio-security/pepper"
@@ -215,6 +215,10 @@ def create_deletion_resources() -> tuple[Any, Any, Any, str, str, str]:
     return sqs, ddb, sm, queue_url, queue_arn, dlq_url
 
 
+# What template.yaml gives the function and the queue's redrive policy alike.
+MAX_RECEIVE_COUNT = int(load_template()["Parameters"]["DeletionMaxReceiveCount"]["Default"])
+
+
 @pytest.fixture
 def deletion_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     monkeypatch.setenv("TRACK_CREDENTIALS_SECRET_ID", TRACK_SECRET)
@@ -227,6 +231,7 @@ def deletion_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     monkeypatch.setenv("CUSTOMERIO_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("CUSTOMERIO_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "gdpr-deletion")
+    monkeypatch.setenv("DELETION_MAX_RECEIVE_COUNT", str(MAX_RECEIVE_COUNT))
     sensitive(PEPPER, ROTATED.api_key, *HOSTILE_IDENTIFIERS)
 
 

@@ -4,7 +4,8 @@ once with its reason (never into ``batchItemFailures``), and every valid record 
 completes.
 
 Bodies: text and decoded bytes, JSON of any shape, near-valid requests with one field broken,
-huge strings and deep nesting, all within what SQS accepts (its character set, 256 KiB).
+huge strings and deep nesting, all within what the deletion queue accepts (SQS's character set,
+the template's MaximumMessageSize).
 Which records are valid is decided by ``parse_deletion_message``: the handler's routing is under
 test here, the parser's rules in tests/unit. Where a body is invalid by construction (not JSON, not
 an object, a required field missing, an unknown field...), the parser must agree.
@@ -30,6 +31,7 @@ from cio_security.deletion import parse_deletion_message
 from cio_security.errors import InvalidDeletionRequestError
 from cio_security.models import DeletionRequest
 from fixtures.logs import sensitive
+from fixtures.template import queue_attributes
 
 from .conftest import DeletionStack
 
@@ -46,7 +48,7 @@ FUZZ = settings(
         HealthCheck.large_base_example,
     ],
 )
-SQS_MAX_BYTES = 256 * 1024
+SQS_MAX_BYTES = int(queue_attributes("DeletionQueue")["MaximumMessageSize"])
 PERSON_PREFIX = "fuzzperson-"
 PERMANENT_REASONS = {"invalid_json", "schema_error"}
 _serial = itertools.count()
@@ -89,7 +91,9 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=5) | st.dictionaries(sqs_text, children, max_size=5),
     max_leaves=25,
 )
-huge_text = st.builds(lambda c, n: c * n, st.sampled_from("aZ9 -"), st.integers(10_000, 250_000))
+huge_text = st.builds(
+    lambda c, n: c * n, st.sampled_from("aZ9 -"), st.integers(10_000, SQS_MAX_BYTES - 1_000)
+)
 
 
 def _deep(depth: int, kind: str) -> str:
@@ -98,9 +102,9 @@ def _deep(depth: int, kind: str) -> str:
     return '{"a":' * depth + "1" + "}" * depth
 
 
-# Up to ~240 KB either way: 2 bytes a level for a list, 6 for an object.
-deep_json = st.builds(_deep, st.integers(1, 100_000), st.just("list")) | st.builds(
-    _deep, st.integers(1, 40_000), st.just("object")
+# Up to the queue's size limit either way: 2 bytes a level for a list, 6 for an object.
+deep_json = st.builds(_deep, st.integers(1, SQS_MAX_BYTES // 2 - 100), st.just("list")) | st.builds(
+    _deep, st.integers(1, SQS_MAX_BYTES // 6 - 100), st.just("object")
 )
 
 
@@ -327,12 +331,14 @@ EDGE_CASES = {
     "bom": '\ufeff{"request_id": "x", "identifier": "y"}',
     "nul escape": '{"request_id": "x\\u0000", "identifier": "y"}',
     "duplicate keys": '{"request_id": "x", "request_id": "", "identifier": "y"}',
-    "deep list": "[" * 120_000 + "]" * 120_000,
+    "deep list": "[" * 30_000 + "]" * 30_000,
     "deep object field": '{"request_id": "x", "identifier": "y", "z": '
-    + '{"a":' * 40_000
+    + '{"a":' * 10_000
     + "1"
-    + "}" * 40_001,
-    "huge string": json.dumps({"request_id": "x", "identifier": "y" * 250_000}),
+    + "}" * 10_001,
+    "huge string": json.dumps({"request_id": "x", "identifier": "y" * 60_000}),
+    # The largest body the queue takes still fits in the DLQ with its reason attributes.
+    "largest body": json.dumps({"request_id": "x" * 128, "z": ""}).replace('""', '"' + "y" * 65_000 + '"'),
     # Valid dates whose statutory deadline (or UTC conversion) is outside what a datetime holds.
     "requested at the end of time (gdpr)": json.dumps(
         {"request_id": "x", "identifier": "y", "requested_at": "9999-12-31T00:00:00Z"}

@@ -18,6 +18,7 @@ from fixtures.sandbox import SANDBOX_CREDENTIALS
 from .conftest import (
     AUDIT_TABLE,
     HOSTILE_IDENTIFIERS,
+    MAX_RECEIVE_COUNT,
     PEPPER,
     ROTATED,
     TRACK_SECRET,
@@ -158,20 +159,46 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_for(deletion: DeletionStack)
     assert len(deletion.calls()) == 1
 
 
-def test_redrive_policy_dead_letters_after_max_receives(deletion: DeletionStack) -> None:
+def test_the_last_delivery_dead_letters_with_the_cause(deletion: DeletionStack) -> None:
     deletion.sandbox.configure(faults={"error_rate": 1.0, "seed": 1})
     (message_id,) = deletion.send(deletion_body("dsar-doomed", "user-d"))
-    for _ in range(5):  # the template's maxReceiveCount
+    for _ in range(MAX_RECEIVE_COUNT - 1):
         assert failures(deletion.deliver()) == {message_id}
         deletion.expire_failures()
-    assert deletion.receive() == []  # SQS moved it on the next receive
+    # The last delivery: the handler dead-letters it itself, with a reason, before SQS would.
+    assert deletion.deliver() == {"batchItemFailures": []}
+    assert deletion.queue_depth() == 0
     (dead,) = deletion.dead_letters()
     assert json.loads(dead["Body"])["request_id"] == "dsar-doomed"
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["reason"] == "retries_exhausted"
+    assert attributes["last_error"].startswith("customerio_5")
+    assert (attributes["request_id"], attributes["source_message_id"]) == ("dsar-doomed", message_id)
     record = deletion.audit("dsar-doomed")
     assert record is not None
-    assert (record.status, record.attempts) == ("in_progress", 5)
+    assert (record.status, record.attempts) == ("in_progress", MAX_RECEIVE_COUNT)
     assert record.last_error is not None
     assert record.last_error.startswith("customerio_5")
+
+
+def test_without_the_receive_count_setting_sqs_still_dead_letters(
+    deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DELETION_MAX_RECEIVE_COUNT")
+    deletion.app.settings.cache_clear()
+    deletion.app.processor.cache_clear()
+    deletion.sandbox.configure(faults={"error_rate": 1.0, "seed": 1})
+    (message_id,) = deletion.send(deletion_body("dsar-doomed", "user-d"))
+    for _ in range(MAX_RECEIVE_COUNT):
+        assert failures(deletion.deliver()) == {message_id}
+        deletion.expire_failures()
+    assert deletion.receive() == []  # SQS moved it on the next receive, without a reason
+    (dead,) = deletion.dead_letters()
+    assert json.loads(dead["Body"])["request_id"] == "dsar-doomed"
+    assert "reason" not in dead.get("MessageAttributes", {})
+    record = deletion.audit("dsar-doomed")
+    assert record is not None
+    assert record.last_error is not None  # the cause is still on the audit record
 
 
 # -- permanent failures: the DLQ at once, not batch item failures ----------------------------------

@@ -426,3 +426,95 @@ def test_rejected_messages_never_log_their_values(
     assert (outcome.kind, outcome.reason) == ("permanent", "schema_error")
     assert IDENTIFIER not in captured_logs.text
     assert "regulation" in captured_logs.text  # the invalid field is named
+
+
+# -- the last delivery and the safety net ------------------------------------------------------------
+
+
+def last_delivery_processor(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str]
+) -> DeletionProcessor:
+    sqs, url = dlq
+    return DeletionProcessor(
+        fake_client, store, PEPPER, dead_letters=DeadLetterQueue(url, client=sqs), max_receive_count=3
+    )
+
+
+@pytest.mark.parametrize("receive_count", [None, 1, 2])
+def test_a_transient_failure_before_the_last_delivery_is_retried(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str], receive_count: int | None
+) -> None:
+    processor = last_delivery_processor(store, fake_client, dlq)
+    fake_client.script("suppress", ServerError("x", status=503))
+    outcome = processor.process_message(request().model_dump_json(), receive_count=receive_count)
+    assert (outcome.kind, outcome.reason, outcome.dead_lettered) == ("retry", "customerio_503", False)
+    assert dead_letters(*dlq) == []
+
+
+@pytest.mark.parametrize("receive_count", [3, 4])
+def test_a_transient_failure_on_the_last_delivery_is_dead_lettered_with_its_cause(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str], receive_count: int
+) -> None:
+    processor = last_delivery_processor(store, fake_client, dlq)
+    fake_client.script("delete", RateLimitedError("x", status=429))
+    body = request().model_dump_json()
+    outcome = processor.process_message(body, message_id="m-9", receive_count=receive_count)
+    assert (outcome.kind, outcome.reason, outcome.dead_lettered) == ("permanent", "retries_exhausted", True)
+    (message,) = dead_letters(*dlq)
+    assert message["Body"] == body
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes == {
+        "reason": "retries_exhausted",
+        "last_error": "customerio_429",
+        "request_id": "dsar-proc-1",
+        "source_message_id": "m-9",
+    }
+    # The record stays open with the suppress step done: a redrive resumes at delete.
+    record = store.get("dsar-proc-1")
+    assert record is not None
+    assert record.step_done("suppress")
+    assert not record.finished
+    assert record.last_error == "customerio_429"
+
+
+def test_without_a_max_receive_count_sqs_keeps_the_last_word(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str]
+) -> None:
+    sqs, url = dlq
+    processor = DeletionProcessor(fake_client, store, PEPPER, dead_letters=DeadLetterQueue(url, client=sqs))
+    fake_client.script("suppress", ServerError("x", status=500))
+    outcome = processor.process_message(request().model_dump_json(), receive_count=50)
+    assert (outcome.kind, outcome.reason) == ("retry", "customerio_500")
+    assert dead_letters(sqs, url) == []
+
+
+def test_the_last_delivery_stays_queued_when_the_dead_letter_queue_is_down(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str]
+) -> None:
+    sqs, _ = dlq
+    missing = DeadLetterQueue("https://sqs.eu-west-1.amazonaws.com/123456789012/gone", client=sqs)
+    processor = DeletionProcessor(fake_client, store, PEPPER, dead_letters=missing, max_receive_count=1)
+    fake_client.script("suppress", TransportError("x"))
+    outcome = processor.process_message(request().model_dump_json(), receive_count=1)
+    assert (outcome.kind, outcome.reason) == ("retry", "dead_letter_unavailable")
+    assert not outcome.dead_lettered
+
+
+def test_an_unexpected_error_is_a_retry_then_a_reasoned_dead_letter(
+    store: AuditStore, fake_client: FakeTrackClient, dlq: tuple[Any, str], captured_logs: LogCapture
+) -> None:
+    processor = last_delivery_processor(store, fake_client, dlq)
+    # An exception whose text quotes the identifier: only its type may reach the logs.
+    fake_client.script("suppress", RuntimeError(f"bug near {IDENTIFIER}"), RuntimeError(IDENTIFIER))
+    body = request().model_dump_json()
+    first = processor.process_message(body, receive_count=1)
+    assert (first.kind, first.reason, first.request_id) == ("retry", "unexpected_error", "dsar-proc-1")
+    last = processor.process_message(body, receive_count=3)
+    assert (last.kind, last.reason, last.dead_lettered) == ("permanent", "retries_exhausted", True)
+    (message,) = dead_letters(*dlq)
+    assert message["MessageAttributes"]["last_error"]["StringValue"] == "unexpected_error"
+    record = store.get("dsar-proc-1")
+    assert record is not None
+    assert (record.lease_token, record.last_error) == (None, "unexpected_error")
+    assert "RuntimeError" in captured_logs.text
+    assert IDENTIFIER not in captured_logs.text
