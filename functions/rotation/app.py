@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 logger = Logger()
-tracer = Tracer()
+# Patch only what this function calls: patching everything imports every library X-Ray supports
+# that happens to be installed (requests, sqlite3, ...) at cold start.
+tracer = Tracer(patch_modules=("botocore", "httpx"))
 metrics = Metrics()
 
 
