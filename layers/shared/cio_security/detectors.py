@@ -2,7 +2,8 @@
 
 Pure functions over ``str``. Each ``find_*`` returns the ``(start, end)`` span of the first valid
 match, whether it is the whole string or embedded in text, or None; each ``is_*`` says whether
-there is one; ``detect`` names the first detector that fires.
+there is one; ``detect`` names the first detector that fires; ``none_detected`` says whether
+``detect`` finds nothing in any of many texts, scanning them all at once when it can.
 
 >>> detect("paid with 4111 1111 1111 1111, thanks")
 'card_number'
@@ -27,6 +28,7 @@ or a Unicode dash.
 from __future__ import annotations
 
 import re
+import string
 from bisect import bisect_left
 from itertools import accumulate
 from typing import Final, Literal
@@ -37,12 +39,32 @@ DETECTIONS: Final[tuple[Detection, ...]] = ("card_number", "us_ssn", "iban")
 Span = tuple[int, int]
 
 _SEPARATORS: Final = " \u00a0\\-\u2010-\u2015\u2212"
+# The length of the shortest string any detector flags (an SSN's nine bare digits): shorter
+# strings are never scanned.
+SHORTEST_MATCH: Final = 9
+
 # Every card number and SSN has nine digits in a row (single separators aside); every IBAN has two
 # letters, two digits, then a letter, a digit or a space. A string with neither skips the
 # detectors. Both alternatives start with a digit, which lets the engine skip through text fast.
 _CANDIDATE: Final = re.compile(
     rf"\d(?:(?:[{_SEPARATORS}]?\d){{8}}|(?<=[A-Za-z][A-Za-z]\d)\d[A-Za-z0-9 ])"
 ).search
+# A cheaper test that _CANDIDATE cannot match, for ASCII text (most text), where \d is [0-9] and
+# the only separators are " " and "-": bytes.translate classes each character (a letter "a", a
+# digit "0", anything else "."), and counting and finding in the classes is several times faster
+# than the regex engine's scan. _CANDIDATE's first alternative consumes nine digits; its second
+# asserts two letters before a digit and then matches a second digit, so it needs "aa00" in the
+# classes. Fewer than nine digits and no "aa00" (always so with fewer than two digits): no match.
+_ASCII_CLASSES: Final = bytes(
+    ord("a") if chr(byte) in string.ascii_letters else ord("0") if chr(byte) in string.digits else ord(".")
+    for byte in range(256)
+)
+# For many ASCII texts at once (``none_detected``), where digits cannot be counted text by text:
+# the first alternative's match is nine digits and single ASCII separators (" " or "-"), a run of
+# nine or more such characters, which these classes make "0" (anything else ".").
+_ASCII_DIGIT_RUNS: Final = bytes(
+    ord("0") if chr(byte) in string.digits + " -" else ord(".") for byte in range(256)
+)
 
 # Payment cards: a run of digit groups joined by single separators; windows of whole groups are
 # then checked (13-19 digits, Luhn), so "1 4111 1111 1111 1111" and "4111111111111111 x2" match.
@@ -230,12 +252,36 @@ def is_iban(text: str) -> bool:
     return find_iban(text) is not None
 
 
+def none_detected(texts: list[str]) -> bool:
+    """Whether ``detect`` finds nothing in any of ``texts``. Many texts are answered at once by
+    one quick scan of them all when they are ASCII and hold no candidate (see ``_CANDIDATE``);
+    otherwise each text is scanned."""
+    # Joined by a newline: it is no letter, digit nor separator, so no candidate spans two texts.
+    joined = "\n".join(texts)
+    if joined.isascii():
+        raw = joined.encode()
+        if (
+            raw.translate(_ASCII_DIGIT_RUNS).find(b"0" * 9) < 0
+            and raw.translate(_ASCII_CLASSES).find(b"aa00") < 0
+        ):
+            return True
+    return all(detect(text) is None for text in texts)
+
+
 def detect(text: str) -> Detection | None:
     """The first detector that finds sensitive data in ``text`` (``card_number``, ``us_ssn``,
     ``iban``, in that order), or None. Linear in ``len(text)``; strings shorter than nine
     characters, or with neither nine digits in a row nor the start of an IBAN, are answered after
     one quick scan."""
-    if len(text) < 9 or _CANDIDATE(text) is None:
+    if len(text) < SHORTEST_MATCH:
+        return None
+    if text.isascii():
+        classes = text.encode().translate(_ASCII_CLASSES)  # UTF-8 of ASCII text: the same bytes
+        digits = classes.count(b"0")
+        # find(), not "in": bytes "in" first tries its operand as an int (an exception each time).
+        if digits < 2 or (digits < 9 and classes.find(b"aa00") < 0):
+            return None  # _CANDIDATE cannot match (see _ASCII_CLASSES)
+    if _CANDIDATE(text) is None:
         return None
     if find_card_number(text) is not None:
         return "card_number"

@@ -3,6 +3,7 @@ number's or an IP address's small space makes trivially reversible."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -22,4 +23,13 @@ def keyed_hash(value: str | bytes, pepper: str | bytes) -> str:
     True
     """
     data = value.encode("utf-8") if isinstance(value, str) else value
-    return hmac.new(pepper_bytes(pepper), data, hashlib.sha256).hexdigest()
+    mac = _keyed(pepper_bytes(pepper)).copy()
+    mac.update(data)
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC already keyed with ``key``: copying it skips the key schedule on every hash (a
+    record hashes several values with the same pepper). Few peppers live in one process."""
+    return hmac.new(key, digestmod=hashlib.sha256)

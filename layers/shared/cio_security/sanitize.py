@@ -50,7 +50,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -66,7 +66,7 @@ from pydantic import (
     model_validator,
 )
 
-from cio_security.detectors import DETECTIONS, Detection, detect
+from cio_security.detectors import DETECTIONS, SHORTEST_MATCH, Detection, detect, none_detected
 from cio_security.errors import ConfigurationError, PayloadLimitError
 from cio_security.hashing import keyed_hash, pepper_bytes
 
@@ -164,16 +164,29 @@ def _segment(key: str) -> str:
     return f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{json.dumps(key)}]"
 
 
-@functools.lru_cache(maxsize=8192)
-def _key_info_cached(key: str) -> tuple[str, str, Detection | None]:
-    return _normalize(key), _segment(key), detect(key)
+# What the walk needs to know of a key: its normalised form, its path segment, what the detectors
+# find in it, and for a key ending in "_hash" the key without the suffix and that base's
+# normalised form (None and "" otherwise), for the collision rule.
+_KeyInfo = tuple[str, str, Detection | None, str | None, str]
+# Keys repeat from record to record: their descriptions are kept in a plain dict (a lookup costs
+# less than an lru_cache call), emptied when full so that it stays bounded.
+_KEY_INFOS: Final[dict[str, _KeyInfo]] = {}
+_KEY_INFOS_SIZE: Final = 8192
 
 
-def _key_info(key: str) -> tuple[str, str, Detection | None]:
-    """A key's normalised form, its path segment and what the detectors find in it."""
-    if len(key) <= _CACHED_KEY_LENGTH:
-        return _key_info_cached(key)
-    return _normalize(key), _segment(key), detect(key)
+def _key_info(key: str) -> _KeyInfo:
+    """Describe a key; kept in ``_KEY_INFOS`` when it is a plain ``str`` of at most
+    ``_CACHED_KEY_LENGTH`` characters (a subclass is described anew, with its own methods)."""
+    cached = type(key) is str and len(key) <= _CACHED_KEY_LENGTH
+    if cached and (info := _KEY_INFOS.get(key)) is not None:
+        return info
+    base = key[: -len(HASH_SUFFIX)] if key.endswith(HASH_SUFFIX) else None
+    info = (_normalize(key), _segment(key), detect(key), base, "" if base is None else normalize_key(base))
+    if cached:
+        if len(_KEY_INFOS) >= _KEY_INFOS_SIZE:
+            _KEY_INFOS.clear()
+        _KEY_INFOS[key] = info
+    return info
 
 
 class SanitizerPolicy(BaseModel):
@@ -309,10 +322,16 @@ def sanitize(
     PayloadLimitError past the policy's depth or node limit, TypeError when ``attrs`` is not a
     mapping and ValueError for an empty pepper.
     """
-    if not isinstance(attrs, Mapping):
+    if type(attrs) is not dict and not isinstance(attrs, Mapping):
         raise TypeError("attributes must be a mapping")
-    walk = _Walk(policy if policy is not None else _default_policy(), pepper_bytes(pepper))
+    policy, pepper_key = policy if policy is not None else _default_policy(), pepper_bytes(pepper)
+    walk = _Walk(policy, pepper_key, defer_scans=True)
     data = walk.run(attrs)
+    if walk.deferred and not none_detected(walk.deferred):
+        # A string is flagged after all: walk again, scanning strings in place, for the output
+        # and the report of a walk that drops them (the first one's are discarded).
+        walk = _Walk(policy, pepper_key, defer_scans=False)
+        data = walk.run(attrs)
     report = SanitizeReport(
         dropped=tuple(walk.dropped), hashed=tuple(walk.hashed), reasons=tuple(walk.reasons)
     )
@@ -328,149 +347,206 @@ def sanitize_attributes(
 
 _SCALARS: Final = (bool, int, float)
 
+# Frame kinds: untrusted containers are walked under the policy; trusted ones (under an allow key)
+# are copied as they are.
+_MAPPING, _SEQUENCE, _TRUSTED_MAPPING, _TRUSTED_SEQUENCE = range(4)
 
-@dataclass(slots=True)
-class _Frame:
-    """A container to copy: the source, its output copy (filled when the frame is popped), the
-    source's path and depth, and whether it is trusted (under an allow key: copied as it is)."""
+# A path, built lazily: "$" or (parent path, key segment or list index). Most paths are never
+# reported, so only reported ones are rendered to text (``_path_text``).
+type _Path = str | tuple[_Path, str | int]
 
-    source: Any
-    target: Any
-    path: str
-    depth: int
-    trusted: bool
+# A container to copy: the source, its output copy (filled when the frame is popped), the source's
+# path, its depth and its kind. A tuple: cheaper to make and unpack than an object.
+type _Frame = tuple[Any, Any, _Path, int, int]
 
 
-def _child_path(path: str, segment: str | int) -> str:
-    return f"{path}[{segment}]" if isinstance(segment, int) else path + segment
+def _path_text(path: _Path) -> str:
+    """A path as the report writes it: ``$.a.b[0]["first name"]``."""
+    parts: list[str] = []
+    while not isinstance(path, str):
+        path, segment = path
+        parts.append(segment if isinstance(segment, str) else f"[{segment}]")
+    parts.append(path)
+    return "".join(reversed(parts))
 
 
 class _Walk:
     """One iterative, depth-first walk. An output container is created in place when it is first
-    met and filled when its frame is popped, so the output keeps the input's order."""
+    met and filled when its frame is popped, so the output keeps the input's order.
+
+    ``run`` handles the common types (exact ``str``, ``int``, ``float``, ``bool``, None, ``dict``,
+    ``list``) inline with ``type(x) is`` tests, in one loop: no call per value nor per container.
+    Anything else (subclasses, tuples, other mappings, unsupported types) takes ``_other`` and
+    ``_container``, which test with ``isinstance`` in the documented order.
+
+    With ``defer_scans``, the plain strings the detectors would scan are kept and listed in
+    ``deferred`` instead, for one scan of them all (``none_detected``): most records hold none to
+    drop, and the walk's output and report are then exactly those of a walk that scans each. A
+    walk with deferred scans raises where the other would: scans raise nothing and a dropped
+    value counts against the node limit as a kept one does."""
 
     __slots__ = (
         "actions",
-        "children",
+        "deferred",
         "dropped",
         "hashed",
         "max_depth",
         "max_length",
         "max_nodes",
-        "nodes",
         "pepper",
         "reasons",
+        "scan",
     )
 
-    def __init__(self, policy: SanitizerPolicy, pepper: bytes) -> None:
-        self.actions = policy._actions
+    def __init__(self, policy: SanitizerPolicy, pepper: bytes, *, defer_scans: bool) -> None:
+        # Read from pydantic's storage: the attribute (pydantic's __getattr__) costs a microsecond.
+        self.actions: dict[str, int] = (policy.__pydantic_private__ or {})["_actions"]
         self.max_depth = policy.max_depth
         self.max_nodes = policy.max_nodes
         self.max_length = policy.max_string_length
         self.pepper = pepper
-        self.nodes = 1
-        self.children: list[_Frame] = []
         self.dropped: list[str] = []
         self.reasons: list[DropReason] = []
         self.hashed: list[str] = []
+        self.deferred: list[str] = []
+        # A plain string's scan: detect, or list.append (which returns None: the string is kept).
+        self.scan: Callable[[str], Detection | None] = self.deferred.append if defer_scans else detect
 
-    def run(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    def run(self, attrs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one loop is faster
+        actions, key_infos, drop, scan = self.actions, _KEY_INFOS, self._drop, self.scan
+        max_depth, max_length, max_nodes = self.max_depth, self.max_length, self.max_nodes
+        # Whether a cached key (at most _CACHED_KEY_LENGTH characters) may still be too long.
+        short_keys = max_length < _CACHED_KEY_LENGTH
         root: dict[str, Any] = {}
-        stack = [_Frame(attrs, root, "$", 1, False)]
-        children = self.children
+        stack: list[_Frame] = [(attrs, root, "$", 1, _MAPPING)]
+        nodes = 1
+        copy: Any  # a container's output copy
         while stack:
-            frame = stack.pop()
-            if frame.trusted:
-                self._copy(frame)
-            elif isinstance(frame.target, dict):
-                self._mapping(frame)
+            source, target, path, depth, kind = stack.pop()
+            nodes += len(source)
+            if nodes > max_nodes:
+                raise PayloadLimitError(f"attributes hold more than {max_nodes} values")
+            depth += 1  # the depth of a container held in this one
+            children = len(stack)  # this container's children are pushed from here
+            if kind == _MAPPING:
+                for key, value in source.items():
+                    # A plain str key seen before skips the checks (too long: only if the limit is
+                    # under the cached keys' length).
+                    info = key_infos.get(key) if type(key) is str else None
+                    if (info is None or short_keys) and (info := self._checked_key(key, path)) is None:
+                        continue
+                    normalised, segment, key_detection, base, base_normalised = info
+                    if base is not None and base in source and actions.get(base_normalised) == _HASH:
+                        drop((path, segment), "collision")
+                        continue
+                    action = actions.get(normalised)
+                    if action is not None:
+                        self._apply(
+                            action, target, key, value, path=(path, segment), depth=depth, stack=stack
+                        )
+                        continue
+                    if key_detection is not None:
+                        drop((path, _REDACTED_SEGMENT), key_detection)
+                        continue
+                    # The value, as _other would have it.
+                    value_kind = type(value)
+                    if value_kind is str:
+                        size = len(value)
+                        if size > max_length:
+                            drop((path, segment), "too_long")
+                        elif size < SHORTEST_MATCH or (found := scan(value)) is None:
+                            target[key] = value
+                        else:
+                            drop((path, segment), found)
+                    elif value_kind is int or value_kind is float or value_kind is bool or value is None:
+                        target[key] = value
+                    elif value_kind is dict:
+                        if depth > max_depth:
+                            raise self._too_deep()
+                        target[key] = copy = {}
+                        stack.append((value, copy, (path, segment), depth, _MAPPING))
+                    elif value_kind is list:
+                        if depth > max_depth:
+                            raise self._too_deep()
+                        target[key] = copy = []
+                        stack.append((value, copy, (path, segment), depth, _SEQUENCE))
+                    elif (kept := self._other(value, (path, segment), depth, stack)) is not _DROPPED:
+                        target[key] = kept
+            elif kind == _SEQUENCE:
+                append = target.append
+                for index, value in enumerate(source):
+                    # As in a mapping.
+                    value_kind = type(value)
+                    if value_kind is str:
+                        size = len(value)
+                        if size > max_length:
+                            drop((path, index), "too_long")
+                        elif size < SHORTEST_MATCH or (found := scan(value)) is None:
+                            append(value)
+                        else:
+                            drop((path, index), found)
+                    elif value_kind is dict:
+                        if depth > max_depth:
+                            raise self._too_deep()
+                        append(copy := {})
+                        stack.append((value, copy, (path, index), depth, _MAPPING))
+                    elif value_kind is int or value_kind is float or value_kind is bool or value is None:
+                        append(value)
+                    elif value_kind is list:
+                        if depth > max_depth:
+                            raise self._too_deep()
+                        append(copy := [])
+                        stack.append((value, copy, (path, index), depth, _SEQUENCE))
+                    elif (kept := self._other(value, (path, index), depth, stack)) is not _DROPPED:
+                        append(kept)
             else:
-                self._sequence(frame)
-            stack.extend(reversed(children))
-            children.clear()
+                self._copy(source, target, depth, kind, stack)
+            if len(stack) - children > 1:
+                # Depth first, in the input's order: the first child is popped next.
+                stack[children:] = reversed(stack[children:])
         return root
 
-    def _count(self, values: int) -> None:
-        self.nodes += values
-        if self.nodes > self.max_nodes:
-            raise PayloadLimitError(f"attributes hold more than {self.max_nodes} values")
+    def _checked_key(self, key: Any, path: _Path) -> _KeyInfo | None:
+        """A key's description, or None when it is dropped for not being a string or for its
+        length."""
+        if not isinstance(key, str):
+            self._drop((path, _REDACTED_SEGMENT), "non_string_key")
+            return None
+        if len(key) > self.max_length:
+            self._drop((path, _REDACTED_SEGMENT), "too_long")
+            return None
+        return _key_info(key)
 
-    def _drop(self, path: str, reason: DropReason) -> None:
-        self.dropped.append(path)
+    def _apply(
+        self,
+        action: int,
+        target: dict[str, Any],
+        key: str,
+        value: Any,
+        *,
+        path: _Path,
+        depth: int,
+        stack: list[_Frame],
+    ) -> None:
+        """A policy key's action: drop it, hash its value, or copy its value as it is."""
+        if action == _DROP:
+            self._drop(path, "policy")
+        elif action == _HASH:
+            self._hash(target, key, value, path)
+        else:  # _ALLOW
+            copy = self._container(value, path, depth, True, stack)
+            target[key] = value if copy is None else copy
+
+    def _too_deep(self) -> PayloadLimitError:
+        return PayloadLimitError(f"attributes nest deeper than {self.max_depth} levels")
+
+    def _drop(self, path: _Path, reason: DropReason) -> None:
+        self.dropped.append(_path_text(path))
         self.reasons.append(reason)
 
-    def _container(self, value: Any, path: str, depth: int, trusted: bool) -> Any:
-        """The empty output copy of a mapping or list at ``depth`` (None when ``value`` is
-        neither), queued to be filled."""
-        kind = type(value)
-        if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
-            copy: Any = {}
-        elif kind is list or kind is tuple or isinstance(value, list | tuple):
-            copy = []
-        else:
-            return None
-        if depth > self.max_depth:
-            raise PayloadLimitError(f"attributes nest deeper than {self.max_depth} levels")
-        self.children.append(_Frame(value, copy, path, depth, trusted))
-        return copy
-
-    def _copy(self, frame: _Frame) -> None:
-        """A trusted container: copied as it is (containers too), only the limits apply."""
-        source, target, depth = frame.source, frame.target, frame.depth + 1
-        self._count(len(source))
-        if isinstance(target, dict):
-            for key, value in source.items():
-                copy = self._container(value, frame.path, depth, True)
-                target[key] = value if copy is None else copy
-        else:
-            for value in source:
-                copy = self._container(value, frame.path, depth, True)
-                target.append(value if copy is None else copy)
-
-    def _mapping(self, frame: _Frame) -> None:
-        source: Mapping[Any, Any] = frame.source
-        target: dict[str, Any] = frame.target
-        path, actions = frame.path, self.actions
-        self._count(len(source))
-        for key, value in source.items():
-            if not isinstance(key, str):
-                self._drop(path + _REDACTED_SEGMENT, "non_string_key")
-                continue
-            if len(key) > self.max_length:
-                self._drop(path + _REDACTED_SEGMENT, "too_long")
-                continue
-            normalised, segment, key_detection = _key_info(key)
-            if key.endswith(HASH_SUFFIX):
-                base = key[: -len(HASH_SUFFIX)]
-                if base in source and actions.get(normalize_key(base)) == _HASH:
-                    self._drop(path + segment, "collision")
-                    continue
-            action = actions.get(normalised)
-            if action == _DROP:
-                self._drop(path + segment, "policy")
-            elif action == _HASH:
-                self._hash(target, key, value, path + segment)
-            elif action == _ALLOW:
-                copy = self._container(value, path + segment, frame.depth + 1, True)
-                target[key] = value if copy is None else copy
-            elif key_detection is not None:
-                self._drop(path + _REDACTED_SEGMENT, key_detection)
-            else:
-                kept = self._value(value, frame, segment)
-                if kept is not _DROPPED:
-                    target[key] = kept
-
-    def _sequence(self, frame: _Frame) -> None:
-        target: list[Any] = frame.target
-        self._count(len(frame.source))
-        for index, value in enumerate(frame.source):
-            kept = self._value(value, frame, index)
-            if kept is not _DROPPED:
-                target.append(kept)
-
-    def _value(self, value: Any, frame: _Frame, segment: str | int) -> Any:
-        """One value of an untrusted container, as it is kept (strings scanned, containers
-        queued), or ``_DROPPED``; ``segment`` is its key's path segment or its list index."""
+    def _other(self, value: Any, path: _Path, depth: int, stack: list[_Frame]) -> Any:
+        """A value of an untrusted container not handled inline, as it is kept (strings scanned,
+        containers queued), or ``_DROPPED``."""
         if isinstance(value, str):
             reason: DropReason | None = "too_long" if len(value) > self.max_length else detect(value)
             if reason is None:
@@ -478,14 +554,43 @@ class _Walk:
         elif value is None or isinstance(value, _SCALARS):
             return value
         else:
-            copy = self._container(value, _child_path(frame.path, segment), frame.depth + 1, False)
+            copy = self._container(value, path, depth, False, stack)
             if copy is not None:
                 return copy
             reason = "unsupported_type"
-        self._drop(_child_path(frame.path, segment), reason)
+        self._drop(path, reason)
         return _DROPPED
 
-    def _hash(self, target: dict[str, Any], key: str, value: Any, path: str) -> None:
+    def _container(self, value: Any, path: _Path, depth: int, trusted: bool, stack: list[_Frame]) -> Any:
+        """The empty output copy of a mapping or list at ``depth`` (None when ``value`` is
+        neither), pushed onto ``stack`` to be filled."""
+        kind = type(value)
+        if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
+            copy: Any = {}
+            frame_kind = _TRUSTED_MAPPING if trusted else _MAPPING
+        elif kind is list or kind is tuple or isinstance(value, list | tuple):
+            copy = []
+            frame_kind = _TRUSTED_SEQUENCE if trusted else _SEQUENCE
+        else:
+            return None
+        if depth > self.max_depth:
+            raise self._too_deep()
+        stack.append((value, copy, path, depth, frame_kind))
+        return copy
+
+    def _copy(self, source: Any, target: Any, depth: int, kind: int, stack: list[_Frame]) -> None:
+        """A trusted container: copied as it is (containers too), only the limits apply. Its
+        paths are never reported: its containers get no path of their own."""
+        if kind == _TRUSTED_MAPPING:
+            for key, value in source.items():
+                copy = self._container(value, "", depth, True, stack)
+                target[key] = value if copy is None else copy
+        else:
+            for value in source:
+                copy = self._container(value, "", depth, True, stack)
+                target.append(value if copy is None else copy)
+
+    def _hash(self, target: dict[str, Any], key: str, value: Any, path: _Path) -> None:
         if isinstance(value, str):
             hashed: str | None = keyed_hash(value, self.pepper)
         elif isinstance(value, _SCALARS):
@@ -496,4 +601,4 @@ class _Walk:
             self._drop(path, "unhashable")
             return
         target[key + HASH_SUFFIX] = hashed
-        self.hashed.append(path)
+        self.hashed.append(_path_text(path))
