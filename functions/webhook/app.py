@@ -159,9 +159,9 @@ def receive(resolver: ApiGatewayResolver) -> Response[str]:
         return _reject("invalid_event", 400, "invalid event")
     if outcome.get("duplicate"):
         metrics.add_metric("WebhookDuplicate", MetricUnit.Count, 1)
-        logger.info("duplicate event acknowledged", extra={"event_id": event.event_id})
+        logger.info("duplicate event acknowledged", extra={"event_id": event.log_id})
     else:
-        logger.info("event published", extra={"event_id": event.event_id, "metric": event.metric})
+        logger.info("event published", extra={"event_id": event.log_id, "metric": event.metric})
     return _json(200, "ok")
 
 

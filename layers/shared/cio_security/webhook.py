@@ -4,6 +4,7 @@ EventBridge entry. No AWS event shapes here (the handler reads API Gateway's).""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +23,9 @@ MAX_ENTRY_BYTES = 256 * 1024
 DEFAULT_DEDUPE_SECONDS = 7 * 24 * 3600
 
 
+_LOGGABLE_ID = re.compile(r"[A-Za-z0-9_.:-]+").fullmatch
+
+
 class WebhookEvent(BaseModel):
     """A Customer.io reporting webhook. Fields beyond these are ignored and never published:
     they are unknown to the sanitizer policy's authors."""
@@ -33,6 +37,12 @@ class WebhookEvent(BaseModel):
     metric: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
     timestamp: int = Field(ge=0, lt=10**12)
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def log_id(self) -> str:
+        """``event_id`` for logs when it has an id's shape (Customer.io sends ULIDs); otherwise a
+        placeholder, so a signed but odd id that looks like an email never reaches a log."""
+        return self.event_id if _LOGGABLE_ID(self.event_id) else "(withheld: not an id)"
 
 
 def parse_webhook_event(body: bytes) -> WebhookEvent:

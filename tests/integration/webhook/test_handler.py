@@ -279,3 +279,17 @@ def test_logs_hold_no_secret_body_or_pii(webhook: WebhookStack, captured_logs) -
     text = captured_logs.text
     assert "webhook rejected" in text and "event published" in text
     assert '"data"' not in text
+
+
+def test_an_event_id_shaped_like_an_email_is_published_but_never_logged(
+    webhook: WebhookStack, captured_logs
+) -> None:
+    odd_id = "someone.else@example.com"  # signed, so accepted: only its logging is withheld
+    sensitive(odd_id)
+    event = {**sample_event("ignored"), "event_id": odd_id}
+    assert webhook.send(event)["statusCode"] == 200
+    assert webhook.send(event)["statusCode"] == 200  # a duplicate, logged the same way
+    (published,) = webhook.published()
+    assert published["detail"]["event_id"] == odd_id  # the event keeps its id on the bus
+    assert odd_id not in captured_logs.text
+    assert "(withheld: not an id)" in captured_logs.text
