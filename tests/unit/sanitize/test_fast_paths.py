@@ -16,10 +16,8 @@ from hypothesis import strategies as st
 from cio_security.detectors import (
     _CANDIDATE,
     Detection,
+    _first_detection,
     detect,
-    find_card_number,
-    find_iban,
-    find_us_ssn,
     none_detected,
 )
 from cio_security.sanitize import SanitizerPolicy, sanitize
@@ -33,13 +31,7 @@ def unfiltered_detect(text: str) -> Detection | None:
     """``detect`` without the ASCII pre-filter: the regex pre-filter and the detectors alone."""
     if len(text) < 9 or _CANDIDATE(text) is None:
         return None
-    if find_card_number(text) is not None:
-        return "card_number"
-    if find_us_ssn(text) is not None:
-        return "us_ssn"
-    if find_iban(text) is not None:
-        return "iban"
-    return None
+    return _first_detection(text)
 
 
 # Text dense in what the pre-filter counts: digits, letters beside digits, separators.
