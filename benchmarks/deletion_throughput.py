@@ -119,7 +119,7 @@ def _series(times: list[float], start: float, bucket: float = 1.0) -> list[tuple
 
 
 def _run_handler(sandbox: Any, requests: int, concurrency: int, audit_latency: float) -> dict[str, Any]:
-    from cio_security.audit import MemoryAuditStore
+    from cio_security.audit.store import MemoryAuditStore
     from ciosec.functions import LambdaContext, load_function
 
     work: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -168,9 +168,9 @@ def _run_handler(sandbox: Any, requests: int, concurrency: int, audit_latency: f
 
 def _run_naive(sandbox: Any, requests: int, rate_limit: float) -> dict[str, Any]:
     """Sequential suppress + delete with a 100 ms sleep between people (no client pacing)."""
-    from cio_security.customerio import TrackClient
+    from cio_security.customerio.track import TrackClient
     from cio_security.errors import CustomerIOError
-    from cio_security.models import TrackCredentials
+    from cio_security.secrets.models import TrackCredentials
 
     credentials = TrackCredentials(site_id=SITE_ID, api_key=API_KEY, region="us")
     sandbox.clear_requests()

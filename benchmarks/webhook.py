@@ -59,7 +59,7 @@ def _stubbed_handler() -> Any:
 
 def handler_cost(iterations: int = 2000) -> dict[str, float]:
     """Median per-request seconds of the handler and of json.loads on the same body."""
-    from cio_security.signature import sign_webhook
+    from cio_security.webhook.signature import sign_webhook
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the run: logs and EMF go nowhere
     stdout, sys.stdout = sys.stdout, devnull
@@ -108,8 +108,8 @@ def _floor_seconds(body: bytes, iterations: int) -> float:
     sanitizer, no idempotency, no logs, metrics or routing)."""
     import hmac
 
-    from cio_security.signature import compute_signature
-    from cio_security.webhook import WebhookEvent
+    from cio_security.webhook.event import WebhookEvent
+    from cio_security.webhook.signature import compute_signature
 
     key, timestamp = KEY.encode(), "1795000000"
     expected = compute_signature(key, timestamp, body)

@@ -30,12 +30,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
-from cio_security.audit import AuditStore
-from cio_security.customerio import TrackClient
-from cio_security.deletion import DeadLetterQueue, DeletionOutcome, DeletionProcessor, DeletionSettings
+from cio_security.audit.store import AuditStore
+from cio_security.customerio.ratelimit import TokenBucket
+from cio_security.customerio.track import TrackClient
+from cio_security.deletion.dead_letters import DeadLetterQueue
+from cio_security.deletion.outcome import DeletionOutcome
+from cio_security.deletion.processor import DeletionProcessor
+from cio_security.deletion.settings import DeletionSettings
 from cio_security.errors import RetryLaterError
-from cio_security.ratelimit import TokenBucket
-from cio_security.secrets import SecretStore, track_credentials_provider
+from cio_security.secrets.loaders import track_credentials_provider
+from cio_security.secrets.store import SecretStore
 
 MAX_PARALLEL_RECORDS = 10  # the event source's BatchSize: every record of a batch at once
 

@@ -31,16 +31,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
 from cio_security.errors import CioSecurityError, InvalidEventError, PayloadLimitError, SignatureError
-from cio_security.sanitize import SanitizerPolicy, sanitize
-from cio_security.secrets import SecretStore, signing_key_loader
-from cio_security.signature import SigningKeyRing, read_body
-from cio_security.webhook import (
-    WebhookEvent,
-    WebhookSettings,
-    event_bridge_entry,
-    parse_webhook_event,
-    publish_entry,
-)
+from cio_security.sanitizer.core import SanitizerPolicy, sanitize
+from cio_security.secrets.loaders import signing_key_loader
+from cio_security.secrets.store import SecretStore
+from cio_security.webhook.event import WebhookEvent, parse_webhook_event
+from cio_security.webhook.publish import event_bridge_entry, publish_entry
+from cio_security.webhook.settings import WebhookSettings
+from cio_security.webhook.signature import SigningKeyRing, read_body
 
 ROUTE = "/webhooks/customerio"
 

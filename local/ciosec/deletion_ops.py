@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
-from cio_security.audit import AuditStore
-from cio_security.models import DeletionRequest
+from cio_security.audit.store import AuditStore
+from cio_security.deletion.request import DeletionRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

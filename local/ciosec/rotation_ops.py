@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 from botocore.exceptions import ClientError
 
 from cio_security.errors import RotationError, SecretFormatError
-from cio_security.rotation import (
+from cio_security.rotation.protocol import (
     AWSCURRENT,
     AWSPENDING,
     STEPS,

@@ -77,7 +77,7 @@ from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cio_security.ratelimit import TokenBucket
+from cio_security.customerio.ratelimit import TokenBucket
 
 __all__ = [
     "HOST",

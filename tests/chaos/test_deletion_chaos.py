@@ -47,8 +47,8 @@ import httpx
 import pytest
 
 import ciosec.sandbox as sandbox_module
-from cio_security.audit import AuditRecord, StepName, StepRecord, iso
-from cio_security.models import DeletionRequest
+from cio_security.audit.store import AuditRecord, StepName, StepRecord, iso
+from cio_security.deletion.request import DeletionRequest
 from ciosec.functions import load_function
 from ciosec.local_stack import free_port
 from ciosec.provision import Provisioned, function_environment, provision

@@ -3,90 +3,118 @@
 Everything public is importable from here (``from cio_security import sanitize_attributes``).
 Names resolve lazily, on first use, so a function pays at cold start only for the modules it
 uses: the webhook never imports the HTTP client, the deletion function never imports the
-verifier.
+verifier. Each concern is a package (``webhook``, ``sanitizer``, ``customerio``, ``secrets``,
+``deletion``, ``audit``, ``rotation``) that re-exports its own public names the same way.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for ``package``, where ``exports`` maps each public name to the
+    module (relative to ``package``) that defines it.
+
+    Every package of the library uses it (it lives here because importing a sub-package
+    imports this module first, so it costs no extra module).
+
+    >>> __getattr__, __dir__ = lazy_exports(__name__, {"TrackClient": "track"})  # doctest: +SKIP
+    """
+
+    def resolve(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
+        return value
+
+    def names() -> list[str]:
+        return sorted(exports)
+
+    return resolve, names
+
+
 _EXPORTS: dict[str, str] = {
-    # errors
-    **dict.fromkeys(
-        [
-            "CioSecurityError",
-            "ConfigurationError",
-            "PayloadLimitError",
-            "SignatureError",
-            "InvalidEventError",
-            "PublishError",
-            "SecretError",
-            "SecretFormatError",
-            "RotationError",
-            "CustomerIOError",
-            "TransientError",
-            "RateLimitedError",
-            "ServerError",
-            "TransportError",
-            "PermanentError",
-            "AuthenticationError",
-            "NotFoundError",
-            "BadRequestError",
-            "RedirectRefusedError",
-            "LeaseHeldError",
-            "InvalidDeletionRequestError",
-            "RetryLaterError",
-            "DeadLetterError",
-            "AuditError",
-            "LeaseLostError",
-            "AuditConflictError",
-        ],
-        "errors",
-    ),
-    # sanitizer and hashing
-    **dict.fromkeys(
-        [
-            "sanitize_attributes",
-            "sanitize",
-            "SanitizerPolicy",
-            "SanitizeReport",
-            "SanitizeResult",
-            "normalize_key",
-        ],
-        "sanitize",
-    ),
-    **dict.fromkeys(["detect", "is_card_number", "is_us_ssn", "is_iban"], "detectors"),
+    "AuditBackend": "audit.store",
+    "AuditRecord": "audit.store",
+    "AuditStore": "audit.store",
+    "MemoryAuditStore": "audit.store",
+    "subject_hash": "audit.store",
+    "TokenBucket": "customerio.ratelimit",
+    "RegionInfo": "customerio.track",
+    "TRACK_URLS": "customerio.track",
+    "TrackClient": "customerio.track",
+    "TrackResponse": "customerio.track",
+    "DeadLetterQueue": "deletion.dead_letters",
+    "DeletionOutcome": "deletion.outcome",
+    "DeletionProcessor": "deletion.processor",
+    "DeletionRequest": "deletion.request",
+    "parse_deletion_message": "deletion.request",
+    "DeletionSettings": "deletion.settings",
+    "rate_per_invocation": "deletion.settings",
+    "AuditConflictError": "errors",
+    "AuditError": "errors",
+    "AuthenticationError": "errors",
+    "BadRequestError": "errors",
+    "CioSecurityError": "errors",
+    "ConfigurationError": "errors",
+    "CustomerIOError": "errors",
+    "DeadLetterError": "errors",
+    "InvalidDeletionRequestError": "errors",
+    "InvalidEventError": "errors",
+    "LeaseHeldError": "errors",
+    "LeaseLostError": "errors",
+    "NotFoundError": "errors",
+    "PayloadLimitError": "errors",
+    "PermanentError": "errors",
+    "PublishError": "errors",
+    "RateLimitedError": "errors",
+    "RedirectRefusedError": "errors",
+    "RetryLaterError": "errors",
+    "RotationError": "errors",
+    "SecretError": "errors",
+    "SecretFormatError": "errors",
+    "ServerError": "errors",
+    "SignatureError": "errors",
+    "TransientError": "errors",
+    "TransportError": "errors",
     "keyed_hash": "hashing",
-    # webhook signatures and events
-    **dict.fromkeys(
-        ["SigningKeyRing", "sign_webhook", "compute_signature", "check_headers", "read_body"], "signature"
-    ),
-    **dict.fromkeys(["WebhookEvent", "WebhookSettings", "parse_webhook_event"], "webhook"),
-    # Customer.io
-    **dict.fromkeys(["TrackClient", "TrackResponse", "RegionInfo", "TRACK_URLS"], "customerio"),
-    "TokenBucket": "ratelimit",
-    # secrets and models
-    **dict.fromkeys(
-        ["SecretStore", "track_credentials_provider", "signing_key_loader", "parse_secret"], "secrets"
-    ),
-    **dict.fromkeys(["TrackCredentials", "SigningKey", "Pepper", "DeletionRequest"], "models"),
-    # deletion, audit and rotation
-    **dict.fromkeys(
-        ["AuditRecord", "AuditStore", "MemoryAuditStore", "AuditBackend", "subject_hash"], "audit"
-    ),
-    **dict.fromkeys(
-        [
-            "DeletionProcessor",
-            "DeletionOutcome",
-            "DeletionSettings",
-            "DeadLetterQueue",
-            "parse_deletion_message",
-            "rate_per_invocation",
-        ],
-        "deletion",
-    ),
-    **dict.fromkeys(["rotate", "RotationSettings", "StepResult", "staging_secret_name"], "rotation"),
+    "RotationSettings": "rotation.protocol",
+    "StepResult": "rotation.protocol",
+    "rotate": "rotation.protocol",
+    "staging_secret_name": "rotation.protocol",
+    "SanitizeReport": "sanitizer.core",
+    "SanitizeResult": "sanitizer.core",
+    "SanitizerPolicy": "sanitizer.core",
+    "normalize_key": "sanitizer.core",
+    "sanitize": "sanitizer.core",
+    "sanitize_attributes": "sanitizer.core",
+    "detect": "sanitizer.detectors",
+    "is_card_number": "sanitizer.detectors",
+    "is_iban": "sanitizer.detectors",
+    "is_us_ssn": "sanitizer.detectors",
+    "signing_key_loader": "secrets.loaders",
+    "track_credentials_provider": "secrets.loaders",
+    "Pepper": "secrets.models",
+    "SigningKey": "secrets.models",
+    "TrackCredentials": "secrets.models",
+    "SecretStore": "secrets.store",
+    "parse_secret": "secrets.store",
+    "WebhookEvent": "webhook.event",
+    "parse_webhook_event": "webhook.event",
+    "WebhookSettings": "webhook.settings",
+    "SigningKeyRing": "webhook.signature",
+    "check_headers": "webhook.signature",
+    "compute_signature": "webhook.signature",
+    "read_body": "webhook.signature",
+    "sign_webhook": "webhook.signature",
 }
 
 __all__ = [
@@ -165,32 +193,18 @@ __all__ = [
     "track_credentials_provider",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cio_security' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"cio_security.{module}"), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from cio_security.audit import AuditBackend, AuditRecord, AuditStore, MemoryAuditStore, subject_hash
-    from cio_security.customerio import TRACK_URLS, RegionInfo, TrackClient, TrackResponse
-    from cio_security.deletion import (
-        DeadLetterQueue,
-        DeletionOutcome,
-        DeletionProcessor,
-        DeletionSettings,
-        parse_deletion_message,
-        rate_per_invocation,
-    )
-    from cio_security.detectors import detect, is_card_number, is_iban, is_us_ssn
+    from cio_security.audit.store import AuditBackend, AuditRecord, AuditStore, MemoryAuditStore, subject_hash
+    from cio_security.customerio.ratelimit import TokenBucket
+    from cio_security.customerio.track import TRACK_URLS, RegionInfo, TrackClient, TrackResponse
+    from cio_security.deletion.dead_letters import DeadLetterQueue
+    from cio_security.deletion.outcome import DeletionOutcome
+    from cio_security.deletion.processor import DeletionProcessor
+    from cio_security.deletion.request import DeletionRequest, parse_deletion_message
+    from cio_security.deletion.settings import DeletionSettings, rate_per_invocation
     from cio_security.errors import (
         AuditConflictError,
         AuditError,
@@ -220,10 +234,8 @@ if TYPE_CHECKING:
         TransportError,
     )
     from cio_security.hashing import keyed_hash
-    from cio_security.models import DeletionRequest, Pepper, SigningKey, TrackCredentials
-    from cio_security.ratelimit import TokenBucket
-    from cio_security.rotation import RotationSettings, StepResult, rotate, staging_secret_name
-    from cio_security.sanitize import (
+    from cio_security.rotation.protocol import RotationSettings, StepResult, rotate, staging_secret_name
+    from cio_security.sanitizer.core import (
         SanitizeReport,
         SanitizeResult,
         SanitizerPolicy,
@@ -231,12 +243,16 @@ if TYPE_CHECKING:
         sanitize,
         sanitize_attributes,
     )
-    from cio_security.secrets import SecretStore, parse_secret, signing_key_loader, track_credentials_provider
-    from cio_security.signature import (
+    from cio_security.sanitizer.detectors import detect, is_card_number, is_iban, is_us_ssn
+    from cio_security.secrets.loaders import signing_key_loader, track_credentials_provider
+    from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
+    from cio_security.secrets.store import SecretStore, parse_secret
+    from cio_security.webhook.event import WebhookEvent, parse_webhook_event
+    from cio_security.webhook.settings import WebhookSettings
+    from cio_security.webhook.signature import (
         SigningKeyRing,
         check_headers,
         compute_signature,
         read_body,
         sign_webhook,
     )
-    from cio_security.webhook import WebhookEvent, WebhookSettings, parse_webhook_event

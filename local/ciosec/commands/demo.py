@@ -23,8 +23,8 @@ from typing import Any
 import boto3
 
 from cio_security.errors import RotationError
-from cio_security.models import TrackCredentials
-from cio_security.rotation import RotationSettings
+from cio_security.rotation.protocol import RotationSettings
+from cio_security.secrets.models import TrackCredentials
 from ciosec.commands.webhook import sample_event, send_webhook
 from ciosec.deletion_ops import audit_status, build_request, list_dead_letters, submit_bulk
 from ciosec.local_stack import LOCAL_SIGNING_KEY, LocalStack, LocalStackOptions

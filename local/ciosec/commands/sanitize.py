@@ -13,8 +13,8 @@ import boto3
 
 from cio_security.config import boto_config
 from cio_security.errors import CioSecurityError
-from cio_security.sanitize import SanitizerPolicy, sanitize
-from cio_security.secrets import SecretStore
+from cio_security.sanitizer.core import SanitizerPolicy, sanitize
+from cio_security.secrets.store import SecretStore
 from ciosec.stack import resolve
 
 

@@ -17,7 +17,7 @@ import boto3
 
 from cio_security.config import CUSTOMERIO_TRACK_URL, boto_config
 from cio_security.errors import RotationError
-from cio_security.rotation import RotationSettings, SecretKind, StepResult
+from cio_security.rotation.protocol import RotationSettings, SecretKind, StepResult
 from ciosec.rotation_ops import (
     CLI_KINDS,
     StageInputError,

@@ -13,8 +13,8 @@ import boto3
 import httpx
 
 from cio_security.config import boto_config
-from cio_security.secrets import SecretStore
-from cio_security.signature import sign_webhook
+from cio_security.secrets.store import SecretStore
+from cio_security.webhook.signature import sign_webhook
 from ciosec.stack import resolve
 
 

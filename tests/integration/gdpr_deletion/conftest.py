@@ -22,7 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cio_security.audit import AuditRecord
+from cio_security.audit.store import AuditRecord
 from ciosec.sandbox import CredentialSet, Sandbox
 from ciosec.sqs_source import sqs_record
 from fixtures.aws import REGION

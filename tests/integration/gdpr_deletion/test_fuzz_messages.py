@@ -27,9 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_security.deletion import parse_deletion_message
+from cio_security.deletion.request import DeletionRequest, parse_deletion_message
 from cio_security.errors import InvalidDeletionRequestError
-from cio_security.models import DeletionRequest
 from fixtures.logs import sensitive
 from fixtures.template import queue_attributes
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cio_security.audit import AuditRecord, AuditStore, subject_hash
-from cio_security.models import DeletionRequest
+from cio_security.audit.store import AuditRecord, AuditStore, subject_hash
+from cio_security.deletion.request import DeletionRequest
 from fixtures.functions import FakeLambdaContext
 from fixtures.logs import LogCapture, sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS

@@ -23,8 +23,8 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
-from cio_security.customerio import TrackClient
-from cio_security.models import TrackCredentials
+from cio_security.customerio.track import TrackClient
+from cio_security.secrets.models import TrackCredentials
 from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from cio_security.errors import RotationError
-from cio_security.secrets import SecretStore, signing_key_loader
+from cio_security.secrets.loaders import signing_key_loader
+from cio_security.secrets.store import SecretStore
 from fixtures.logs import LogCapture
 
 from .conftest import (

@@ -29,7 +29,7 @@ PEPPER = "atheris-pepper-5e7a9c1b3d5f7a9c1e3b5d7f"
 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - logs and EMF lines would drown libFuzzer's output
 # The project's library is instrumented for coverage feedback (loading the handler imports it).
 with atheris.instrument_imports(include=["cio_security"]):
-    from cio_security.signature import sign_webhook
+    from cio_security.webhook.signature import sign_webhook
     from fixtures.apigw import http_api_event, rest_event
     from fixtures.stubbed_webhook import stubbed_webhook
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cio_security.signature import sign_webhook
+from cio_security.webhook.signature import sign_webhook
 from fixtures.apigw import EVENT_SHAPES
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function

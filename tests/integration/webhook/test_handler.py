@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cio_security.signature import sign_webhook
+from cio_security.webhook.signature import sign_webhook
 from fixtures.logs import sensitive
 
 from .conftest import SIGNING_KEY, WebhookStack, sample_event
@@ -232,7 +232,7 @@ def test_previous_key_refused_after_grace_window(
         def now(cls, tz=None):  # type: ignore[override]
             return later
 
-    monkeypatch.setattr("cio_security.secrets.datetime", Later)
+    monkeypatch.setattr("cio_security.secrets.loaders.datetime", Later)
     assert webhook.send(sample_event("g1"), key=OLD_KEY)["statusCode"] == 401
     assert webhook.send(sample_event("g2"), key=NEW_KEY)["statusCode"] == 200
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_security.signature import sign_webhook
+from cio_security.webhook.signature import sign_webhook
 
 from .conftest import SIGNING_KEY, WebhookStack, sample_event
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import cio_security.signature as signature_module
+import cio_security.webhook.signature as signature_module
 from fixtures.functions import EVENTS
 from fixtures.logs import sensitive
 

@@ -13,7 +13,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from cio_security.customerio import (
+from cio_security.customerio.ratelimit import TokenBucket
+from cio_security.customerio.track import (
     DEFAULT_TIMEOUT,
     RegionInfo,
     TrackClient,
@@ -34,8 +35,7 @@ from cio_security.errors import (
     TransientError,
     TransportError,
 )
-from cio_security.models import TrackCredentials
-from cio_security.ratelimit import TokenBucket
+from cio_security.secrets.models import TrackCredentials
 from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.logs import sensitive
 from fixtures.sandbox import (

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.errors import ConfigurationError
-from cio_security.ratelimit import TokenBucket
 
 
 class FakeClock:

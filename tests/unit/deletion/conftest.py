@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cio_security.audit import AuditBackend, AuditStore, MemoryAuditStore
-from cio_security.deletion import DeletionProcessor
+from cio_security.audit.store import AuditBackend, AuditStore, MemoryAuditStore
+from cio_security.deletion.processor import DeletionProcessor
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 from fixtures.template import table_definition

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cio_security.audit import (
+from cio_security.audit.store import (
     MIN_RETENTION_DAYS,
     AuditBackend,
     AuditRecord,
@@ -18,6 +18,7 @@ from cio_security.audit import (
     iso,
     subject_hash,
 )
+from cio_security.deletion.request import DeletionRequest
 from cio_security.errors import (
     AuditConflictError,
     AuditError,
@@ -25,7 +26,6 @@ from cio_security.errors import (
     LeaseHeldError,
     LeaseLostError,
 )
-from cio_security.models import DeletionRequest
 
 from .conftest import PEPPER, START, TABLE, scan
 

@@ -10,8 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from cio_security.audit import AuditStore, MemoryAuditStore, subject_hash
-from cio_security.deletion import DeadLetterQueue, DeletionProcessor
+from cio_security.audit.store import AuditStore, MemoryAuditStore, subject_hash
+from cio_security.deletion.dead_letters import DeadLetterQueue
+from cio_security.deletion.processor import DeletionProcessor
+from cio_security.deletion.request import DeletionRequest
 from cio_security.errors import (
     AuthenticationError,
     BadRequestError,
@@ -22,7 +24,6 @@ from cio_security.errors import (
     ServerError,
     TransportError,
 )
-from cio_security.models import DeletionRequest
 from fixtures.aws import REGION
 from fixtures.logs import LogCapture, sensitive
 

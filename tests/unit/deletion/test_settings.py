@@ -6,12 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cio_security.deletion import (
-    DeletionSettings,
-    parse_deletion_message,
-    rate_per_invocation,
-    worst_case_call_seconds,
-)
+from cio_security.deletion.request import parse_deletion_message
+from cio_security.deletion.settings import DeletionSettings, rate_per_invocation, worst_case_call_seconds
 from cio_security.errors import ConfigurationError, InvalidDeletionRequestError
 
 

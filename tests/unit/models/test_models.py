@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from cio_security.models import DeletionRequest, Pepper, SigningKey, TrackCredentials, add_one_month
+from cio_security.deletion.request import DeletionRequest, add_one_month
+from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
 
 
 def request(**overrides: object) -> DeletionRequest:

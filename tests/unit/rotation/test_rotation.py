@@ -14,9 +14,9 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from cio_security import rotation
 from cio_security.errors import ConfigurationError, RotationError
-from cio_security.models import SigningKey, TrackCredentials
+from cio_security.rotation import protocol as rotation
+from cio_security.secrets.models import SigningKey, TrackCredentials
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 

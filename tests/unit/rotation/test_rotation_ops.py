@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cio_security.models import SigningKey, TrackCredentials
+from cio_security.secrets.models import SigningKey, TrackCredentials
 from ciosec import rotation_ops
 from fixtures.aws import REGION
 from fixtures.logs import sensitive

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cio_security.detectors import (
+from cio_security.sanitizer.detectors import (
     detect,
     find_card_number,
     find_iban,

@@ -13,14 +13,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cio_security.detectors import (
-    _CANDIDATE,
-    Detection,
-    _first_detection,
-    detect,
-    none_detected,
-)
-from cio_security.sanitize import SanitizerPolicy, sanitize
+from cio_security.sanitizer.core import SanitizerPolicy, sanitize
+from cio_security.sanitizer.detectors import _CANDIDATE, Detection, _first_detection, detect, none_detected
 from unit.sanitize.samples import embedded_sensitive
 from unit.sanitize.test_properties import DETERMINISTIC
 

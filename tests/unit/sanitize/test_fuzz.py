@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import unit.sanitize.test_properties as properties
-from cio_security.sanitize import SanitizerPolicy
+from cio_security.sanitizer.core import SanitizerPolicy
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 FUZZ = settings(properties.DETERMINISTIC, max_examples=EXAMPLES)

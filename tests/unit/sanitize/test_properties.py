@@ -12,10 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_security.detectors import detect, is_card_number, is_iban, is_us_ssn
 from cio_security.errors import PayloadLimitError
 from cio_security.hashing import keyed_hash
-from cio_security.sanitize import (
+from cio_security.sanitizer.core import (
     DEFAULT_ALLOW_KEYS,
     DEFAULT_DROP_KEYS,
     DEFAULT_HASH_KEYS,
@@ -24,6 +23,7 @@ from cio_security.sanitize import (
     sanitize,
     sanitize_attributes,
 )
+from cio_security.sanitizer.detectors import detect, is_card_number, is_iban, is_us_ssn
 from unit.sanitize.samples import (
     card_numbers,
     embedded_sensitive,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from cio_security.errors import ConfigurationError, PayloadLimitError
 from cio_security.hashing import keyed_hash
-from cio_security.sanitize import (
+from cio_security.sanitizer.core import (
     DEFAULT_ALLOW_KEYS,
     DEFAULT_DROP_KEYS,
     DEFAULT_HASH_KEYS,

@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.secrets import SecretStore, signing_key_loader, track_credentials_provider
+from cio_security.secrets.loaders import signing_key_loader, track_credentials_provider
+from cio_security.secrets.store import SecretStore
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 

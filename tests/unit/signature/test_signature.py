@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cio_security.errors import SignatureError
-from cio_security.signature import (
+from cio_security.webhook.signature import (
     SigningKeyRing,
     check_headers,
     compute_signature,

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from cio_security.config import DEFAULT_SIGNING_KEY_REFRESH_SECONDS
 from cio_security.errors import SignatureError
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class SigningKeyRing:
         self,
         load: KeyLoader,
         *,
-        refresh_interval: float = 60.0,
+        refresh_interval: float = DEFAULT_SIGNING_KEY_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load

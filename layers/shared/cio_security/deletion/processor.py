@@ -35,39 +35,21 @@ holds ``subject_hash``, logs and reasons hold request ids and short codes.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
-import httpx
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
-
-from cio_security import config
-from cio_security.audit import (
-    DEFAULT_RETENTION_DAYS,
-    MIN_RETENTION_DAYS,
-    AuditBackend,
-    AuditRecord,
-    StepName,
-    subject_hash,
-)
-
-# Environment variable names live in config; re-exported here for the deletion function's callers.
-from cio_security.config import (
-    AUDIT_RETENTION_DAYS,
-    CUSTOMERIO_BACKOFF_BASE_SECONDS,
-    CUSTOMERIO_MAX_ATTEMPTS,
-    CUSTOMERIO_RETRY_AFTER_CAP_SECONDS,
-    CUSTOMERIO_TIMEOUT_SECONDS,
-    DELETION_DEADLINE_WARNING_DAYS,
-    DELETION_MAX_RECEIVE_COUNT,
+from cio_security.audit.store import AuditBackend, AuditRecord, StepName, subject_hash
+from cio_security.deletion.dead_letters import DeadLetterQueue
+from cio_security.deletion.outcome import DeadlineStatus, DeletionOutcome, OutcomeKind, StepCall
+from cio_security.deletion.request import DeletionRequest, infer_identifier_type, parse_deletion_message
+from cio_security.deletion.settings import (
+    DEFAULT_DEADLINE_WARNING_DAYS,
+    DEFAULT_LEASE_SECONDS,
+    LEASE_MARGIN_SECONDS,
 )
 from cio_security.errors import (
     AuditConflictError,
@@ -81,51 +63,13 @@ from cio_security.errors import (
     SecretError,
     TransientError,
 )
-from cio_security.models import DeletionRequest, infer_identifier_type
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
+    from cio_security.customerio.track import TrackResponse
 
-    from cio_security.customerio import TrackResponse
-
-__all__ = [
-    "AUDIT_RETENTION_DAYS",
-    "CUSTOMERIO_BACKOFF_BASE_SECONDS",
-    "CUSTOMERIO_MAX_ATTEMPTS",
-    "CUSTOMERIO_RETRY_AFTER_CAP_SECONDS",
-    "CUSTOMERIO_TIMEOUT_SECONDS",
-    "DELETION_DEADLINE_WARNING_DAYS",
-    "DELETION_MAX_RECEIVE_COUNT",
-    "DeadLetterQueue",
-    "DeadlineStatus",
-    "DeletionClient",
-    "DeletionOutcome",
-    "DeletionProcessor",
-    "DeletionSettings",
-    "OutcomeKind",
-    "StepCall",
-    "parse_deletion_message",
-    "rate_per_invocation",
-    "worst_case_call_seconds",
-]
+__all__ = ["DeletionClient", "DeletionProcessor"]
 
 logger = logging.getLogger(__name__)
-
-
-DEFAULT_MAX_CONCURRENCY: Final = 5
-DEFAULT_DEADLINE_WARNING_DAYS: Final = 7.0
-DEFAULT_TIMEOUT_SECONDS: Final = 5.0
-DEFAULT_MAX_ATTEMPTS: Final = 3
-DEFAULT_BACKOFF_BASE_SECONDS: Final = 0.2
-DEFAULT_BACKOFF_CAP_SECONDS: Final = 5.0
-DEFAULT_RETRY_AFTER_CAP_SECONDS: Final = 10.0
-DEFAULT_LEASE_SECONDS: Final = 900.0
-"""Lease without a known time budget: Lambda's longest timeout, so no live invocation loses it."""
-LEASE_MARGIN_SECONDS: Final = 30.0
-AUDIT_WRITE_ALLOWANCE_SECONDS: Final = 2.0
-
-OutcomeKind = Literal["completed", "already_done", "retry", "permanent"]
-DeadlineStatus = Literal["ok", "near", "past"]
 
 
 class DeletionClient(Protocol):
@@ -134,261 +78,6 @@ class DeletionClient(Protocol):
     def suppress(self, customer_id: str) -> TrackResponse: ...
 
     def delete(self, customer_id: str) -> TrackResponse: ...
-
-
-# -- the rate budget --------------------------------------------------------------------------------
-
-
-def rate_per_invocation(total_rps: float, max_concurrency: int) -> float:
-    """Each invocation's share of the stack-wide Customer.io budget: ``total_rps / max_concurrency``.
-
-    The SQS event source's ScalingConfig ``MaximumConcurrency`` caps how many invocations run at
-    once, and each invocation paces all its calls (retries included) through one token bucket at
-    this rate, so together they never exceed ``total_rps``. An erase is two calls, so the stack's
-    ceiling is ``total_rps / 2`` erasures per second.
-
-    >>> rate_per_invocation(100, 5)
-    20.0
-    """
-    if not (math.isfinite(total_rps) and total_rps > 0):
-        raise ConfigurationError(
-            "the Customer.io rate limit must be a positive number of requests per second"
-        )
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ConfigurationError("the maximum concurrency must be a positive integer")
-    return float(total_rps) / max_concurrency
-
-
-def worst_case_call_seconds(
-    *,
-    timeout: httpx.Timeout,
-    max_attempts: int,
-    backoff_base: float,
-    backoff_cap: float,
-    retry_after_cap: float,
-) -> float:
-    """The longest one TrackClient call can take: every attempt hits its connect and read timeouts,
-    and every wait between attempts is the longest the client accepts (its backoff, or a
-    ``Retry-After`` up to ``retry_after_cap``; a longer one is not waited for)."""
-    per_attempt = (timeout.connect or 0.0) + (timeout.read or 0.0)
-    waits = sum(
-        max(min(backoff_cap, backoff_base * 2.0**i), retry_after_cap) for i in range(max_attempts - 1)
-    )
-    return max_attempts * per_attempt + waits
-
-
-# -- settings ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeletionSettings:
-    """The deletion function's settings, from environment variables (DESIGN section 7 plus the
-    ones named in this module). Explicit constructor arguments win; ``from_env`` reads them."""
-
-    audit_table: str
-    dead_letter_queue_url: str
-    track_url: str | None = None
-    rate_limit_rps: float = config.DEFAULT_RATE_LIMIT_RPS
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    deadline_warning_days: float = DEFAULT_DEADLINE_WARNING_DAYS
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS
-    backoff_cap_seconds: float = DEFAULT_BACKOFF_CAP_SECONDS
-    retry_after_cap_seconds: float = DEFAULT_RETRY_AFTER_CAP_SECONDS
-    max_receive_count: int = 0
-    """The deletion queue's ``maxReceiveCount`` (0: unknown, SQS alone dead-letters exhausted retries)."""
-
-    @classmethod
-    def from_env(cls) -> DeletionSettings:
-        """Read and check the settings; a missing or invalid one raises ConfigurationError."""
-        return cls(
-            audit_table=config.require_env(config.AUDIT_TABLE),
-            dead_letter_queue_url=config.require_env(config.DEAD_LETTER_QUEUE_URL),
-            track_url=config.env_str(config.CUSTOMERIO_TRACK_URL) or None,
-            rate_limit_rps=config.env_float(
-                config.CUSTOMERIO_RATE_LIMIT_RPS, config.DEFAULT_RATE_LIMIT_RPS, minimum=0.001
-            ),
-            max_concurrency=config.env_int(
-                config.DELETION_MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY, minimum=1
-            ),
-            retention_days=config.env_int(
-                AUDIT_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, minimum=MIN_RETENTION_DAYS
-            ),
-            deadline_warning_days=config.env_float(
-                DELETION_DEADLINE_WARNING_DAYS, DEFAULT_DEADLINE_WARNING_DAYS
-            ),
-            timeout_seconds=config.env_float(
-                CUSTOMERIO_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS, minimum=0.01
-            ),
-            max_attempts=config.env_int(CUSTOMERIO_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, minimum=1),
-            backoff_base_seconds=config.env_float(
-                CUSTOMERIO_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_BASE_SECONDS
-            ),
-            retry_after_cap_seconds=config.env_float(
-                CUSTOMERIO_RETRY_AFTER_CAP_SECONDS, DEFAULT_RETRY_AFTER_CAP_SECONDS
-            ),
-            max_receive_count=config.env_int(DELETION_MAX_RECEIVE_COUNT, 0),
-        )
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        """The Track client's timeouts: connect at most 2 s, read/write/pool ``timeout_seconds``."""
-        seconds = self.timeout_seconds
-        return httpx.Timeout(connect=min(2.0, seconds), read=seconds, write=seconds, pool=seconds)
-
-    @property
-    def rate_per_invocation(self) -> float:
-        """This invocation's share of the Customer.io budget (see ``rate_per_invocation``)."""
-        return rate_per_invocation(self.rate_limit_rps, self.max_concurrency)
-
-    @property
-    def deadline_warning(self) -> timedelta:
-        """How close to its statutory deadline a request counts as at risk."""
-        return timedelta(days=self.deadline_warning_days)
-
-    @property
-    def worst_case_call_seconds(self) -> float:
-        """The longest one Track call can take with these settings (``worst_case_call_seconds``):
-        the function's Timeout should exceed two of them (an erase) plus the audit writes."""
-        return worst_case_call_seconds(
-            timeout=self.timeout,
-            max_attempts=self.max_attempts,
-            backoff_base=self.backoff_base_seconds,
-            backoff_cap=self.backoff_cap_seconds,
-            retry_after_cap=self.retry_after_cap_seconds,
-        )
-
-    @property
-    def step_budget_seconds(self) -> float:
-        """The least time left in the invocation to start a step: one attempt (connect and read
-        timeouts) plus the audit writes around it. A step whose retries then run past the
-        invocation's end is cut off by Lambda; SQS redelivers the batch and the lease, sized to the
-        invocation, has expired by then, so the retry resumes at the first step not recorded done."""
-        return (self.timeout.connect or 0.0) + (self.timeout.read or 0.0) + AUDIT_WRITE_ALLOWANCE_SECONDS
-
-
-# -- messages ---------------------------------------------------------------------------------------
-
-_KNOWN_FIELDS: Final = frozenset(DeletionRequest.model_fields)
-
-
-def _readable_request_id(data: Any) -> str | None:
-    """The message's request_id if it is one a DeletionRequest would accept (for the DLQ)."""
-    if not isinstance(data, dict):
-        return None
-    value = data.get("request_id")
-    if isinstance(value, str) and 1 <= len(value) <= 128 and value.isprintable():
-        return value
-    return None
-
-
-def parse_deletion_message(body: str | bytes) -> DeletionRequest:
-    """Parse a deletion queue message body into a DeletionRequest.
-
-    Raises InvalidDeletionRequestError with reason ``invalid_json`` (not JSON) or ``schema_error``
-    (JSON, but not a valid request). The error names invalid fields only when they are fields of
-    the model: an unexpected key, which could itself be personal data, is never named.
-
-    >>> parse_deletion_message('{"request_id": "r1", "identifier": "u1"}').steps
-    ('suppress', 'delete')
-    """
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise InvalidDeletionRequestError("invalid_json") from None
-    request_id = _readable_request_id(data)
-    if not isinstance(data, dict):
-        raise InvalidDeletionRequestError("schema_error", fields=("(root)",))
-    try:
-        return DeletionRequest.model_validate(data)
-    except ValidationError as exc:
-        fields = sorted(
-            {
-                str(err["loc"][0]) if err["loc"] and err["loc"][0] in _KNOWN_FIELDS else "(unexpected field)"
-                for err in exc.errors()
-            }
-        )
-        raise InvalidDeletionRequestError(
-            "schema_error", request_id=request_id, fields=tuple(fields)
-        ) from None
-
-
-class DeadLetterQueue:
-    """Where permanent failures go at once: the original body, with the reason as an attribute."""
-
-    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
-        self.queue_url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> SQSClient:
-        """The SQS client, created on first use with ``config.boto_config()``."""
-        if self._client is None:
-            self._client = boto3.client("sqs", config=config.boto_config())
-        return self._client
-
-    def send(
-        self,
-        body: str,
-        *,
-        reason: str,
-        request_id: str | None = None,
-        message_id: str | None = None,
-        last_error: str | None = None,
-    ) -> str:
-        """Send ``body`` unchanged with attributes ``reason`` and, when known, ``request_id``,
-        ``source_message_id`` and ``last_error`` (the cause behind ``retries_exhausted``). Returns
-        the new message id; raises DeadLetterError when SQS refuses or cannot be reached (the source
-        message then stays on its queue, so nothing is lost)."""
-        named = {
-            "reason": reason,
-            "request_id": request_id,
-            "source_message_id": message_id,
-            "last_error": last_error,
-        }
-        attributes: dict[str, Any] = {
-            name: {"DataType": "String", "StringValue": value} for name, value in named.items() if value
-        }
-        try:
-            response = self.client.send_message(
-                QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise DeadLetterError(f"dead-letter queue refused the message (reason {reason})") from exc
-        return str(response.get("MessageId", ""))
-
-
-# -- outcomes ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StepCall:
-    """One Track API call made while processing a request."""
-
-    step: StepName
-    status_code: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeletionOutcome:
-    """What became of one request or message.
-
-    ``kind``: ``completed`` (every step done now), ``already_done`` (completed earlier: nothing
-    called), ``retry`` (redeliver it later) or ``permanent`` (no retry can fix it). ``reason`` is a
-    short code safe to log (``customerio_503``, ``lease_held``, ``invalid_json``, ...).
-    ``dead_lettered`` is True once a permanent failure was sent to the dead-letter queue.
-    """
-
-    kind: OutcomeKind
-    request_id: str | None
-    reason: str | None = None
-    calls: tuple[StepCall, ...] = ()
-    deadline_status: DeadlineStatus = "ok"
-    age_seconds: float | None = None
-    dead_lettered: bool = False
-    record: AuditRecord | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

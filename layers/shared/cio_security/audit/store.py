@@ -39,9 +39,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from cio_security import config
+from cio_security.deletion.request import (
+    Action,
+    DeletionRequest,
+    IdentifierType,
+    Regulation,
+    infer_identifier_type,
+)
 from cio_security.errors import AuditConflictError, AuditError, LeaseHeldError, LeaseLostError
 from cio_security.hashing import keyed_hash
-from cio_security.models import Action, DeletionRequest, IdentifierType, Regulation, infer_identifier_type
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

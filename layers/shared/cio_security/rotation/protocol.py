@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, SecretStr
 
 from cio_security import config
-from cio_security.customerio import RegionInfo, TrackClient
+from cio_security.customerio.track import RegionInfo, TrackClient
 from cio_security.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -49,8 +49,8 @@ from cio_security.errors import (
     SecretFormatError,
     TransientError,
 )
-from cio_security.models import SigningKey, TrackCredentials
-from cio_security.secrets import parse_secret
+from cio_security.secrets.models import SigningKey, TrackCredentials
+from cio_security.secrets.store import parse_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -43,6 +43,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.errors import (
     AuthenticationError,
     BadRequestError,
@@ -56,9 +57,8 @@ from cio_security.errors import (
     TransientError,
     TransportError,
 )
-from cio_security.models import Region, TrackCredentials
-from cio_security.ratelimit import TokenBucket
-from cio_security.sanitize import SanitizerPolicy, sanitize_attributes
+from cio_security.sanitizer.core import SanitizerPolicy, sanitize_attributes
+from cio_security.secrets.models import Region, TrackCredentials
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -66,9 +66,9 @@ from pydantic import (
     model_validator,
 )
 
-from cio_security.detectors import DETECTIONS, SHORTEST_MATCH, Detection, detect, none_detected
 from cio_security.errors import ConfigurationError, PayloadLimitError
 from cio_security.hashing import keyed_hash, pepper_bytes
+from cio_security.sanitizer.detectors import DETECTIONS, SHORTEST_MATCH, Detection, detect, none_detected
 
 DropReason = Literal[
     "policy",

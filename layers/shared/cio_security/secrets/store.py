@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
@@ -23,11 +22,14 @@ from aws_lambda_powertools.utilities.parameters import GetParameterError, Secret
 from pydantic import BaseModel, ValidationError
 
 from cio_security import config
-from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.models import Pepper, SigningKey, TrackCredentials
+from cio_security.errors import SecretError, SecretFormatError
+from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
+from cio_security.validation import field_names
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+__all__ = ["STAGES", "SecretStore", "Stage", "parse_secret"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,7 @@ def parse_secret[M: BaseModel](model: type[M], raw: str | bytes | dict[str, Any]
         data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         return model.model_validate(data)
     except (ValueError, ValidationError) as exc:
-        fields = []
-        if isinstance(exc, ValidationError):
-            fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
+        fields = field_names(exc, depth=None) if isinstance(exc, ValidationError) else ()
         detail = f" (invalid fields: {', '.join(fields)})" if fields else " (not a JSON object)"
         raise SecretFormatError(f"secret {name} is not a valid {model.__name__}{detail}") from None
 
@@ -142,56 +142,3 @@ class SecretStore:
         except self.client.exceptions.ClientError:
             raise SecretError(f"versions of secret {secret_id} could not be listed") from None
         return None
-
-
-def track_credentials_provider(
-    store: SecretStore, secret_id: str | None = None
-) -> Callable[[bool], TrackCredentials]:
-    """A credentials provider for ``TrackClient``: ``provider(True)`` forces a re-read (401 path)."""
-
-    def provide(force_refresh: bool) -> TrackCredentials:
-        if force_refresh:
-            logger.info("re-reading Track API credentials after an authentication failure")
-        return store.track_credentials(secret_id, force_fetch=force_refresh)
-
-    return provide
-
-
-def signing_key_loader(
-    store: SecretStore,
-    secret_id: str | None = None,
-    *,
-    grace_seconds: int,
-    clock: Callable[[], datetime] | None = None,
-) -> Callable[[bool], list[bytes]]:
-    """A key loader for ``SigningKeyRing``: AWSCURRENT, then AWSPENDING (a key being rotated in),
-    then AWSPREVIOUS while the current version is younger than ``grace_seconds`` (0 disables).
-
-    A stage that is absent or not a valid signing key is skipped; no usable key at all raises
-    ConfigurationError (the operator has not stored a signing key yet).
-    """
-    sid = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
-    now = clock or (lambda: datetime.now(UTC))
-
-    def stages() -> list[Stage]:
-        wanted: list[Stage] = ["AWSCURRENT", "AWSPENDING"]
-        if grace_seconds > 0:
-            created = store.current_version_created(sid)
-            if created is not None and (now() - created).total_seconds() < grace_seconds:
-                wanted.append("AWSPREVIOUS")
-        return wanted
-
-    def load(force_refresh: bool) -> list[bytes]:
-        keys: list[bytes] = []
-        for stage in stages():
-            try:
-                keys.append(store.signing_key(sid, stage=stage, force_fetch=force_refresh).key_bytes())
-            except SecretFormatError:
-                logger.warning("signing key version is not a valid key; skipped", extra={"stage": stage})
-            except SecretError:
-                continue  # an absent stage (no rotation under way) is normal
-        if not keys:
-            raise ConfigurationError(f"no usable webhook signing key in secret {sid}: stage one and rotate")
-        return keys
-
-    return load

@@ -1,106 +1,30 @@
-"""Pydantic models for the secrets (DESIGN section 2) and the deletion request (section 4)."""
+"""The deletion request (DESIGN section 4): the body of a deletion queue message."""
 
 from __future__ import annotations
 
 import calendar
-import re
+import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
-    SecretStr,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
-Region = Literal["us", "eu"]
+from cio_security.errors import InvalidDeletionRequestError
+from cio_security.validation import StrictModel, no_control_chars
+
 IdentifierType = Literal["id", "email", "cio_id"]
 Action = Literal["erase", "delete"]
 Regulation = Literal["gdpr", "ccpa"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A signing key is what Customer.io shows in its UI: URL-safe printable ASCII, no whitespace.
-_SIGNING_KEY = re.compile(r"^[A-Za-z0-9_\-+/=.:]+$")
-MIN_SIGNING_KEY_LENGTH = 32
-MIN_PEPPER_LENGTH = 32
 EARLIEST_REQUEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
-
-
-def _no_control_chars(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
-
-
-class TrackCredentials(_Strict):
-    """Track API credentials secret: ``{"site_id", "api_key", "region"}``."""
-
-    site_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_control_chars)
-    ]
-    api_key: SecretStr = Field(min_length=1, max_length=512)
-    region: Region = "us"
-
-    @field_validator("api_key")
-    @classmethod
-    def _api_key_printable(cls, value: SecretStr) -> SecretStr:
-        if _CONTROL.search(value.get_secret_value()):
-            raise ValueError("must not contain control characters")
-        return value
-
-    def same_as(self, other: TrackCredentials) -> bool:
-        """True when both hold the same site id and API key (region aside)."""
-        return (
-            self.site_id == other.site_id
-            and self.api_key.get_secret_value() == other.api_key.get_secret_value()
-        )
-
-
-class SigningKey(_Strict):
-    """Webhook signing key secret: ``{"signing_key"}``."""
-
-    signing_key: SecretStr
-
-    @field_validator("signing_key")
-    @classmethod
-    def _shape(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        if len(raw) < MIN_SIGNING_KEY_LENGTH or len(raw) > 512:
-            raise ValueError(f"must be {MIN_SIGNING_KEY_LENGTH} to 512 characters long")
-        if not _SIGNING_KEY.match(raw):
-            raise ValueError("must be printable ASCII without whitespace")
-        return value
-
-    def key_bytes(self) -> bytes:
-        """The key as bytes for HMAC."""
-        return self.signing_key.get_secret_value().encode("ascii")
-
-
-class Pepper(_Strict):
-    """Hashing pepper secret: ``{"pepper"}``, at least 32 characters of randomness."""
-
-    pepper: SecretStr
-
-    @field_validator("pepper")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < MIN_PEPPER_LENGTH:
-            raise ValueError(f"must be at least {MIN_PEPPER_LENGTH} characters")
-        return value
-
-    def key_bytes(self) -> bytes:
-        """The pepper as bytes for HMAC."""
-        return self.pepper.get_secret_value().encode("utf-8")
 
 
 def _printable_request_id(value: str) -> str:
@@ -125,7 +49,7 @@ def infer_identifier_type(identifier: str) -> IdentifierType:
     return "id"
 
 
-class DeletionRequest(_Strict):
+class DeletionRequest(StrictModel):
     """One GDPR/CCPA deletion request, the body of a deletion queue message.
 
     ``regulation`` defaults to ``gdpr`` (the shorter deadline) and ``requested_at`` to the moment
@@ -139,7 +63,7 @@ class DeletionRequest(_Strict):
         str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable_request_id)
     ]
     identifier: Annotated[
-        str, StringConstraints(min_length=1, max_length=512), AfterValidator(_no_control_chars)
+        str, StringConstraints(min_length=1, max_length=512), AfterValidator(no_control_chars)
     ]
     identifier_type: IdentifierType | None = None
     action: Action = "erase"
@@ -193,3 +117,47 @@ class DeletionRequest(_Strict):
         if self.regulation == "ccpa":
             return self.requested_at + timedelta(days=45)
         return add_one_month(self.requested_at)
+
+
+_KNOWN_FIELDS: Final = frozenset(DeletionRequest.model_fields)
+
+
+def _readable_request_id(data: Any) -> str | None:
+    """The message's request_id if it is one a DeletionRequest would accept (for the DLQ)."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("request_id")
+    if isinstance(value, str) and 1 <= len(value) <= 128 and value.isprintable():
+        return value
+    return None
+
+
+def parse_deletion_message(body: str | bytes) -> DeletionRequest:
+    """Parse a deletion queue message body into a DeletionRequest.
+
+    Raises InvalidDeletionRequestError with reason ``invalid_json`` (not JSON) or ``schema_error``
+    (JSON, but not a valid request). The error names invalid fields only when they are fields of
+    the model: an unexpected key, which could itself be personal data, is never named.
+
+    >>> parse_deletion_message('{"request_id": "r1", "identifier": "u1"}').steps
+    ('suppress', 'delete')
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidDeletionRequestError("invalid_json") from None
+    request_id = _readable_request_id(data)
+    if not isinstance(data, dict):
+        raise InvalidDeletionRequestError("schema_error", fields=("(root)",))
+    try:
+        return DeletionRequest.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted(
+            {
+                str(err["loc"][0]) if err["loc"] and err["loc"][0] in _KNOWN_FIELDS else "(unexpected field)"
+                for err in exc.errors()
+            }
+        )
+        raise InvalidDeletionRequestError(
+            "schema_error", request_id=request_id, fields=tuple(fields)
+        ) from None
