@@ -54,14 +54,14 @@ cfn-lint: $(TOOLS)/sam/.installed
 
 build: $(TOOLS)/sam/.installed $(VENV)/.installed
 	$(SAMENV) $(SAM) build --parallel
-	$(PY) -m ciosec.buildcheck .aws-sam/build
+	$(PY) -m ciosec.checks.sam_build .aws-sam/build
 
 scan: $(TOOLS)/checkov/.installed
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 security: $(VENV)/.installed
 	$(VENV)/bin/bandit -q -c pyproject.toml --severity-level medium -r layers/shared/cio_security functions local
-	$(PY) -m ciosec.secretscheck
+	$(PY) -m ciosec.checks.secrets_baseline
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks

@@ -3,10 +3,10 @@
 Setup: the Customer.io sandbox limits the workspace to ``rate_limit`` requests per second (429 with
 ``Retry-After`` above it) and adds ``latency`` to every request. An erase is two Track calls, so
 the ceiling is ``rate_limit / 2`` erasures per second. Secrets Manager and the DLQ are moto
-in-process. The audit table is ``MemoryAuditStore`` with 5 ms per operation (DynamoDB's usual
-latency): moto's DynamoDB costs ~11 ms of CPU per call, which in one process (one GIL, shared
-with 50 worker threads and the sandbox) would cap the run near 20 erasures/s whatever the
-handler did.
+in-process. The audit table is the test double ``MemoryAuditStore`` (tests/fixtures) with 5 ms
+per storage operation (DynamoDB's usual latency): moto's DynamoDB costs ~11 ms of CPU per call,
+which in one process (one GIL, shared with 50 worker threads and the sandbox) would cap the run
+near 20 erasures/s whatever the handler did.
 
 The handler: ``requests`` erase requests in SQS batches of 10, consumed by ``concurrency``
 threads (the event source's ScalingConfig MaximumConcurrency), each thread one execution
@@ -119,8 +119,8 @@ def _series(times: list[float], start: float, bucket: float = 1.0) -> list[tuple
 
 
 def _run_handler(sandbox: Any, requests: int, concurrency: int, audit_latency: float) -> dict[str, Any]:
-    from cio_security.audit.store import MemoryAuditStore
-    from ciosec.functions import LambdaContext, load_function
+    from ciosec.emulator.functions import LambdaContext, load_function
+    from fixtures.memory_audit import MemoryAuditStore
 
     work: queue.Queue[dict[str, Any]] = queue.Queue()
     for event in _batches(requests):
@@ -206,7 +206,7 @@ def run(
     audit_latency: float = 0.005,
 ) -> dict[str, Any]:
     """Run both approaches against one sandbox and return the figures (module docstring)."""
-    for path in (ROOT / "layers" / "shared", ROOT / "local"):
+    for path in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests"):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
     from moto import mock_aws

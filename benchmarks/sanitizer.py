@@ -46,7 +46,7 @@ def _median_seconds(fn: Any, iterations: int) -> float:
 def run(iterations: int = 2000) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.data_masking import DataMasking
 
-    from cio_security.sanitizer.core import sanitize
+    from cio_security.sanitizer.attributes import sanitize
 
     data = record()
     size = len(json.dumps(data).encode())

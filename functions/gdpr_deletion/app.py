@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
-from cio_security.audit.store import AuditStore
+from cio_security.audit.dynamodb import AuditStore
 from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.customerio.track import TrackClient
 from cio_security.deletion.dead_letters import DeadLetterQueue
@@ -64,11 +64,7 @@ def processor() -> DeletionProcessor:
     client = TrackClient(
         track_credentials_provider(secrets),
         base_url=s.track_url,
-        timeout=s.timeout,
-        max_attempts=s.max_attempts,
-        backoff_base=s.backoff_base_seconds,
-        backoff_cap=s.backoff_cap_seconds,
-        retry_after_cap=s.retry_after_cap_seconds,
+        retry=s.retry,
         rate_limit=TokenBucket(s.rate_per_invocation),
     )
     return DeletionProcessor(

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
 from cio_security.errors import CioSecurityError, RotationError
-from cio_security.rotation.protocol import STEPS, RotationSettings, StepResult, rotate
+from cio_security.rotation import STEPS, RotationSettings, StepResult, rotate
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -31,7 +31,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
 from cio_security.errors import CioSecurityError, InvalidEventError, PayloadLimitError, SignatureError
-from cio_security.sanitizer.core import SanitizerPolicy, sanitize
+from cio_security.sanitizer.attributes import sanitize
+from cio_security.sanitizer.policy import SanitizerPolicy
 from cio_security.secrets.loaders import signing_key_loader
 from cio_security.secrets.store import SecretStore
 from cio_security.webhook.event import WebhookEvent, parse_webhook_event

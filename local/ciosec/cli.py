@@ -10,9 +10,10 @@ import argparse
 import importlib
 import logging
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ciosec.commands
+from ciosec.commands import Subcommands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(ciosec.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"ciosec.commands.{module_info.name}")
-        module.register(groups)
+        register: Callable[[Subcommands], None] = module.register
+        register(groups)
     return parser
 
 

@@ -21,7 +21,7 @@ dead-lettered by the handler with reason ``retries_exhausted``); ``CHAOS_SEED``;
 
 AWS is moto's server in a child process on 127.0.0.1 (moto is the busiest part of the run, and
 there it has a core of its own); the queues, tables and secrets are created from template.yaml
-by ``ciosec.provision``, the redrive policy's maxReceiveCount included. The sandbox listens on
+by ``ciosec.emulator.provision``, the redrive policy's maxReceiveCount included. The sandbox listens on
 127.0.0.1. Everything started here is stopped at teardown.
 """
 
@@ -46,15 +46,15 @@ import boto3
 import httpx
 import pytest
 
-import ciosec.sandbox as sandbox_module
-from cio_security.audit.store import AuditRecord, StepName, StepRecord, iso
+import ciosec.sandbox.sandbox as sandbox_module
+from cio_security.audit.record import AuditRecord, StepName, StepRecord, iso
 from cio_security.deletion.request import DeletionRequest
-from ciosec.functions import load_function
-from ciosec.local_stack import free_port
-from ciosec.provision import Provisioned, function_environment, provision
+from ciosec.emulator.functions import load_function
+from ciosec.emulator.local_stack import free_port
+from ciosec.emulator.provision import Provisioned, function_environment, provision
+from ciosec.emulator.sqs_event_source import SqsEventSource
+from ciosec.emulator.template import Resolver
 from ciosec.sandbox import CredentialSet, Faults, RequestRecord, Sandbox, SandboxConfig
-from ciosec.sqs_source import SqsEventSource
-from ciosec.template import Resolver
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 

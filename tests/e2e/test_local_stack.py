@@ -18,8 +18,8 @@ import boto3
 import httpx
 import pytest
 
-from ciosec.functions import EVENTS
-from ciosec.local_stack import free_port
+from ciosec.emulator.functions import EVENTS
+from ciosec.emulator.local_stack import free_port
 
 STARTUP_SECONDS = 90
 

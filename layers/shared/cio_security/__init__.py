@@ -42,16 +42,16 @@ def lazy_exports(
 
 
 _EXPORTS: dict[str, str] = {
-    "AuditBackend": "audit.store",
-    "AuditRecord": "audit.store",
-    "AuditStore": "audit.store",
-    "MemoryAuditStore": "audit.store",
-    "subject_hash": "audit.store",
+    "AuditBackend": "audit.base",
+    "AuditRecord": "audit.record",
+    "AuditStore": "audit.dynamodb",
+    "subject_hash": "audit.record",
     "TokenBucket": "customerio.ratelimit",
-    "RegionInfo": "customerio.track",
-    "TRACK_URLS": "customerio.track",
+    "RegionInfo": "customerio.responses",
+    "TrackResponse": "customerio.responses",
+    "RetryPolicy": "customerio.retry",
     "TrackClient": "customerio.track",
-    "TrackResponse": "customerio.track",
+    "TRACK_URLS": "customerio.urls",
     "DeadLetterQueue": "deletion.dead_letters",
     "DeletionOutcome": "deletion.outcome",
     "DeletionProcessor": "deletion.processor",
@@ -86,20 +86,20 @@ _EXPORTS: dict[str, str] = {
     "TransientError": "errors",
     "TransportError": "errors",
     "keyed_hash": "hashing",
-    "RotationSettings": "rotation.protocol",
-    "StepResult": "rotation.protocol",
+    "StepResult": "rotation.outcome",
     "rotate": "rotation.protocol",
-    "staging_secret_name": "rotation.protocol",
-    "SanitizeReport": "sanitizer.core",
-    "SanitizeResult": "sanitizer.core",
-    "SanitizerPolicy": "sanitizer.core",
-    "normalize_key": "sanitizer.core",
-    "sanitize": "sanitizer.core",
-    "sanitize_attributes": "sanitizer.core",
+    "RotationSettings": "rotation.settings",
+    "staging_secret_name": "rotation.staging",
+    "sanitize": "sanitizer.attributes",
+    "sanitize_attributes": "sanitizer.attributes",
     "detect": "sanitizer.detectors",
     "is_card_number": "sanitizer.detectors",
     "is_iban": "sanitizer.detectors",
     "is_us_ssn": "sanitizer.detectors",
+    "normalize_key": "sanitizer.keys",
+    "SanitizerPolicy": "sanitizer.policy",
+    "SanitizeReport": "sanitizer.report",
+    "SanitizeResult": "sanitizer.report",
     "signing_key_loader": "secrets.loaders",
     "track_credentials_provider": "secrets.loaders",
     "Pepper": "secrets.models",
@@ -139,7 +139,6 @@ __all__ = [
     "InvalidEventError",
     "LeaseHeldError",
     "LeaseLostError",
-    "MemoryAuditStore",
     "NotFoundError",
     "PayloadLimitError",
     "Pepper",
@@ -149,6 +148,7 @@ __all__ = [
     "RedirectRefusedError",
     "RegionInfo",
     "RetryLaterError",
+    "RetryPolicy",
     "RotationError",
     "RotationSettings",
     "SanitizeReport",
@@ -197,9 +197,14 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from cio_security.audit.store import AuditBackend, AuditRecord, AuditStore, MemoryAuditStore, subject_hash
+    from cio_security.audit.base import AuditBackend
+    from cio_security.audit.dynamodb import AuditStore
+    from cio_security.audit.record import AuditRecord, subject_hash
     from cio_security.customerio.ratelimit import TokenBucket
-    from cio_security.customerio.track import TRACK_URLS, RegionInfo, TrackClient, TrackResponse
+    from cio_security.customerio.responses import RegionInfo, TrackResponse
+    from cio_security.customerio.retry import RetryPolicy
+    from cio_security.customerio.track import TrackClient
+    from cio_security.customerio.urls import TRACK_URLS
     from cio_security.deletion.dead_letters import DeadLetterQueue
     from cio_security.deletion.outcome import DeletionOutcome
     from cio_security.deletion.processor import DeletionProcessor
@@ -234,16 +239,15 @@ if TYPE_CHECKING:
         TransportError,
     )
     from cio_security.hashing import keyed_hash
-    from cio_security.rotation.protocol import RotationSettings, StepResult, rotate, staging_secret_name
-    from cio_security.sanitizer.core import (
-        SanitizeReport,
-        SanitizeResult,
-        SanitizerPolicy,
-        normalize_key,
-        sanitize,
-        sanitize_attributes,
-    )
+    from cio_security.rotation.outcome import StepResult
+    from cio_security.rotation.protocol import rotate
+    from cio_security.rotation.settings import RotationSettings
+    from cio_security.rotation.staging import staging_secret_name
+    from cio_security.sanitizer.attributes import sanitize, sanitize_attributes
     from cio_security.sanitizer.detectors import detect, is_card_number, is_iban, is_us_ssn
+    from cio_security.sanitizer.keys import normalize_key
+    from cio_security.sanitizer.policy import SanitizerPolicy
+    from cio_security.sanitizer.report import SanitizeReport, SanitizeResult
     from cio_security.secrets.loaders import signing_key_loader, track_credentials_provider
     from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
     from cio_security.secrets.store import SecretStore, parse_secret

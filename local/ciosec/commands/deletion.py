@@ -13,13 +13,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cio_security.config import boto_config
-from ciosec.deletion_ops import (
+from ciosec.commands import Subcommands
+from ciosec.operations.deletion import (
     RequestInputError,
     audit_status,
     build_request,
@@ -30,7 +31,7 @@ from ciosec.deletion_ops import (
     submit,
     submit_bulk,
 )
-from ciosec.stack import resolve
+from ciosec.operations.stack import resolve
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -165,7 +166,7 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     deletion = groups.add_parser(
         "deletion", help="submit GDPR/CCPA deletion requests and read their audit records"
     )

@@ -23,12 +23,13 @@ from typing import Any
 import boto3
 
 from cio_security.errors import RotationError
-from cio_security.rotation.protocol import RotationSettings
+from cio_security.rotation import RotationSettings
 from cio_security.secrets.models import TrackCredentials
+from ciosec.commands import Subcommands
 from ciosec.commands.webhook import sample_event, send_webhook
-from ciosec.deletion_ops import audit_status, build_request, list_dead_letters, submit_bulk
-from ciosec.local_stack import LOCAL_SIGNING_KEY, LocalStack, LocalStackOptions
-from ciosec.rotation_ops import discard_stale_pending, rotate_locally, stage
+from ciosec.emulator.local_stack import LOCAL_SIGNING_KEY, LocalStack, LocalStackOptions
+from ciosec.operations.deletion import audit_status, build_request, list_dead_letters, submit_bulk
+from ciosec.operations.rotation import discard_stale_pending, rotate_locally, stage
 
 REQUESTS = 100
 ROTATION_ATTEMPTS = 5
@@ -142,7 +143,7 @@ def _scenario(args: argparse.Namespace) -> tuple[dict[str, Any], Counter[str]]:
     return report, outcomes
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("demo", help="run one end-to-end scenario on a fresh local stack")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the deletions")
     parser.set_defaults(func=_run)

@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ciosec.functions import LambdaContext, load_function
-from ciosec.stack import StackInfo, resolve
+from ciosec.commands import Subcommands
+from ciosec.emulator.functions import LambdaContext, load_function
+from ciosec.operations.stack import StackInfo, resolve
 
 FUNCTIONS = ("webhook", "gdpr_deletion", "rotation")
 
@@ -47,7 +48,7 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("invoke", help="run a function's handler on an event file (local stack)")
     parser.add_argument("function", choices=FUNCTIONS)
     parser.add_argument("event", help="an event file, e.g. events/webhook/valid.json")

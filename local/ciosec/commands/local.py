@@ -6,10 +6,10 @@ import argparse
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
-from ciosec.local_stack import LocalStack, LocalStackOptions
-from ciosec.stack import StackInfo
+from ciosec.commands import Subcommands
+from ciosec.emulator.local_stack import LocalStack, LocalStackOptions
+from ciosec.operations.stack import StackInfo
 
 NEXT_STEPS = """\
 Next, in another terminal (.venv/bin/ciosec or .venv/bin/python -m ciosec):
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("local", help="run the whole stack on 127.0.0.1 until Ctrl-C")
     parser.add_argument("--port", type=int, default=3000, help="webhook port (default 3000)")
     parser.set_defaults(func=_run)

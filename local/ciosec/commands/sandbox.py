@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from ciosec.stack import resolve
+from ciosec.commands import Subcommands
+from ciosec.operations.stack import resolve
 
 
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -61,7 +62,7 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("sandbox", help="drive the local Customer.io sandbox")
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new-credentials", help="issue a new Track credential set (JSON on stdout)")

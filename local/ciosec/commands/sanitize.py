@@ -13,9 +13,11 @@ import boto3
 
 from cio_security.config import boto_config
 from cio_security.errors import CioSecurityError
-from cio_security.sanitizer.core import SanitizerPolicy, sanitize
+from cio_security.sanitizer.attributes import sanitize
+from cio_security.sanitizer.policy import SanitizerPolicy
 from cio_security.secrets.store import SecretStore
-from ciosec.stack import resolve
+from ciosec.commands import Subcommands
+from ciosec.operations.stack import resolve
 
 
 def _pepper(args: argparse.Namespace) -> bytes:
@@ -49,7 +51,7 @@ def _sanitize(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("sanitize", help="sanitize a JSON file with the configured policy")
     parser.add_argument("file", help="a JSON object, or - for standard input")
     parser.add_argument("--policy", help="a sanitizer policy JSON file (default: the built-in policy)")

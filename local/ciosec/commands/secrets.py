@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 
 from cio_security.config import CUSTOMERIO_TRACK_URL, boto_config
 from cio_security.errors import RotationError
-from cio_security.rotation.protocol import RotationSettings, SecretKind, StepResult
-from ciosec.rotation_ops import (
+from cio_security.rotation import STAGING_SUFFIX, KindName, RotationSettings, StepResult
+from ciosec.commands import Subcommands
+from ciosec.operations.rotation import (
     CLI_KINDS,
     StageInputError,
     discard_stale_pending,
@@ -30,7 +31,7 @@ from ciosec.rotation_ops import (
     start_rotation,
     wait_for_rotation,
 )
-from ciosec.stack import StackInfo, resolve
+from ciosec.operations.stack import StackInfo, resolve
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -41,7 +42,7 @@ def _client() -> SecretsManagerClient:
     return client
 
 
-def _secret_id(stack: StackInfo, kind: SecretKind) -> str:
+def _secret_id(stack: StackInfo, kind: KindName) -> str:
     secret_id = stack.track_credentials_secret_id if kind == "track" else stack.signing_key_secret_id
     if not secret_id:
         raise SystemExit(f"the stack has no {kind} secret")
@@ -98,6 +99,8 @@ def _rotate(args: argparse.Namespace) -> int:
         rotate_locally(client, secret_id, settings, on_step=_print_step)
     except RotationError as exc:
         print(f"rotation failed, nothing was promoted: {exc}", file=sys.stderr)
+        if STAGING_SUFFIX in str(exc):  # the library says what to stage where; this is the command
+            print(f"to stage a new value: ciosec secrets stage {args.kind}", file=sys.stderr)
         return 1
     return 0
 
@@ -111,7 +114,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("secrets", help="stage and rotate the Track credentials and the signing key")
     commands = parser.add_subparsers(dest="command", required=True)
     kinds = sorted(CLI_KINDS)

@@ -15,7 +15,8 @@ import httpx
 from cio_security.config import boto_config
 from cio_security.secrets.store import SecretStore
 from cio_security.webhook.signature import sign_webhook
-from ciosec.stack import resolve
+from ciosec.commands import Subcommands
+from ciosec.operations.stack import resolve
 
 
 def sample_event(metric: str = "delivered") -> dict[str, Any]:
@@ -51,7 +52,7 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if response.status_code < 300 or args.forge else 1
 
 
-def register(groups: Any) -> None:
+def register(groups: Subcommands) -> None:
     parser = groups.add_parser("webhook", help="send test webhooks to the stack")
     commands = parser.add_subparsers(dest="command", required=True)
     send = commands.add_parser("send", help="post a webhook signed with the stack's current signing key")

@@ -22,9 +22,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cio_security.audit.store import AuditRecord
+from cio_security.audit.record import AuditRecord
+from ciosec.emulator.sqs_event_source import sqs_record
 from ciosec.sandbox import CredentialSet, Sandbox
-from ciosec.sqs_source import sqs_record
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function
 from fixtures.logs import sensitive

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cio_security.audit.store import AuditRecord, AuditStore, subject_hash
+from cio_security.audit.dynamodb import AuditStore
+from cio_security.audit.record import AuditRecord, subject_hash
 from cio_security.deletion.request import DeletionRequest
 from fixtures.functions import FakeLambdaContext
 from fixtures.logs import LogCapture, sensitive

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ciosec.cli import main
-from ciosec.deletion_ops import RequestInputError, read_bulk_csv, read_identifier
-from ciosec.stack import StackInfo
+from ciosec.operations.deletion import RequestInputError, read_bulk_csv, read_identifier
+from ciosec.operations.stack import StackInfo
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS

@@ -23,6 +23,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
+from cio_security.customerio.retry import DEFAULT
 from cio_security.customerio.track import TrackClient
 from cio_security.secrets.models import TrackCredentials
 from ciosec.sandbox import CredentialSet, Sandbox
@@ -52,6 +53,7 @@ CREDENTIAL_SETS = (CURRENT, *EXTRA_SETS)
 SIGNING_CURRENT = "sk-current-0123456789abcdefghijklmnopqrstuv"
 SIGNING_NEW = "sk-next-ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
 PEPPER = "test-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
+ONE_ATTEMPT = DEFAULT.with_changes(max_attempts=1)
 SECRET_VALUES = (*(c.api_key for c in CREDENTIAL_SETS), SIGNING_CURRENT, SIGNING_NEW, PEPPER)
 
 
@@ -185,7 +187,7 @@ class RotationStack:
 
     def current_works(self) -> bool:
         """The AWSCURRENT Track credentials answer 200 in the sandbox."""
-        with TrackClient(self.current_track(), base_url=self.sandbox.url, max_attempts=1) as client:
+        with TrackClient(self.current_track(), base_url=self.sandbox.url, retry=ONE_ATTEMPT) as client:
             return client.region().environment_id == WORKSPACE
 
 

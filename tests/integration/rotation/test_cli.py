@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 
 from ciosec.cli import main
+from ciosec.operations.stack import StackInfo
 from ciosec.sandbox import Sandbox
-from ciosec.stack import StackInfo
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 
@@ -27,6 +27,7 @@ from .conftest import (
     SECRET_VALUES,
     SIGNING_CURRENT,
     SIGNING_NEW,
+    SIGNING_SECRET,
     TRACK_SECRET,
     assert_no_secret_values,
     create_secrets,
@@ -116,12 +117,14 @@ def test_stage_and_rotate_the_signing_key_from_a_bare_key(cli: Cli) -> None:
     assert cli.stages(secret) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
 
-def test_rotate_with_nothing_staged_says_what_to_do(cli: Cli) -> None:
-    code, _, err = cli("secrets", "rotate", "track")
+@pytest.mark.parametrize(("kind", "secret"), [("track", TRACK_SECRET), ("signing-key", SIGNING_SECRET)])
+def test_rotate_with_nothing_staged_says_what_to_do(cli: Cli, kind: str, secret: str) -> None:
+    code, _, err = cli("secrets", "rotate", kind)
     assert code == 1
     assert "nothing was promoted" in err
-    assert "ciosec secrets stage track" in err
-    assert cli.stages() == [["AWSCURRENT"]]
+    assert f"to secret {secret}/staged and rotate again" in err  # the library: what to write where
+    assert f"to stage a new value: ciosec secrets stage {kind}" in err  # the CLI: which command
+    assert cli.stages(secret) == [["AWSCURRENT"]]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +150,7 @@ def test_a_refused_rotation_is_discarded_by_the_next_one(cli: Cli) -> None:
     code, _, err = cli("secrets", "rotate", "track")
     assert code == 1
     assert "another workspace" in err
+    assert "ciosec secrets stage track" in err
     assert cli.current() == json.loads(track_json(CURRENT))
     assert cli.stages() == [["AWSCURRENT"], ["AWSPENDING"]]  # as Secrets Manager leaves it
 

@@ -4,6 +4,7 @@ retries, injected failures, refusals, the protocol's validation, logs and metric
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from .conftest import (
     OTHER_REGION,
     OTHER_WORKSPACE,
     PENDING,
+    SECRETS,
     SIGNING_CURRENT,
     SIGNING_NEW,
     FlakySecretsManager,
@@ -264,7 +266,7 @@ def test_test_secret_refuses_and_nothing_is_promoted(
     with pytest.raises(RotationError, match=reason) as failure:
         rotation.invoke("track", token, "testSecret")
     assert failure.value.step == "testSecret"
-    assert "ciosec secrets stage track" in str(failure.value)
+    assert TRACK_HOWTO in str(failure.value)  # what to write where (the CLI adds its command)
     assert_no_secret_values(str(failure.value))
     assert "revoked-or-mistyped-key-77" not in str(failure.value)
     assert_unchanged(rotation, old)
@@ -286,7 +288,11 @@ NOTHING = "nothing is staged for secret cio-security/customerio/track-credential
 INVALID = "is not a valid TrackCredentials"
 TRACK_HOWTO = (
     'write {"site_id": "...", "api_key": "...", "region": "us|eu"} to secret '
-    "cio-security/customerio/track-credentials/staged (ciosec secrets stage track) and rotate again"
+    "cio-security/customerio/track-credentials/staged and rotate again"
+)
+SIGNING_HOWTO = (
+    'write {"signing_key": "..."} (32 to 512 printable ASCII characters, no whitespace) to secret '
+    "cio-security/customerio/webhook-signing-key/staged and rotate again"
 )
 
 
@@ -315,6 +321,7 @@ def test_create_secret_says_what_to_stage(rotation: RotationStack, staged: str, 
     assert message.startswith("createSecret: ")
     assert reason in message
     assert TRACK_HOWTO in message
+    assert "ciosec" not in message  # the library names no CLI command
     assert_no_secret_values(message)
     assert rotation.stages("track")[token] == ["AWSPENDING"]  # still no value
 
@@ -335,8 +342,9 @@ def test_signing_key_create_secret_says_what_to_stage(
     token = rotation.begin("signing_key")
     with pytest.raises(RotationError, match=reason) as failure:
         rotation.invoke("signing_key", token, "createSecret")
-    assert "(ciosec secrets stage signing-key)" in str(failure.value)
+    assert SIGNING_HOWTO in str(failure.value)
     assert "cio-security/customerio/webhook-signing-key/staged" in str(failure.value)
+    assert "ciosec" not in str(failure.value)  # the library names no CLI command
     assert_no_secret_values(str(failure.value))
 
 
@@ -388,15 +396,33 @@ def test_a_secret_this_function_does_not_rotate_is_refused(rotation: RotationSta
         rotation.invoke("track", token, "createSecret", secret_id="cio-security/pepper")
 
 
-def test_the_secret_may_be_named_by_name_or_arn(rotation: RotationStack) -> None:
-    """The event names the secret by ARN; TRACK_CREDENTIALS_SECRET_ID holds the ARN and
-    SIGNING_KEY_SECRET_ID the name: both resolve, and the event may name either."""
-    rotation.stage("signing_key", signing_json(SIGNING_NEW))
-    token = rotation.begin("signing_key")
-    rotation.invoke("signing_key", token, "createSecret")
-    rotation.invoke(
-        "signing_key", token, "setSecret", secret_id="cio-security/customerio/webhook-signing-key"
-    )
+@pytest.mark.parametrize("first", ["arn", "name"])
+@pytest.mark.parametrize("kind", ["track", "signing_key"])
+def test_the_secret_may_be_named_by_name_or_arn(
+    rotation: RotationStack, captured_logs: LogCapture, kind: str, first: str
+) -> None:
+    """TRACK_CREDENTIALS_SECRET_ID holds the ARN and SIGNING_KEY_SECRET_ID the name (as the
+    template configures them), and the event may name the secret either way (Secrets Manager
+    sends the ARN): every step resolves the secret and its kind, its result names both, and the
+    rotation completes."""
+    assert os.environ["TRACK_CREDENTIALS_SECRET_ID"] == rotation.arns["track"]
+    assert os.environ["SIGNING_KEY_SECRET_ID"] == SECRETS["signing_key"]
+    old = rotation.version_with(kind, "AWSCURRENT")
+    assert old
+    value = track_json(PENDING) if kind == "track" else signing_json(SIGNING_NEW)
+    rotation.stage(kind, value)
+    token = rotation.begin(kind)
+    ids = {"arn": rotation.arns[kind], "name": SECRETS[kind]}
+    order = ["arn", "name"] if first == "arn" else ["name", "arn"]
+    named_by = [order[i % 2] for i in range(len(STEPS))]  # alternate: each way names two steps
+    results = [
+        rotation.invoke(kind, token, step, secret_id=ids[way])
+        for step, way in zip(STEPS, named_by, strict=True)
+    ]
+    assert results == [{"step": step, "outcome": "completed", "kind": kind} for step in STEPS]
+    logged = [r for r in captured_logs.records if hasattr(r, "outcome") and hasattr(r, "secret")]
+    assert [(r.secret, r.kind, r.outcome) for r in logged] == [(SECRETS[kind], kind, "completed")] * 4
+    assert_rotated(rotation, kind, token, old, value)
 
 
 def test_an_event_without_its_fields_is_refused(rotation: RotationStack) -> None:

@@ -13,15 +13,17 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from cio_security.customerio.ratelimit import TokenBucket
-from cio_security.customerio.track import (
+from cio_security.customerio import (
     DEFAULT_TIMEOUT,
     RegionInfo,
+    RetryPolicy,
+    TokenBucket,
     TrackClient,
     TrackResponse,
     parse_retry_after,
     track_path,
 )
+from cio_security.customerio.retry import DEFAULT
 from cio_security.errors import (
     AuthenticationError,
     BadRequestError,
@@ -39,7 +41,7 @@ from cio_security.secrets.models import TrackCredentials
 from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.logs import sensitive
 from fixtures.sandbox import (
-    FAST_TIMEOUT,
+    FAST_RETRY,
     SANDBOX_API_KEY,
     SANDBOX_ENVIRONMENT_ID,
     SANDBOX_SITE_ID,
@@ -54,10 +56,15 @@ CARD = "4111 1111 1111 1111"
 PHONE = "+44 20 7946 0000"
 
 
+def fast(**changes) -> RetryPolicy:
+    """The sandbox retry policy (1 s timeouts) with ``changes``."""
+    return FAST_RETRY.with_changes(**changes)
+
+
 def make_client(sandbox: Sandbox, **overrides) -> TrackClient:
     options = {
         "base_url": sandbox.url,
-        "timeout": FAST_TIMEOUT,
+        "retry": FAST_RETRY,
         "pepper": TEST_PEPPER,
         "sleep": RecordedSleep(),
         "random": lambda: 0.5,
@@ -215,9 +222,14 @@ def test_base_url_is_validated(base_url: str) -> None:
         {"backoff_base": -1.0},
         {"backoff_cap": float("nan")},
         {"retry_after_cap": float("inf")},
-        {"pepper": ""},
     ],
 )
+def test_retry_settings_are_validated(options: dict) -> None:
+    with pytest.raises(ConfigurationError):
+        TrackClient(SANDBOX_TRACK_CREDENTIALS, retry=DEFAULT.with_changes(**options))
+
+
+@pytest.mark.parametrize("options", [{"pepper": ""}, {"retry": 3}])
 def test_settings_are_validated(options: dict) -> None:
     with pytest.raises(ConfigurationError):
         TrackClient(SANDBOX_TRACK_CREDENTIALS, **options)
@@ -407,7 +419,7 @@ def test_transient_statuses_are_retried_with_full_jitter(
 
 def test_backoff_is_capped(sandbox: Sandbox) -> None:
     sandbox.fail_next(3, 500)
-    with make_client(sandbox, random=lambda: 1.0, backoff_base=1.0, backoff_cap=1.5) as client:
+    with make_client(sandbox, random=lambda: 1.0, retry=fast(backoff_base=1.0, backoff_cap=1.5)) as client:
         client.suppress("user")
     assert sleeps(client) == [1.0, 1.5, 1.5]
 
@@ -467,7 +479,7 @@ def test_timeouts_are_retried_then_reported(sandbox: Sandbox) -> None:
     sandbox.fail_next(4, kind="timeout", hang_seconds=1.0)
     timeout = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
     started = time.monotonic()
-    with make_client(sandbox, timeout=timeout) as client, pytest.raises(TransportError) as caught:
+    with make_client(sandbox, retry=fast(timeout=timeout)) as client, pytest.raises(TransportError) as caught:
         client.suppress("user")
     assert time.monotonic() - started < 2.0
     assert "ReadTimeout" in str(caught.value)
@@ -478,7 +490,7 @@ def test_timeouts_are_retried_then_reported(sandbox: Sandbox) -> None:
 def test_a_timeout_then_success(sandbox: Sandbox) -> None:
     sandbox.fail_next(1, kind="timeout", hang_seconds=1.0)
     timeout = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
-    with make_client(sandbox, timeout=timeout) as client:
+    with make_client(sandbox, retry=fast(timeout=timeout)) as client:
         assert client.suppress("user").status == 200
     assert sandbox.suppressed() == {"user"}
 
@@ -493,7 +505,7 @@ def test_connection_resets_are_retried(sandbox: Sandbox, track_client: TrackClie
 
 
 def test_unreachable_host_is_a_transport_error(sandbox: Sandbox) -> None:
-    client = make_client(sandbox, max_attempts=2)
+    client = make_client(sandbox, retry=fast(max_attempts=2))
     sandbox.stop()
     with client, pytest.raises(TransportError) as caught:
         client.suppress("user")
@@ -528,7 +540,7 @@ def test_every_attempt_passes_through_the_bucket(sandbox: Sandbox) -> None:
 def test_client_pacing_stays_under_the_sandbox_limit(sandbox: Sandbox) -> None:
     rate, n = 25.0, 16
     sandbox.configure(rate_limit_rps=rate, rate_limit_burst=2)
-    with make_client(sandbox, rate_limit=TokenBucket(rate), max_attempts=1) as client:
+    with make_client(sandbox, rate_limit=TokenBucket(rate), retry=fast(max_attempts=1)) as client:
         started = time.monotonic()
         for i in range(n):
             client.suppress(f"user-{i}")
@@ -537,7 +549,7 @@ def test_client_pacing_stays_under_the_sandbox_limit(sandbox: Sandbox) -> None:
     assert elapsed >= (n - 1) / rate * 0.95
 
     sandbox.clear_requests()
-    with make_client(sandbox, max_attempts=1) as unpaced:
+    with make_client(sandbox, retry=fast(max_attempts=1)) as unpaced:
         outcomes = []
         for i in range(n):
             try:
@@ -585,7 +597,7 @@ def test_errors_never_contain_credentials_identifiers_or_payloads(sandbox: Sandb
     ]
     errors: list[CustomerIOError] = []
     timeout = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
-    with make_client(sandbox, max_attempts=2, timeout=timeout) as client:
+    with make_client(sandbox, retry=fast(max_attempts=2, timeout=timeout)) as client:
         scripts = [
             {"status": 400},
             {"status": 404},

@@ -10,10 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from cio_security.audit.store import AuditBackend, AuditStore, MemoryAuditStore
+from cio_security.audit.base import AuditBackend
+from cio_security.audit.dynamodb import AuditStore
 from cio_security.deletion.processor import DeletionProcessor
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
+from fixtures.memory_audit import MemoryAuditStore
 from fixtures.template import table_definition
 
 PEPPER = b"unit-pepper-0123456789abcdef0123456789abcdef"

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cio_security.audit.store import AuditStore, MemoryAuditStore, subject_hash
+from cio_security.audit.dynamodb import AuditStore
+from cio_security.audit.record import subject_hash
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.processor import DeletionProcessor
 from cio_security.deletion.request import DeletionRequest
@@ -26,6 +27,7 @@ from cio_security.errors import (
 )
 from fixtures.aws import REGION
 from fixtures.logs import LogCapture, sensitive
+from fixtures.memory_audit import MemoryAuditStore
 
 from .conftest import PEPPER, START, FakeClock, FakeTrackClient, scan
 

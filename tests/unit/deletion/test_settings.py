@@ -1,13 +1,18 @@
-"""The rate budget formula, the worst-case call time, settings from the environment, and message
+"""The rate budget formula, the erase worst case, settings from the environment, and message
 parsing."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from cio_security.customerio.retry import DELETION
 from cio_security.deletion.request import parse_deletion_message
-from cio_security.deletion.settings import DeletionSettings, rate_per_invocation, worst_case_call_seconds
+from cio_security.deletion.settings import (
+    AUDIT_WRITE_ALLOWANCE_SECONDS,
+    ERASE_CALLS,
+    DeletionSettings,
+    rate_per_invocation,
+)
 from cio_security.errors import ConfigurationError, InvalidDeletionRequestError
 
 
@@ -32,23 +37,26 @@ def test_rate_per_invocation_refuses_a_bad_concurrency(concurrency: object) -> N
         rate_per_invocation(100, concurrency)  # type: ignore[arg-type]
 
 
-def test_worst_case_call_seconds() -> None:
-    timeout = httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=5.0)
-    # 3 attempts x (2 + 5) + 2 waits of max(backoff, retry-after cap 10)
-    assert worst_case_call_seconds(
-        timeout=timeout, max_attempts=3, backoff_base=0.2, backoff_cap=5.0, retry_after_cap=10.0
-    ) == pytest.approx(41.0)
-    assert worst_case_call_seconds(
-        timeout=timeout, max_attempts=1, backoff_base=0.2, backoff_cap=5.0, retry_after_cap=10.0
-    ) == pytest.approx(7.0)
+def test_the_deletion_preset_worst_case_counts_the_401_refresh() -> None:
+    # 3 attempts and the 401 re-send, each 2 + 5 s, and 2 waits of max(backoff, retry-after cap 10)
+    assert DELETION.worst_case() == pytest.approx(4 * 7.0 + 2 * 10.0)
+    assert DELETION.with_changes(max_attempts=1).worst_case() == pytest.approx(2 * 7.0)
 
 
-def test_default_settings_fit_the_function_timeout() -> None:
+def test_default_settings_use_the_deletion_preset() -> None:
     settings = DeletionSettings(audit_table="t", dead_letter_queue_url="q")
-    # template.yaml gives the function 90 s: an erase's two steps must fit at their worst.
-    assert 2 * settings.worst_case_call_seconds + 4 < 90
-    # and a step starts whenever one attempt still fits (the local stack's contexts give 30 s)
-    assert settings.step_budget_seconds == 2 + 5 + 2
+    assert settings.retry is DELETION
+    # an erase: suppress and delete at their worst, each with its audit write
+    assert settings.erase_worst_case_seconds == pytest.approx(2 * (48.0 + 2.0))
+    assert len(parse_deletion_message('{"request_id": "r", "identifier": "u"}').steps) == ERASE_CALLS
+
+
+def test_default_settings_step_budget() -> None:
+    # tests/iac/test_timeouts.py checks erase_worst_case_seconds against template.yaml's Timeout
+    # (the old 86 s fitted 90 s only because the 401 refresh request was not counted).
+    settings = DeletionSettings(audit_table="t", dead_letter_queue_url="q")
+    # a step starts whenever one attempt still fits (the local stack's contexts give 30 s)
+    assert settings.step_budget_seconds == 2 + 5 + AUDIT_WRITE_ALLOWANCE_SECONDS
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,12 +68,16 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUSTOMERIO_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("CUSTOMERIO_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("AUDIT_RETENTION_DAYS", "1000")
+    monkeypatch.setenv("CUSTOMERIO_BACKOFF_CAP_SECONDS", "0.25")
+    monkeypatch.setenv("CUSTOMERIO_RETRY_AFTER_CAP_SECONDS", "3")
     settings = DeletionSettings.from_env()
     assert settings.rate_per_invocation == 20.0
-    assert settings.backoff_base_seconds == 0.001
-    assert settings.timeout.read == 0.5
-    assert settings.timeout.connect == 0.5
-    assert settings.max_attempts == 2
+    assert settings.retry.backoff_base == 0.001
+    assert settings.retry.backoff_cap == 0.25
+    assert settings.retry.retry_after_cap == 3.0
+    assert settings.retry.timeout.read == 0.5
+    assert settings.retry.timeout.connect == 0.5
+    assert settings.retry.max_attempts == 2
     assert settings.retention_days == 1000
     assert settings.track_url is None
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from cio_security import rotation
+from cio_security.customerio.retry import ROTATION_TEST, RetryPolicy
 from cio_security.errors import ConfigurationError, RotationError
-from cio_security.rotation import protocol as rotation
 from cio_security.secrets.models import SigningKey, TrackCredentials
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
@@ -93,16 +94,18 @@ def test_canonical_json_unwraps_and_sorts() -> None:
 
 def test_same_value_ignores_the_declared_region_of_track_credentials() -> None:
     a = TrackCredentials.model_validate(CURRENT)
-    assert rotation.same_value(a, TrackCredentials.model_validate({**CURRENT, "region": "eu"}))
-    assert not rotation.same_value(a, TrackCredentials.model_validate(PENDING))
-
-
-def test_staging_instructions_name_the_shape_the_secret_and_the_command() -> None:
-    text = rotation.staging_instructions("signing_key", "s/webhook-signing-key")
-    assert text.startswith('write {"signing_key": "..."}')
-    assert (
-        "to secret s/webhook-signing-key/staged (ciosec secrets stage signing-key) and rotate again" in text
+    assert rotation.TRACK_CREDENTIALS.same_value(
+        a, TrackCredentials.model_validate({**CURRENT, "region": "eu"})
     )
+    assert not rotation.TRACK_CREDENTIALS.same_value(a, TrackCredentials.model_validate(PENDING))
+
+
+def test_staging_instructions_name_the_shape_and_the_secret_to_write_it_to() -> None:
+    """What to write where, and nothing else: the CLI adds its own command hint."""
+    text = rotation.SIGNING_KEY.staging_instructions("s/webhook-signing-key")
+    assert text.startswith('write {"signing_key": "..."}')
+    assert text.endswith(" to secret s/webhook-signing-key/staged and rotate again")
+    assert "ciosec" not in text
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,6 +121,15 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "",
         None,
     )
+    assert loaded.retry is ROTATION_TEST
+
+
+def test_settings_hold_the_retry_policy_of_the_region_calls() -> None:
+    """testSecret's calls follow one RetryPolicy: the ROTATION_TEST preset unless overridden."""
+    assert rotation.RotationSettings().retry is ROTATION_TEST
+    assert ROTATION_TEST.max_attempts == 2
+    custom = RetryPolicy(max_attempts=1)
+    assert rotation.RotationSettings(retry=custom).retry is custom
 
 
 # -- which secret ---------------------------------------------------------------------------------

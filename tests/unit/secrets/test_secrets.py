@@ -110,6 +110,22 @@ class TestSigningKeyLoader:
         assert load(True) == [KEY_B.encode()]
         assert signing_key_loader(store, "sk", grace_seconds=0)(False) == [KEY_B.encode()]
 
+    def test_the_grace_window_costs_no_call_beyond_get_secret_value(self, sm) -> None:
+        """The AWSCURRENT version's CreatedDate comes with its GetSecretValue response: no
+        ListSecretVersionIds paging (an unpublished quota) and no DescribeSecret on any load."""
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        calls: list[str] = []
+        sm.meta.events.register("before-call.secrets-manager.*", lambda model, **_: calls.append(model.name))
+        store = SecretStore(client=sm, max_age=0)
+        load = signing_key_loader(store, "sk", grace_seconds=3600)
+        assert load(False) == [KEY_A.encode()]
+        assert load(True) == [KEY_A.encode()]
+        assert set(calls) == {"GetSecretValue"}
+        created = store.current_version_created("sk")
+        assert created is not None and abs((datetime.now(UTC) - created).total_seconds()) < 60
+        arn = sm.describe_secret(SecretId="sk")["ARN"]
+        assert store.current_version_created(arn) == created  # configured by name or by ARN
+
     def test_invalid_pending_is_skipped_and_no_key_is_a_configuration_error(self, sm) -> None:
         sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": ""}))
         sm.put_secret_value(

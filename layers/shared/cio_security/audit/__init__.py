@@ -1,4 +1,5 @@
-"""The audit trail of deletion requests: records, their lease state machine, storage.
+"""The audit trail of deletion requests: records (``record``), their lease state machine
+(``transitions``), the store that applies it (``base``) and its DynamoDB backend (``dynamodb``).
 
 Public names are re-exported lazily: importing the package loads none of its modules.
 """
@@ -10,19 +11,19 @@ from typing import TYPE_CHECKING
 from cio_security import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "AuditBackend": "store",
-    "AuditRecord": "store",
-    "AuditStore": "store",
-    "DEFAULT_RETENTION_DAYS": "store",
-    "MIN_RETENTION_DAYS": "store",
-    "MemoryAuditStore": "store",
-    "RecordStatus": "store",
-    "StepName": "store",
-    "StepRecord": "store",
-    "StepStatus": "store",
-    "expiry_for": "store",
-    "iso": "store",
-    "subject_hash": "store",
+    "AuditBackend": "base",
+    "BaseAuditStore": "base",
+    "AuditStore": "dynamodb",
+    "DEFAULT_RETENTION_DAYS": "record",
+    "MIN_RETENTION_DAYS": "record",
+    "AuditRecord": "record",
+    "RecordStatus": "record",
+    "StepName": "record",
+    "StepRecord": "record",
+    "StepStatus": "record",
+    "expiry_for": "record",
+    "iso": "record",
+    "subject_hash": "record",
 }
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "AuditBackend",
     "AuditRecord",
     "AuditStore",
-    "MemoryAuditStore",
+    "BaseAuditStore",
     "RecordStatus",
     "StepName",
     "StepRecord",
@@ -44,13 +45,12 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from cio_security.audit.store import (
+    from cio_security.audit.base import AuditBackend, BaseAuditStore
+    from cio_security.audit.dynamodb import AuditStore
+    from cio_security.audit.record import (
         DEFAULT_RETENTION_DAYS,
         MIN_RETENTION_DAYS,
-        AuditBackend,
         AuditRecord,
-        AuditStore,
-        MemoryAuditStore,
         RecordStatus,
         StepName,
         StepRecord,

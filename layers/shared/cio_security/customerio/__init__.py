@@ -1,6 +1,18 @@
 """The Customer.io Track API client: requests, retries, rate limits, credentials.
 
 Public names are re-exported lazily: importing the package loads none of its modules.
+
+- ``track``: ``TrackClient``, the Track API v1 calls (identify, track, suppress, unsuppress,
+  delete, region) and the retry loop.
+- ``retry``: ``RetryPolicy`` (attempts, full-jitter backoff, the ``Retry-After`` cap, timeouts,
+  the worst case), its presets and ``parse_retry_after``.
+- ``auth``: ``TrackAuth``, Basic auth from a credentials provider that re-reads the credentials
+  once on a 401 (an ``httpx.Auth`` flow), and ``CredentialsProvider``.
+- ``urls``: the regions' Track hosts, base-URL validation, percent-encoded request paths.
+- ``responses``: ``TrackResponse``, ``RegionInfo``, request ids, the status-to-error mapping.
+- ``ratelimit``: ``TokenBucket``, the pacing every request passes through.
+
+No module is named after a name the package exports: importing it would replace that name.
 """
 
 from __future__ import annotations
@@ -10,15 +22,16 @@ from typing import TYPE_CHECKING
 from cio_security import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "CredentialsProvider": "track",
-    "DEFAULT_TIMEOUT": "track",
-    "RegionInfo": "track",
-    "TRACK_URLS": "track",
+    "CredentialsProvider": "auth",
+    "DEFAULT_TIMEOUT": "retry",
+    "RegionInfo": "responses",
+    "RetryPolicy": "retry",
+    "TRACK_URLS": "urls",
     "TokenBucket": "ratelimit",
     "TrackClient": "track",
-    "TrackResponse": "track",
-    "parse_retry_after": "track",
-    "track_path": "track",
+    "TrackResponse": "responses",
+    "parse_retry_after": "retry",
+    "track_path": "urls",
 }
 
 __all__ = [
@@ -26,6 +39,7 @@ __all__ = [
     "TRACK_URLS",
     "CredentialsProvider",
     "RegionInfo",
+    "RetryPolicy",
     "TokenBucket",
     "TrackClient",
     "TrackResponse",
@@ -36,14 +50,9 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from cio_security.customerio.auth import CredentialsProvider
     from cio_security.customerio.ratelimit import TokenBucket
-    from cio_security.customerio.track import (
-        DEFAULT_TIMEOUT,
-        TRACK_URLS,
-        CredentialsProvider,
-        RegionInfo,
-        TrackClient,
-        TrackResponse,
-        parse_retry_after,
-        track_path,
-    )
+    from cio_security.customerio.responses import RegionInfo, TrackResponse
+    from cio_security.customerio.retry import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
+    from cio_security.customerio.track import TrackClient
+    from cio_security.customerio.urls import TRACK_URLS, track_path

@@ -29,20 +29,19 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=2.0)
-RETRIED_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
-"""Statuses a retry may fix (every 5xx is retried; these are the ones named in docs and tests)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How one Customer.io call is retried.
 
-    ``max_attempts`` counts every transient attempt (the first included). The wait before the
-    n-th retry is full jitter, uniform in ``[0, min(backoff_cap, backoff_base * 2**n))``, or the
-    server's ``Retry-After`` when longer; a ``Retry-After`` beyond ``retry_after_cap`` is not
-    waited for (the call fails with RateLimitedError and the caller retries later). ``timeout``
-    bounds each request. A 401 is answered by one request with re-read credentials, which is not
-    a transient attempt but does take time: ``worst_case`` counts it.
+    ``max_attempts`` counts every transient attempt (the first included). The wait before a
+    retry is full jitter, uniform between 0 and ``backoff_base`` doubled for each earlier retry
+    and capped at ``backoff_cap`` (``backoff``), or the server's ``Retry-After`` when longer; a
+    ``Retry-After`` beyond ``retry_after_cap`` is not waited for (the call fails with
+    RateLimitedError and the caller retries later). ``timeout`` bounds each request. A 401 is
+    answered by one request with re-read credentials, which is not a transient attempt but does
+    take time: ``worst_case`` counts it.
     """
 
     max_attempts: int = 4
@@ -60,10 +59,31 @@ class RetryPolicy:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigurationError(f"{name} must be a finite number >= 0")
+        if not isinstance(self.timeout, httpx.Timeout):
+            raise ConfigurationError("timeout must be an httpx.Timeout")
+        if self.timeout.connect is None or self.timeout.read is None:
+            raise ConfigurationError("timeout must set the connect and read timeouts")
 
     def with_changes(self, **changes: object) -> Self:
         """A copy with some fields changed (checked like the constructor's)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_timeout_seconds(self, seconds: float) -> Self:
+        """A copy whose read, write and pool timeouts are ``seconds``; its connect timeout is this
+        policy's, or ``seconds`` when shorter (what ``CUSTOMERIO_TIMEOUT_SECONDS`` sets).
+
+        >>> DELETION.with_timeout_seconds(1.0).timeout
+        Timeout(timeout=1.0)
+        """
+        connect = min(self.timeout.connect or seconds, seconds)
+        return self.with_changes(
+            timeout=httpx.Timeout(connect=connect, read=seconds, write=seconds, pool=seconds)
+        )
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The read timeout: how long one request may wait for Customer.io's answer."""
+        return self.timeout.read or 0.0
 
     def backoff(self, retry: int, random: float) -> float:
         """The full-jitter wait before retry number ``retry`` (0 for the first), ``random`` in [0, 1)."""
@@ -84,8 +104,7 @@ class RetryPolicy:
         run into their connect and read timeouts, and every wait between attempts is the longest
         the policy accepts (the backoff cap, or a ``Retry-After`` up to ``retry_after_cap``)."""
         waits = sum(
-            max(min(self.backoff_cap, self.backoff_base * 2.0**retry), self.retry_after_cap)
-            for retry in range(self.max_attempts - 1)
+            max(self.backoff(retry, 1.0), self.retry_after_cap) for retry in range(self.max_attempts - 1)
         )
         return (self.max_attempts + 1) * self.attempt_seconds + waits
 
@@ -95,8 +114,6 @@ DEFAULT: Final = RetryPolicy()
 
 DELETION: Final = RetryPolicy(
     max_attempts=3,
-    backoff_base=0.2,
-    backoff_cap=5.0,
     retry_after_cap=10.0,
     timeout=httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=5.0),
 )
@@ -104,7 +121,6 @@ DELETION: Final = RetryPolicy(
 
 ROTATION_TEST: Final = RetryPolicy(
     max_attempts=2,
-    backoff_base=0.2,
     backoff_cap=1.0,
     retry_after_cap=5.0,
     timeout=httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0),

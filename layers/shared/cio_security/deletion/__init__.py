@@ -23,7 +23,6 @@ _EXPORTS: dict[str, str] = {
     "infer_identifier_type": "request",
     "parse_deletion_message": "request",
     "rate_per_invocation": "settings",
-    "worst_case_call_seconds": "settings",
 }
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "infer_identifier_type",
     "parse_deletion_message",
     "rate_per_invocation",
-    "worst_case_call_seconds",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -55,4 +53,4 @@ if TYPE_CHECKING:
         infer_identifier_type,
         parse_deletion_message,
     )
-    from cio_security.deletion.settings import DeletionSettings, rate_per_invocation, worst_case_call_seconds
+    from cio_security.deletion.settings import DeletionSettings, rate_per_invocation

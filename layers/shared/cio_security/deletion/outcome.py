@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cio_security.audit.store import AuditRecord, StepName
+from cio_security.audit.record import AuditRecord, StepName
 
 __all__ = ["DeadlineStatus", "DeletionOutcome", "OutcomeKind", "StepCall"]
 

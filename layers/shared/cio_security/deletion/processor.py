@@ -42,7 +42,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cio_security.audit.store import AuditBackend, AuditRecord, StepName, subject_hash
+from cio_security.audit.base import AuditBackend
+from cio_security.audit.record import AuditRecord, StepName, subject_hash
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.outcome import DeadlineStatus, DeletionOutcome, OutcomeKind, StepCall
 from cio_security.deletion.request import DeletionRequest, infer_identifier_type, parse_deletion_message
@@ -113,7 +114,7 @@ class DeletionProcessor:
     """Carries out deletion requests against Customer.io with an audit trail (module docstring).
 
     ``client`` makes the Track calls (its own retries, backoff, rate limit and 401 refresh
-    included). ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or ``MemoryAuditStore``.
+    included). ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or another ``BaseAuditStore``.
     ``pepper`` keys the subject hash. ``dead_letters`` receives permanent failures in
     ``process_message``. ``deadline_warning``: how close to the statutory deadline a request
     counts as at risk. ``step_budget_seconds``: a step is not started with less time left than

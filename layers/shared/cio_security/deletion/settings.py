@@ -7,38 +7,34 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-import httpx
-
 from cio_security import config
-from cio_security.audit.store import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
+from cio_security.audit.record import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 from cio_security.config import (
     AUDIT_RETENTION_DAYS,
     CUSTOMERIO_BACKOFF_BASE_SECONDS,
+    CUSTOMERIO_BACKOFF_CAP_SECONDS,
     CUSTOMERIO_MAX_ATTEMPTS,
     CUSTOMERIO_RETRY_AFTER_CAP_SECONDS,
     CUSTOMERIO_TIMEOUT_SECONDS,
     DELETION_DEADLINE_WARNING_DAYS,
     DELETION_MAX_RECEIVE_COUNT,
 )
+from cio_security.customerio.retry import DELETION, RetryPolicy
 from cio_security.errors import ConfigurationError
 
 __all__ = [
     "DeletionSettings",
     "rate_per_invocation",
-    "worst_case_call_seconds",
 ]
 
 DEFAULT_MAX_CONCURRENCY: Final = 5
 DEFAULT_DEADLINE_WARNING_DAYS: Final = 7.0
-DEFAULT_TIMEOUT_SECONDS: Final = 5.0
-DEFAULT_MAX_ATTEMPTS: Final = 3
-DEFAULT_BACKOFF_BASE_SECONDS: Final = 0.2
-DEFAULT_BACKOFF_CAP_SECONDS: Final = 5.0
-DEFAULT_RETRY_AFTER_CAP_SECONDS: Final = 10.0
 DEFAULT_LEASE_SECONDS: Final = 900.0
 """Lease without a known time budget: Lambda's longest timeout, so no live invocation loses it."""
 LEASE_MARGIN_SECONDS: Final = 30.0
 AUDIT_WRITE_ALLOWANCE_SECONDS: Final = 2.0
+ERASE_CALLS: Final = 2
+"""An erase is two Track calls, suppress then delete (``DeletionRequest.steps``)."""
 
 
 def rate_per_invocation(total_rps: float, max_concurrency: int) -> float:
@@ -61,24 +57,6 @@ def rate_per_invocation(total_rps: float, max_concurrency: int) -> float:
     return float(total_rps) / max_concurrency
 
 
-def worst_case_call_seconds(
-    *,
-    timeout: httpx.Timeout,
-    max_attempts: int,
-    backoff_base: float,
-    backoff_cap: float,
-    retry_after_cap: float,
-) -> float:
-    """The longest one TrackClient call can take: every attempt hits its connect and read timeouts,
-    and every wait between attempts is the longest the client accepts (its backoff, or a
-    ``Retry-After`` up to ``retry_after_cap``; a longer one is not waited for)."""
-    per_attempt = (timeout.connect or 0.0) + (timeout.read or 0.0)
-    waits = sum(
-        max(min(backoff_cap, backoff_base * 2.0**i), retry_after_cap) for i in range(max_attempts - 1)
-    )
-    return max_attempts * per_attempt + waits
-
-
 # -- settings ---------------------------------------------------------------------------------------
 
 
@@ -94,11 +72,8 @@ class DeletionSettings:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     retention_days: int = DEFAULT_RETENTION_DAYS
     deadline_warning_days: float = DEFAULT_DEADLINE_WARNING_DAYS
-    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS
-    backoff_cap_seconds: float = DEFAULT_BACKOFF_CAP_SECONDS
-    retry_after_cap_seconds: float = DEFAULT_RETRY_AFTER_CAP_SECONDS
+    retry: RetryPolicy = DELETION
+    """How each Track call is retried and timed out: the ``DELETION`` preset unless overridden."""
     max_receive_count: int = 0
     """The deletion queue's ``maxReceiveCount`` (0: unknown, SQS alone dead-letters exhausted retries)."""
 
@@ -121,24 +96,9 @@ class DeletionSettings:
             deadline_warning_days=config.env_float(
                 DELETION_DEADLINE_WARNING_DAYS, DEFAULT_DEADLINE_WARNING_DAYS
             ),
-            timeout_seconds=config.env_float(
-                CUSTOMERIO_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS, minimum=0.01
-            ),
-            max_attempts=config.env_int(CUSTOMERIO_MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, minimum=1),
-            backoff_base_seconds=config.env_float(
-                CUSTOMERIO_BACKOFF_BASE_SECONDS, DEFAULT_BACKOFF_BASE_SECONDS
-            ),
-            retry_after_cap_seconds=config.env_float(
-                CUSTOMERIO_RETRY_AFTER_CAP_SECONDS, DEFAULT_RETRY_AFTER_CAP_SECONDS
-            ),
+            retry=_retry_from_env(DELETION),
             max_receive_count=config.env_int(DELETION_MAX_RECEIVE_COUNT, 0),
         )
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        """The Track client's timeouts: connect at most 2 s, read/write/pool ``timeout_seconds``."""
-        seconds = self.timeout_seconds
-        return httpx.Timeout(connect=min(2.0, seconds), read=seconds, write=seconds, pool=seconds)
 
     @property
     def rate_per_invocation(self) -> float:
@@ -151,16 +111,11 @@ class DeletionSettings:
         return timedelta(days=self.deadline_warning_days)
 
     @property
-    def worst_case_call_seconds(self) -> float:
-        """The longest one Track call can take with these settings (``worst_case_call_seconds``):
-        the function's Timeout should exceed two of them (an erase) plus the audit writes."""
-        return worst_case_call_seconds(
-            timeout=self.timeout,
-            max_attempts=self.max_attempts,
-            backoff_base=self.backoff_base_seconds,
-            backoff_cap=self.backoff_cap_seconds,
-            retry_after_cap=self.retry_after_cap_seconds,
-        )
+    def erase_worst_case_seconds(self) -> float:
+        """The longest one erase can take: its two Track calls at their worst (every attempt and
+        the 401 refresh request timing out, the longest waits; ``RetryPolicy.worst_case``), each
+        with the audit write after it. The function's Timeout must exceed it."""
+        return ERASE_CALLS * (self.retry.worst_case() + AUDIT_WRITE_ALLOWANCE_SECONDS)
 
     @property
     def step_budget_seconds(self) -> float:
@@ -168,4 +123,20 @@ class DeletionSettings:
         timeouts) plus the audit writes around it. A step whose retries then run past the
         invocation's end is cut off by Lambda; SQS redelivers the batch and the lease, sized to the
         invocation, has expired by then, so the retry resumes at the first step not recorded done."""
-        return (self.timeout.connect or 0.0) + (self.timeout.read or 0.0) + AUDIT_WRITE_ALLOWANCE_SECONDS
+        return self.retry.attempt_seconds + AUDIT_WRITE_ALLOWANCE_SECONDS
+
+
+def _retry_from_env(preset: RetryPolicy) -> RetryPolicy:
+    """``preset`` with the overrides the environment sets: ``CUSTOMERIO_TIMEOUT_SECONDS`` (see
+    ``RetryPolicy.with_timeout_seconds``), ``CUSTOMERIO_MAX_ATTEMPTS``,
+    ``CUSTOMERIO_BACKOFF_BASE_SECONDS``, ``CUSTOMERIO_BACKOFF_CAP_SECONDS`` and
+    ``CUSTOMERIO_RETRY_AFTER_CAP_SECONDS``. An unset variable keeps the preset's value; a
+    non-number or an out-of-range one raises ConfigurationError naming it."""
+    return preset.with_timeout_seconds(
+        config.env_float(CUSTOMERIO_TIMEOUT_SECONDS, preset.timeout_seconds, minimum=0.01)
+    ).with_changes(
+        max_attempts=config.env_int(CUSTOMERIO_MAX_ATTEMPTS, preset.max_attempts, minimum=1),
+        backoff_base=config.env_float(CUSTOMERIO_BACKOFF_BASE_SECONDS, preset.backoff_base),
+        backoff_cap=config.env_float(CUSTOMERIO_BACKOFF_CAP_SECONDS, preset.backoff_cap),
+        retry_after_cap=config.env_float(CUSTOMERIO_RETRY_AFTER_CAP_SECONDS, preset.retry_after_cap),
+    )

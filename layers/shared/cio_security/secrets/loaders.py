@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from cio_security import config
 from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
 from cio_security.secrets.models import TrackCredentials
-from cio_security.secrets.store import SecretStore, Stage
+from cio_security.secrets.store import STAGES, SecretStore
 
 __all__ = ["signing_key_loader", "track_credentials_provider"]
 
@@ -46,17 +46,18 @@ def signing_key_loader(
     sid = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
     now = clock or (lambda: datetime.now(UTC))
 
-    def stages() -> list[Stage]:
-        wanted: list[Stage] = ["AWSCURRENT", "AWSPENDING"]
-        if grace_seconds > 0:
-            created = store.current_version_created(sid)
-            if created is not None and (now() - created).total_seconds() < grace_seconds:
-                wanted.append("AWSPREVIOUS")
-        return wanted
+    def previous_in_grace() -> bool:
+        # Asked after the AWSCURRENT read, whose GetSecretValue response carried its CreatedDate.
+        if grace_seconds <= 0:
+            return False
+        created = store.current_version_created(sid)
+        return created is not None and (now() - created).total_seconds() < grace_seconds
 
     def load(force_refresh: bool) -> list[bytes]:
         keys: list[bytes] = []
-        for stage in stages():
+        for stage in STAGES:
+            if stage == "AWSPREVIOUS" and not previous_in_grace():
+                continue
             try:
                 keys.append(store.signing_key(sid, stage=stage, force_fetch=force_refresh).key_bytes())
             except SecretFormatError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,6 +65,8 @@ class SecretStore:
         self._client = client
         self._max_age = max_age
         self._providers: dict[Stage, SecretsProvider] = {}
+        self._created: dict[str, datetime] = {}
+        self._hooked = False
         self._lock = threading.Lock()
 
     @property
@@ -73,6 +76,11 @@ class SecretStore:
         with self._lock:
             if self._client is None:
                 self._client = boto3.client("secretsmanager", config=config.boto_config())
+            if not self._hooked:
+                self._client.meta.events.register(
+                    "after-call.secrets-manager.GetSecretValue", self._remember_created
+                )
+                self._hooked = True
             return self._client
 
     @property
@@ -127,18 +135,21 @@ class SecretStore:
         return self.read(SigningKey, secret_id, stage=stage, force_fetch=force_fetch)
 
     def current_version_created(self, secret_id: str) -> datetime | None:
-        """When the AWSCURRENT version was created: the start of AWSPREVIOUS's grace window."""
-        kwargs: dict[str, Any] = {"SecretId": secret_id, "MaxResults": 100}
-        try:
-            while True:
-                page = self.client.list_secret_version_ids(**kwargs)
-                for version in page.get("Versions", []):
-                    if "AWSCURRENT" in version.get("VersionStages", []):
-                        created: datetime | None = version.get("CreatedDate")
-                        return created
-                if not page.get("NextToken"):
-                    break
-                kwargs["NextToken"] = page["NextToken"]
-        except self.client.exceptions.ClientError:
-            raise SecretError(f"versions of secret {secret_id} could not be listed") from None
-        return None
+        """When the AWSCURRENT version last read for ``secret_id`` was created: the start of
+        AWSPREVIOUS's grace window. GetSecretValue returns ``CreatedDate`` with every value, so
+        this costs no call of its own (None before the first AWSCURRENT read)."""
+        with self._lock:
+            return self._created.get(secret_id)
+
+    def _remember_created(self, parsed: Mapping[str, Any] | None = None, **_: Any) -> None:
+        """botocore ``after-call`` hook on GetSecretValue: keep an AWSCURRENT version's CreatedDate
+        under the secret's name and ARN (a caller may configure either)."""
+        if not parsed or "AWSCURRENT" not in parsed.get("VersionStages", ()):
+            return
+        created = parsed.get("CreatedDate")
+        if not isinstance(created, datetime):
+            return
+        with self._lock:
+            for key in (parsed.get("Name"), parsed.get("ARN")):
+                if isinstance(key, str):
+                    self._created[key] = created

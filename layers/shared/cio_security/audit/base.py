@@ -1,0 +1,368 @@
+"""The audit store: the lease state machine (``transitions``) over a backend's storage primitives.
+
+``BaseAuditStore`` implements every operation once; a backend (``dynamodb.AuditStore``, or a test
+double) only stores, with three primitives, the way Powertools' ``BasePersistenceLayer`` leaves
+``_get_record``/``_put_record``/``_update_record`` to its backends:
+
+- ``_get_record(request_id)``: the stored record (a strongly consistent read), or None;
+- ``_create_record(record)``: store a new record unless one exists, atomically; return the
+  existing record when there is one;
+- ``_replace_record(request_id, changes, condition)``: write ``changes`` (a transition's
+  ``RecordChanges``) atomically if ``condition`` holds for the stored record, and return the
+  record as stored; raise ``ConditionNotMetError`` when it does not hold.
+
+The conditions are ``UnderLease`` (the record exists and holds the caller's lease token),
+``RecordExists`` (a write without a token) and ``LeaseFree`` (taking a lease: status and attempts
+as the caller saw them and no unexpired lease). A backend writes only what a transition changed,
+so a write never undoes a concurrent one to other attributes (a step recorded done by a lease
+holder just before its lease was taken over survives the takeover).
+
+Writes are conditional, so concurrent deliveries of one request cannot both call Customer.io:
+
+- ``begin`` creates the record, or takes a *lease* on an unfinished one (``lease_until``,
+  ``lease_token``, one more ``attempts``). While another invocation's lease is unexpired it
+  raises ``LeaseHeldError``: that duplicate is reported for redelivery and finds the outcome then.
+- ``mark_step``, ``record_transient_failure``, ``release``, ``fail`` and ``complete`` are
+  conditional on the caller's lease token; a lease taken over meanwhile raises ``LeaseLostError``.
+
+>>> store = AuditStore("audit-table")                                     # doctest: +SKIP
+>>> record = store.begin(request, now, subject_hash=h, lease_seconds=120) # doctest: +SKIP
+>>> token = record.lease_token                                            # doctest: +SKIP
+>>> store.mark_step(request.request_id, "suppress", 200, now, lease_token=token)  # doctest: +SKIP
+>>> store.complete(request.request_id, now, lease_token=token)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from cio_security.audit import transitions
+from cio_security.audit.record import (
+    DEFAULT_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    AuditRecord,
+    RecordStatus,
+    StepName,
+    StepRecord,
+)
+from cio_security.deletion.request import DeletionRequest
+from cio_security.errors import AuditError, LeaseHeldError, LeaseLostError
+
+__all__ = [
+    "AuditBackend",
+    "BaseAuditStore",
+    "ConditionNotMetError",
+    "LeaseFree",
+    "RecordChanges",
+    "RecordExists",
+    "UnderLease",
+    "WriteCondition",
+]
+
+logger = logging.getLogger(__name__)
+
+_BEGIN_TRIES: Final = 3
+
+
+class ConditionNotMetError(AuditError):
+    """A backend's conditional write found the stored record not as the condition requires (or no
+    record). Raised by ``_replace_record``; ``BaseAuditStore`` turns it into LeaseLostError,
+    AuditError or another try, and never lets it out."""
+
+
+# -- write conditions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnderLease:
+    """The record exists and holds lease ``token``: a write by the lease holder."""
+
+    token: str
+
+    def holds(self, record: AuditRecord | None) -> bool:
+        return record is not None and record.lease_token == self.token
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExists:
+    """The record exists: a write without a lease token."""
+
+    def holds(self, record: AuditRecord | None) -> bool:
+        return record is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseFree:
+    """Taking a lease: the record's status and attempts are as the caller saw them, and no lease on
+    it is unexpired at ``now`` (``transitions.lease_expired``)."""
+
+    status: RecordStatus
+    attempts: int
+    now: datetime
+
+    def holds(self, record: AuditRecord | None) -> bool:
+        return (
+            record is not None
+            and record.status == self.status
+            and record.attempts == self.attempts
+            and transitions.lease_expired(record, self.now)
+        )
+
+
+WriteCondition = UnderLease | RecordExists | LeaseFree
+
+
+# -- what a write changes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChanges:
+    """What a transition changed in a record, as a backend writes it: ``values`` are top-level
+    attributes set (JSON-mode values, never None), ``steps`` the steps set (by name), ``removed``
+    the attributes that became None. ``updated_at`` is always among ``values`` (every transition
+    stamps it), so a write is never empty."""
+
+    values: Mapping[str, Any]
+    steps: Mapping[StepName, StepRecord] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+    @classmethod
+    def between(cls, before: AuditRecord, after: AuditRecord) -> RecordChanges:
+        """The changes that turn ``before`` into ``after`` (steps are only ever added or replaced)."""
+        old = before.model_dump(mode="json", exclude={"steps"})
+        new = after.model_dump(mode="json", exclude={"steps"})
+        return cls(
+            values={
+                name: value
+                for name, value in new.items()
+                if value is not None and (value != old.get(name) or name == "updated_at")
+            },
+            steps={
+                name: step.model_copy()
+                for name, step in after.steps.items()
+                if before.steps.get(name) != step
+            },
+            removed=frozenset(
+                name for name, value in new.items() if value is None and old.get(name) is not None
+            ),
+        )
+
+    def apply(self, record: AuditRecord) -> AuditRecord:
+        """``record`` with these changes made (a new record; ``record`` is left as it was)."""
+        data = record.model_dump(mode="json")
+        data.update(self.values)
+        data.update(dict.fromkeys(self.removed))
+        data["steps"] = data["steps"] | {
+            name: step.model_dump(mode="json") for name, step in self.steps.items()
+        }
+        return AuditRecord.model_validate(data)
+
+
+# -- the store -----------------------------------------------------------------------------------------
+
+
+def _new_lease_token() -> str:
+    return uuid.uuid4().hex
+
+
+class BaseAuditStore(ABC):
+    """Audit records keyed by ``request_id``: the lease state machine over three storage primitives
+    (module docstring). Every method raises AuditError when the storage cannot be reached or
+    refuses the request. Thread-safe when the backend's primitives are: one store serves every
+    record of a concurrent batch.
+
+    ``retention_days``: how long past completion (or failure, or receipt) a record is kept;
+    at least ``MIN_RETENTION_DAYS``.
+    """
+
+    def __init__(self, *, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
+        if retention_days < MIN_RETENTION_DAYS:
+            raise ValueError(f"audit records are kept at least {MIN_RETENTION_DAYS} days")
+        self.retention_days = retention_days
+
+    # -- the storage primitives (backends) ---------------------------------------------------------
+
+    @abstractmethod
+    def _get_record(self, request_id: str) -> AuditRecord | None:
+        """The stored record of ``request_id`` (a strongly consistent read), or None."""
+
+    @abstractmethod
+    def _create_record(self, record: AuditRecord) -> AuditRecord | None:
+        """Store ``record`` unless a record with its ``request_id`` exists (atomically): None when
+        stored, the existing record otherwise."""
+
+    @abstractmethod
+    def _replace_record(
+        self, request_id: str, changes: RecordChanges, condition: WriteCondition
+    ) -> AuditRecord:
+        """Make ``changes`` to the stored record of ``request_id`` (atomically) if ``condition``
+        holds for it, and return the record as now stored. Raises ConditionNotMetError when the
+        condition does not hold (or there is no record)."""
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> AuditRecord | None:
+        """The record of ``request_id`` (strongly consistent read), or None when there is none."""
+        return self._get_record(request_id)
+
+    # -- the lease ---------------------------------------------------------------------------------
+
+    def begin(
+        self,
+        request: DeletionRequest,
+        now: datetime,
+        subject_hash: str,
+        lease_seconds: float,
+    ) -> AuditRecord:
+        """Create the record of ``request`` or take the lease on its unfinished record.
+
+        Returns the record as it now stands: a completed record is returned untouched (the caller
+        does nothing more); otherwise the caller holds the lease until ``lease_until`` and must pass
+        ``record.lease_token`` to the writes that follow. Taking the lease on an existing record
+        counts one more attempt and lifts a ``failed`` status (an operator redrove the message).
+
+        Raises LeaseHeldError while another invocation's lease is unexpired, AuditConflictError
+        when the request_id belongs to another subject or action, AuditError otherwise.
+        """
+        record = transitions.new_record(
+            request,
+            now,
+            subject_hash=subject_hash,
+            lease_seconds=lease_seconds,
+            lease_token=_new_lease_token(),
+            retention_days=self.retention_days,
+        )
+        existing = self._create_record(record)
+        if existing is None:
+            logger.info("audit record created", extra={"request_id": request.request_id})
+            return record
+        for _ in range(_BEGIN_TRIES):
+            transitions.check_same_request(existing, record)
+            if existing.finished:
+                return existing
+            if not transitions.may_lease(existing, now):
+                raise LeaseHeldError(request.request_id, existing.lease_until)
+            leased = self._take_lease(existing, now, lease_seconds)
+            if leased is not None:
+                return leased
+            fresh = self._get_record(request.request_id)
+            if fresh is None:  # pragma: no cover - records are never deleted by this code
+                raise AuditError(f"audit record {request.request_id} vanished")
+            existing = fresh
+        raise LeaseHeldError(request.request_id, existing.lease_until)
+
+    def _take_lease(self, existing: AuditRecord, now: datetime, lease_seconds: float) -> AuditRecord | None:
+        """Lease an unfinished record whose lease has expired; None when it changed meanwhile."""
+        leased = transitions.lease_taken(
+            existing, now, lease_seconds=lease_seconds, lease_token=_new_lease_token()
+        )
+        condition = LeaseFree(existing.status, existing.attempts, now)
+        try:
+            stored = self._replace_record(
+                existing.request_id, RecordChanges.between(existing, leased), condition
+            )
+        except ConditionNotMetError:
+            return None
+        logger.info(
+            "audit record leased", extra={"request_id": existing.request_id, "attempt": existing.attempts + 1}
+        )
+        return stored
+
+    # -- writes under the lease --------------------------------------------------------------------
+
+    def mark_step(
+        self,
+        request_id: str,
+        step: StepName,
+        status_code: int | None,
+        now: datetime,
+        *,
+        lease_token: str | None = None,
+    ) -> None:
+        """Record ``step`` done with Customer.io's status code: it is never called again for this
+        request. Call it right after the call returns, before the next step."""
+        self._write(request_id, lease_token, lambda r: transitions.step_done(r, step, status_code, now))
+
+    def record_transient_failure(
+        self,
+        request_id: str,
+        step: StepName,
+        status_code: int | None,
+        reason: str,
+        now: datetime,
+        *,
+        lease_token: str | None = None,
+    ) -> None:
+        """Record a failure a retry may fix (``reason`` a short code such as ``customerio_503``)
+        and release the lease, so the redelivered message is processed at once."""
+        self._write(
+            request_id,
+            lease_token,
+            lambda r: transitions.transient_failure(r, step, status_code, reason, now),
+        )
+
+    def release(self, request_id: str, reason: str, now: datetime, *, lease_token: str | None = None) -> None:
+        """Give the lease back without touching the steps (``reason`` recorded as the last error)."""
+        self._write(request_id, lease_token, lambda r: transitions.released(r, reason, now))
+
+    def fail(
+        self,
+        request_id: str,
+        reason: str,
+        now: datetime,
+        *,
+        step: StepName | None = None,
+        status_code: int | None = None,
+        lease_token: str | None = None,
+    ) -> None:
+        """Record a permanent failure (status ``failed``, ``failure_reason``) and release the lease.
+        A later delivery of the same request (an operator's redrive) may lease it again."""
+        self._write(
+            request_id,
+            lease_token,
+            lambda r: transitions.failed(
+                r, reason, now, step=step, status_code=status_code, retention_days=self.retention_days
+            ),
+        )
+
+    def complete(self, request_id: str, now: datetime, *, lease_token: str | None = None) -> AuditRecord:
+        """Mark the request completed at ``now`` (``completed_at``; ``expires_at`` moves to the
+        retention period after completion) and release the lease. Returns the final record."""
+        return self._write(
+            request_id,
+            lease_token,
+            lambda r: transitions.completed(r, now, retention_days=self.retention_days),
+        )
+
+    def _write(
+        self, request_id: str, lease_token: str | None, transition: Callable[[AuditRecord], AuditRecord]
+    ) -> AuditRecord:
+        """Apply ``transition`` to the stored record under ``lease_token`` (or to any existing
+        record without one). Raises LeaseLostError when the record holds another token (or there is
+        none), AuditError when there is no record to write without a token."""
+        condition: WriteCondition = UnderLease(lease_token) if lease_token is not None else RecordExists()
+        current = self._get_record(request_id)
+        if current is None or not condition.holds(current):
+            raise self._refused(request_id, lease_token)
+        changes = RecordChanges.between(current, transition(current))
+        try:
+            return self._replace_record(request_id, changes, condition)
+        except ConditionNotMetError as exc:
+            raise self._refused(request_id, lease_token) from exc
+
+    @staticmethod
+    def _refused(request_id: str, lease_token: str | None) -> AuditError:
+        if lease_token is not None:
+            return LeaseLostError(request_id)
+        return AuditError(f"audit record {request_id} does not exist")
+
+
+AuditBackend = BaseAuditStore
+"""What DeletionProcessor needs of an audit store: any ``BaseAuditStore`` (``AuditStore`` on
+DynamoDB, or a test double)."""

@@ -1,0 +1,260 @@
+"""The kinds of secret the rotation knows, one object per kind, holding everything that differs.
+
+A kind holds its pydantic model, the JSON shape the operator must stage, how a value is parsed
+and compared with another, how testSecret proves a pending value, and what the operator may do
+once the new value is AWSCURRENT. The four steps ask the target's kind and never branch on it;
+a new kind is one more subclass and one more entry in ``SECRET_KINDS``.
+
+>>> kind = secret_kind("signing_key")
+>>> kind.model.__name__
+'SigningKey'
+>>> kind.staging_instructions("stack/webhook-signing-key")  # doctest: +NORMALIZE_WHITESPACE
+'write {"signing_key": "..."} (32 to 512 printable ASCII characters, no whitespace) to secret
+stack/webhook-signing-key/staged and rotate again'
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from pydantic import BaseModel, SecretStr
+
+from cio_security import config
+from cio_security.customerio.track import RegionInfo, TrackClient
+from cio_security.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    CustomerIOError,
+    RotationError,
+    TransientError,
+)
+from cio_security.rotation.staging import staging_secret_name
+from cio_security.secrets.models import MIN_SIGNING_KEY_LENGTH, SigningKey, TrackCredentials
+from cio_security.secrets.store import parse_secret
+
+if TYPE_CHECKING:
+    from cio_security.rotation.settings import RotationSettings
+
+__all__ = [
+    "SECRET_KINDS",
+    "SIGNING_KEY",
+    "TRACK_CREDENTIALS",
+    "KindName",
+    "RotatedValue",
+    "SecretKind",
+    "SigningKeyKind",
+    "TrackCredentialsKind",
+    "canonical_json",
+    "secret_kind",
+]
+
+KindName = Literal["track", "signing_key"]
+"""How configuration, results and logs name a kind."""
+RotatedValue = TrackCredentials | SigningKey
+"""A value of one of the rotated secrets."""
+
+
+def canonical_json(value: BaseModel) -> str:
+    """The secret string stored for a model: compact, sorted keys, SecretStr unwrapped."""
+    data = {
+        key: item.get_secret_value() if isinstance(item, SecretStr) else item
+        for key, item in value.model_dump().items()
+    }
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+class SecretKind[V: BaseModel](ABC):
+    """A kind of rotated secret: its name, model and staged shape, and how its values are
+    parsed, compared and tested. One instance per kind (see ``SECRET_KINDS``)."""
+
+    name: KindName
+    model: type[V]
+    shape: str
+    """The JSON the operator stages, without values (it appears in every staging instruction)."""
+    after_promotion: str
+    """What finishSecret tells the operator once the new value is AWSCURRENT."""
+
+    def parse(self, raw: str | bytes | dict[str, Any], *, name: str) -> V:
+        """Validate a value of this kind; SecretFormatError names the fields, never the value."""
+        return parse_secret(self.model, raw, name=name)
+
+    def same_value(self, a: V, b: V) -> bool:
+        """True when two values are the same secret (by default: the same stored JSON)."""
+        return canonical_json(a) == canonical_json(b)
+
+    def staging_instructions(self, secret_name: str) -> str:
+        """What the operator must do to rotate ``secret_name``: the shape to write and where."""
+        return f"write {self.shape} to secret {staging_secret_name(secret_name)} and rotate again"
+
+    @abstractmethod
+    def verify_pending(
+        self, pending: V, current: V | None, *, secret_name: str, settings: RotationSettings
+    ) -> str:
+        """testSecret's check of a pending value that differs from the current one.
+
+        Args:
+            pending: the AWSPENDING value.
+            current: the AWSCURRENT value, or None when it is not a value of this kind (the
+                template's placeholder before the first rotation).
+            secret_name: the rotated secret's name, for messages.
+            settings: how to reach Customer.io, for a kind that asks it.
+
+        Returns the message of the completed step (never a secret value).
+
+        Raises:
+            RotationError: the pending value must not be promoted; the message says why and
+                what to stage instead, or that Secrets Manager retries.
+        """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class TrackCredentialsKind(SecretKind[TrackCredentials]):
+    """Track API credentials ``{"site_id", "api_key", "region"}``.
+
+    Two sets are the same secret when the site id and API key are (whatever the declared
+    region). A pending set must answer ``GET /api/v1/accounts/region`` in its declared region,
+    in the workspace (``environment_id``) and data center of the current set.
+    """
+
+    name: KindName = "track"
+    model = TrackCredentials
+    shape = '{"site_id": "...", "api_key": "...", "region": "us|eu"}'
+    after_promotion = (
+        "the previous credential set may now be deleted in Customer.io, once the functions have "
+        f"re-read the secret (after {config.SECRETS_CACHE_SECONDS}, or at their next 401)"
+    )
+
+    def same_value(self, a: TrackCredentials, b: TrackCredentials) -> bool:
+        """True when both hold the same site id and API key (region aside)."""
+        return a.same_as(b)
+
+    def verify_pending(
+        self,
+        pending: TrackCredentials,
+        current: TrackCredentials | None,
+        *,
+        secret_name: str,
+        settings: RotationSettings,
+    ) -> str:
+        """The pending credentials answer 200 in their declared region; then the current ones
+        report the same data center and ``environment_id``: a key of another workspace or region
+        is refused. Bootstrap (``current`` is None): only the first check applies.
+
+        The base URL is ``settings.track_url`` (``CUSTOMERIO_TRACK_URL``) or the region's Track
+        host; the calls follow ``settings.retry``.
+        """
+        instructions = self.staging_instructions(secret_name)
+        pending_info = self._region(pending, settings, which="pending", instructions=instructions)
+        if pending_info.data_center.strip().lower() != pending.region:
+            raise RotationError(
+                "testSecret",
+                f"the pending credentials declare region {pending.region} but their workspace is in "
+                f"data center {pending_info.data_center}: {instructions}",
+            )
+        if current is None:
+            return (
+                f"the pending credentials of {secret_name} work in region {pending.region}; the "
+                "current value is not a credential set (first rotation), so there is no workspace "
+                "to compare with"
+            )
+        current_info = self._region(current, settings, which="current", instructions=instructions)
+        if current_info.data_center.strip().lower() != pending_info.data_center.strip().lower():
+            raise RotationError(
+                "testSecret",
+                f"the pending credentials are for region {pending_info.data_center}, the current ones "
+                f"for {current_info.data_center}: stage a credential set of the same workspace; "
+                f"{instructions}",
+            )
+        if str(current_info.environment_id) != str(pending_info.environment_id):
+            raise RotationError(
+                "testSecret",
+                "the pending credentials belong to another workspace (environment_id) than the "
+                f"current ones: create the new credential set in the same workspace; {instructions}",
+            )
+        return f"the pending credentials of {secret_name} work in the current workspace and region"
+
+    @staticmethod
+    def _region(
+        credentials: TrackCredentials, settings: RotationSettings, *, which: str, instructions: str
+    ) -> RegionInfo:
+        """``GET /api/v1/accounts/region`` with ``credentials``, every failure a RotationError."""
+        try:
+            with TrackClient(
+                credentials,
+                base_url=settings.track_url,
+                retry=settings.retry,
+                transport=settings.transport,
+                sleep=settings.sleep,
+            ) as track:
+                return track.region()
+        except AuthenticationError as exc:
+            hint = (
+                f"check the site id and API key of the staged credential set; {instructions}"
+                if which == "pending"
+                else "keep the current credential set in Customer.io until the rotation has finished"
+            )
+            raise RotationError(
+                "testSecret", f"Customer.io rejected the {which} credentials (status {exc.status}): {hint}"
+            ) from exc
+        except TransientError as exc:
+            raise RotationError(
+                "testSecret",
+                f"Customer.io could not check the {which} credentials ({exc}); nothing was promoted, "
+                "Secrets Manager retries the rotation",
+            ) from exc
+        except (CustomerIOError, ConfigurationError) as exc:
+            raise RotationError("testSecret", f"checking the {which} credentials failed ({exc})") from exc
+
+
+class SigningKeyKind(SecretKind[SigningKey]):
+    """The webhook signing key ``{"signing_key"}``.
+
+    Customer.io offers no call to check a key with, so a pending key is tested by its model's
+    length and character checks (``parse``) and by differing from the current key.
+    """
+
+    name: KindName = "signing_key"
+    model = SigningKey
+    shape = (
+        f'{{"signing_key": "..."}} ({MIN_SIGNING_KEY_LENGTH} to 512 printable ASCII characters, '
+        "no whitespace)"
+    )
+    after_promotion = (
+        "Customer.io signs with the new key; the webhook accepts the previous one for "
+        f"{config.SIGNING_KEY_GRACE_SECONDS} more"
+    )
+
+    def verify_pending(
+        self,
+        pending: SigningKey,
+        current: SigningKey | None,
+        *,
+        secret_name: str,
+        settings: RotationSettings,
+    ) -> str:
+        """Nothing more to check: the shape was checked when the pending value was parsed."""
+        del pending, current, settings
+        return f"the pending signing key of {secret_name} is valid"
+
+
+TRACK_CREDENTIALS: Final = TrackCredentialsKind()
+SIGNING_KEY: Final = SigningKeyKind()
+_ALL_KINDS: Final[tuple[SecretKind[Any], ...]] = (TRACK_CREDENTIALS, SIGNING_KEY)
+SECRET_KINDS: Final[Mapping[KindName, SecretKind[Any]]] = MappingProxyType(
+    {kind.name: kind for kind in _ALL_KINDS}
+)
+"""Every kind by name."""
+
+
+def secret_kind(name: str) -> SecretKind[Any]:
+    """The kind called ``name`` (``track`` or ``signing_key``); ConfigurationError otherwise."""
+    for kind in _ALL_KINDS:
+        if kind.name == name:
+            return kind
+    raise ConfigurationError(f"unknown secret kind {name!r}: expected one of {', '.join(SECRET_KINDS)}")

@@ -1,0 +1,172 @@
+"""The sanitizer policy: which keys are dropped, hashed or allowed, and the bounds of the walk.
+
+Every default lives here: the three default key sets and the default limits, which
+``SanitizerPolicy.default()`` (the policy used when none is given) is made of.
+
+>>> policy = SanitizerPolicy.default()
+>>> "creditcardnumber" in policy.drop, policy.max_depth
+(True, 32)
+"""
+
+from __future__ import annotations
+
+import functools
+from os import PathLike
+from pathlib import Path
+from typing import Any, Final, Self
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from cio_security.errors import ConfigurationError
+from cio_security.sanitizer.keys import HASH_SUFFIX, normalize_key
+from cio_security.validation import StrictModel
+
+# The default policy. Spellings are folded by normalize_key, so "creditCardNumber" and
+# "credit-card-number" need no entry of their own; exact names only, no substrings.
+DEFAULT_DROP_KEYS: Final[frozenset[str]] = frozenset(
+    {
+        # Government identifiers.
+        "ssn", "social_security", "social_security_number", "social_insurance_number",
+        "tax_id", "taxpayer_id", "tax_number", "tin", "itin", "ein", "national_id",
+        "national_insurance_number", "nino", "passport", "passport_number",
+        "drivers_license", "drivers_license_number", "driver_license", "driving_licence",
+        # Payment cards.
+        "card_number", "card_num", "credit_card", "credit_card_number", "debit_card",
+        "debit_card_number", "cc_number", "ccnum", "pan", "primary_account_number", "cvv",
+        "cvv2", "cvc", "cvc2", "security_code", "card_security_code", "card_expiry",
+        "card_expiration",
+        # Credentials (a password hash is a credential too).
+        "password", "passwd", "pwd", "passphrase", "password_hash", "hashed_password",
+        "encrypted_password", "password_digest", "password_salt", "salt", "hash",
+        "password_confirmation", "current_password", "new_password", "old_password", "pin",
+        "pin_code", "otp", "one_time_password", "secret", "client_secret", "api_key",
+        "access_token", "refresh_token", "auth_token", "session_token", "id_token",
+        "private_key", "authorization",
+        # Bank accounts (the IBAN detector also catches IBAN values under any key).
+        "bank_account", "bank_account_number", "account_number", "iban", "routing_number",
+        "bank_routing_number", "aba", "aba_number", "sort_code",
+    }
+)  # fmt: skip
+DEFAULT_HASH_KEYS: Final[frozenset[str]] = frozenset(
+    {
+        "phone", "phone_number", "mobile", "mobile_number", "mobile_phone", "cell_phone",
+        "telephone", "tel", "home_phone", "work_phone",
+        "ip", "ip_address", "ipv4", "ipv6", "client_ip", "remote_ip", "last_ip",
+        "address", "street", "street_address", "address_line1", "address_line2",
+        "address1", "address2", "postal_address", "home_address", "mailing_address",
+        "billing_address", "shipping_address",
+    }
+)  # fmt: skip
+# Customer.io's identifiers and the reporting webhook's ids: needed as they are, and a numeric id
+# must not be mistaken for an SSN. "email" is how Customer.io addresses a person.
+DEFAULT_ALLOW_KEYS: Final[frozenset[str]] = frozenset(
+    {
+        "email", "id", "cio_id", "customer_id", "user_id", "anonymous_id", "identifiers",
+        "event_id", "delivery_id", "campaign_id", "broadcast_id", "action_id",
+        "parent_action_id", "journey_id", "newsletter_id", "message_id",
+        "transactional_message_id", "trigger_event_id", "content_id", "link_id",
+    }
+)  # fmt: skip
+# The default limits: nested containers, values in all, and characters in a scanned string.
+DEFAULT_MAX_DEPTH: Final = 32
+DEFAULT_MAX_NODES: Final = 10_000
+DEFAULT_MAX_STRING_LENGTH: Final = 65_536
+
+# What the walk does with a policy key (the values of SanitizerPolicy's private ``_actions`` map
+# from normalised key to action).
+DROP: Final = 1
+HASH: Final = 2
+ALLOW: Final = 3
+
+
+class SanitizerPolicy(StrictModel):
+    """Which keys are dropped, hashed or allowed (stored normalised; a key may be in one set
+    only), and the bounds of the walk; frozen, unknown fields refused.
+    ``SanitizerPolicy.default()`` is the documented default; ``from_json`` and ``from_file`` load
+    one (all three sets required, limits optional) and raise ConfigurationError when it is
+    invalid.
+
+    >>> SanitizerPolicy.from_json('{"drop": ["Password"], "hash": ["phoneNumber"], "allow": []}').drop
+    frozenset({'password'})
+    """
+
+    drop: frozenset[str]
+    hash: frozenset[str]
+    allow: frozenset[str]
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=1)
+    max_nodes: int = Field(default=DEFAULT_MAX_NODES, ge=1)
+    max_string_length: int = Field(default=DEFAULT_MAX_STRING_LENGTH, ge=1)
+
+    _actions: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("drop", "hash", "allow", mode="after")
+    @classmethod
+    def _normalise_keys(cls, keys: frozenset[str]) -> frozenset[str]:
+        normalised = frozenset(normalize_key(key) for key in keys)
+        if "" in normalised:
+            raise ValueError("a key must contain a letter or a digit")
+        return normalised
+
+    @model_validator(mode="after")
+    def _one_set_per_key(self) -> Self:
+        pairs = (
+            ("drop", self.drop, "hash", self.hash),
+            ("drop", self.drop, "allow", self.allow),
+            ("hash", self.hash, "allow", self.allow),
+        )
+        problems = [
+            f"{', '.join(sorted(a & b))} in both {name_a} and {name_b}"
+            for name_a, a, name_b, b in pairs
+            if a & b
+        ]
+        if problems:
+            raise ValueError("a key may be in one set only: " + "; ".join(problems))
+        # A hashed "k" is written "k_hash": that name must not be one the policy drops.
+        dropped_outputs = sorted(key for key in self.hash if normalize_key(key + HASH_SUFFIX) in self.drop)
+        if dropped_outputs:
+            raise ValueError(f"hash keys whose _hash name is a drop key: {', '.join(dropped_outputs)}")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        actions = dict.fromkeys(self.drop, DROP)
+        actions.update(dict.fromkeys(self.hash, HASH))
+        actions.update(dict.fromkeys(self.allow, ALLOW))
+        self._actions = actions
+
+    @classmethod
+    def default(cls) -> SanitizerPolicy:
+        """The default policy (``DEFAULT_DROP_KEYS``, ``DEFAULT_HASH_KEYS``,
+        ``DEFAULT_ALLOW_KEYS``, default limits); one shared instance."""
+        return default_policy()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SanitizerPolicy:
+        """Load a policy from JSON: ``{"drop": [...], "hash": [...], "allow": [...]}`` and
+        optionally ``max_depth``, ``max_nodes``, ``max_string_length``. Raises
+        ConfigurationError naming the invalid fields."""
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'policy'}: {error['msg']}"
+                for error in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigurationError(f"invalid sanitizer policy: {problems}") from None
+
+    @classmethod
+    def from_file(cls, path: str | PathLike[str]) -> SanitizerPolicy:
+        """Load a policy from a JSON file (see ``from_json``)."""
+        try:
+            text = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"sanitizer policy file {str(path)!r} cannot be read: {exc.strerror}"
+            ) from None
+        return cls.from_json(text)
+
+
+@functools.cache
+def default_policy() -> SanitizerPolicy:
+    """The one shared default policy (``SanitizerPolicy.default()``; a plain call for the hot
+    path)."""
+    return SanitizerPolicy(drop=DEFAULT_DROP_KEYS, hash=DEFAULT_HASH_KEYS, allow=DEFAULT_ALLOW_KEYS)

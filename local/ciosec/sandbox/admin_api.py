@@ -1,0 +1,82 @@
+"""The sandbox's admin API under ``/_sandbox/``: the ``Sandbox`` methods over HTTP, for the CLI
+(``ciosec sandbox ...``) and for tests in another process.
+
+It needs no Track auth: it is only ever bound on 127.0.0.1, and refuses a foreign ``Host`` header
+(DNS rebinding) and non-JSON POSTs (cross-site forms)::
+
+    GET    /_sandbox/state                  credentials (no keys), people, suppressed, config, log
+    GET    /_sandbox/requests               the request log
+    POST   /_sandbox/config                 {"latency": .., "rate_limit_rps": .., "faults": {..}}
+    POST   /_sandbox/faults                 a scripted fault (ScriptedFault as JSON)
+    POST   /_sandbox/credentials            add a credential set (missing fields generated);
+                                            answers it in full, api_key included
+    DELETE /_sandbox/credentials/{site_id}  remove a credential set
+    POST   /_sandbox/reset                  back to the state the sandbox started with
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from pydantic import ValidationError
+
+from ciosec.sandbox.config import HOST
+from ciosec.sandbox.faults import ScriptedFault
+from ciosec.sandbox.models import Reply, error_reply
+
+if TYPE_CHECKING:
+    from ciosec.sandbox.sandbox import Sandbox
+
+ADMIN_PREFIX = "/_sandbox"
+_LOCAL_HOSTS = {HOST, "localhost"}
+
+
+def is_admin_path(path: str) -> bool:
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
+def handle(sandbox: Sandbox, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Answer one admin request (``path`` without its query string)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    host = lowered.get("host", "").rsplit(":", 1)[0].strip("[]")
+    if host not in _LOCAL_HOSTS:
+        return error_reply(403, "the admin API answers only to 127.0.0.1")
+    if method == "POST" and not lowered.get("content-type", "").startswith("application/json"):
+        return error_reply(415, "admin requests must be application/json")
+    data: Any = {}
+    if body:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return error_reply(400, "not JSON")
+    if not isinstance(data, dict):
+        return error_reply(400, "expected a JSON object")
+    endpoint = path[len(ADMIN_PREFIX) :].rstrip("/")
+    try:
+        return _route(sandbox, method, endpoint, data)
+    except ValidationError as exc:
+        return Reply(400, {"meta": {"error": "invalid settings"}, "errors": json.loads(exc.json())})
+
+
+def _route(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]) -> Reply:
+    if (method, endpoint) == ("GET", "/state"):
+        return Reply(200, sandbox.state())
+    if (method, endpoint) == ("GET", "/requests"):
+        return Reply(200, [r.as_dict() for r in sandbox.requests()])
+    if (method, endpoint) == ("POST", "/config"):
+        return Reply(200, sandbox.configure(**data).model_dump(mode="json"))
+    if (method, endpoint) == ("POST", "/faults"):
+        sandbox.script(ScriptedFault.model_validate(data))
+        return Reply(200, {})
+    if (method, endpoint) == ("POST", "/reset"):
+        sandbox.reset()
+        return Reply(200, {})
+    if (method, endpoint) == ("POST", "/credentials"):
+        return Reply(200, sandbox.add_credentials(**data).model_dump(mode="json"))
+    if method == "DELETE" and endpoint.startswith("/credentials/"):
+        site_id = unquote_to_bytes(endpoint[len("/credentials/") :]).decode("utf-8", "replace")
+        return Reply(200, {}) if sandbox.remove_credentials(site_id) else error_reply(404, "no such site id")
+    return error_reply(404, "no such admin endpoint")

@@ -1,0 +1,82 @@
+"""``python -m ciosec.sandbox``: run the sandbox on its own until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import secrets as random_tokens
+import signal
+import threading
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from ciosec.sandbox.admin_api import ADMIN_PREFIX
+from ciosec.sandbox.config import SandboxConfig
+from ciosec.sandbox.faults import Faults
+from ciosec.sandbox.models import CredentialSet
+from ciosec.sandbox.sandbox import Sandbox
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ciosec.sandbox", description="A Customer.io Track API v1 sandbox on 127.0.0.1."
+    )
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    parser.add_argument("--site-id", default="sandbox-site")
+    parser.add_argument("--api-key", default=None, help="default: a random key, printed at start")
+    parser.add_argument("--environment-id", default="100001")
+    parser.add_argument("--region", choices=("us", "eu"), default="us")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--rps", type=float, default=None, help="rate limit (requests per second)")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
+    parser.add_argument("--rate-limited-rate", type=float, default=0.0, help="probability of a 429")
+    parser.add_argument("--timeout-rate", type=float, default=0.0, help="probability of a hang")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset")
+    parser.add_argument("--hang-seconds", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--delete-missing-status", type=int, choices=(200, 204, 404), default=200)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stopped: threading.Event | None = None) -> int:
+    """Serve until Ctrl-C, SIGTERM or ``stopped`` is set, printing the URL and the credential set
+    (a fresh local key unless ``--api-key`` is given)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environment_id: int | str = (
+        int(args.environment_id) if args.environment_id.isdigit() else args.environment_id
+    )
+    credentials = CredentialSet(
+        site_id=args.site_id,
+        api_key=args.api_key or "sandbox-" + random_tokens.token_hex(16),
+        environment_id=environment_id,
+        region=args.region,
+    )
+    try:
+        config = SandboxConfig(
+            latency=args.latency,
+            rate_limit_rps=args.rps,
+            delete_missing_status=args.delete_missing_status,
+            faults=Faults(
+                error_rate=args.error_rate,
+                rate_limited_rate=args.rate_limited_rate,
+                timeout_rate=args.timeout_rate,
+                reset_rate=args.reset_rate,
+                hang_seconds=args.hang_seconds,
+                seed=args.seed,
+            ),
+        )
+    except ValidationError as exc:
+        parser.error(f"invalid settings: {exc.error_count()} error(s): {exc.errors()[0]['msg']}")
+    stop = stopped or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Sandbox([credentials], port=args.port, config=config) as sandbox:
+        print(f"Customer.io sandbox on {sandbox.url} (admin API: {sandbox.url}{ADMIN_PREFIX}/state)")
+        print("credentials: " + credentials.model_dump_json(), flush=True)
+        try:
+            while not stop.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0

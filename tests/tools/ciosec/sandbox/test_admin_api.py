@@ -1,0 +1,87 @@
+"""ciosec.sandbox.admin_api: state, config, faults, credentials and reset over /_sandbox/."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from ciosec.sandbox import Sandbox, SandboxConfig
+from fixtures.sandbox import SANDBOX_API_KEY, SANDBOX_CREDENTIALS, SANDBOX_ENVIRONMENT_ID, SANDBOX_SITE_ID
+
+from .conftest import CUSTOMERS, identify
+
+# -- admin API ---------------------------------------------------------------------------------------
+
+
+def admin(sandbox: Sandbox, method: str, path: str, body: object = None, **kwargs) -> httpx.Response:
+    return httpx.request(method, f"{sandbox.url}/_sandbox{path}", json=body, timeout=2.0, **kwargs)
+
+
+def test_admin_state_shows_people_suppressed_config_and_log(sandbox: Sandbox, http: httpx.Client) -> None:
+    identify(http, "u1", {"plan": "pro"})
+    http.post(f"{CUSTOMERS}/u2/suppress")
+    state = admin(sandbox, "GET", "/state").json()
+    workspace = state["workspaces"][str(SANDBOX_ENVIRONMENT_ID)]
+    assert workspace == {
+        "people": {"u1": {"attributes": {"plan": "pro"}, "events": []}},
+        "suppressed": ["u2"],
+    }
+    assert state["credentials"] == [SANDBOX_CREDENTIALS.public()]
+    assert SANDBOX_API_KEY not in json.dumps(state)
+    assert [(r["method"], r["raw_path"], r["status"], r["site_id"]) for r in state["requests"]] == [
+        ("PUT", f"{CUSTOMERS}/u1", 200, SANDBOX_SITE_ID),
+        ("POST", f"{CUSTOMERS}/u2/suppress", 200, SANDBOX_SITE_ID),
+    ]
+    assert admin(sandbox, "GET", "/requests").json() == state["requests"]
+    assert len(sandbox.requests()) == 2  # admin requests are not logged
+
+
+def test_admin_config_faults_and_reset(sandbox: Sandbox, http: httpx.Client) -> None:
+    response = admin(sandbox, "POST", "/config", {"delete_missing_status": 404, "faults": {"seed": 3}})
+    assert response.status_code == 200
+    assert response.json()["delete_missing_status"] == 404
+    assert http.delete(f"{CUSTOMERS}/ghost").status_code == 404
+    invalid = admin(sandbox, "POST", "/config", {"latency": "slow"})
+    assert invalid.status_code == 400
+    assert admin(sandbox, "POST", "/config", {"no_such_setting": 1}).status_code == 400
+
+    assert (
+        admin(sandbox, "POST", "/faults", {"status": 500, "times": 1, "operation": "identify"}).status_code
+        == 200
+    )
+    assert admin(sandbox, "GET", "/state").json()["scripted_faults"][0]["remaining"] == 1
+    assert identify(http, "u1").status_code == 500
+    assert admin(sandbox, "POST", "/faults", {"status": "bad"}).status_code == 400
+
+    identify(http, "u1")
+    assert admin(sandbox, "POST", "/reset", {}).status_code == 200
+    assert sandbox.people() == {}
+    assert sandbox.requests() == []
+    assert sandbox.config == SandboxConfig()
+
+
+def test_admin_credentials_add_and_remove(sandbox: Sandbox) -> None:
+    created = admin(sandbox, "POST", "/credentials", {}).json()
+    assert created["environment_id"] == SANDBOX_ENVIRONMENT_ID
+    assert created["api_key"] and created["site_id"]
+    auth = (created["site_id"], created["api_key"])
+    assert httpx.get(f"{sandbox.url}/api/v1/accounts/region", auth=auth).status_code == 200
+    assert admin(sandbox, "DELETE", f"/credentials/{created['site_id']}").status_code == 200
+    assert httpx.get(f"{sandbox.url}/api/v1/accounts/region", auth=auth).status_code == 401
+    assert admin(sandbox, "DELETE", "/credentials/nope").status_code == 404
+    chosen = admin(sandbox, "POST", "/credentials", {"site_id": "s9", "api_key": "k9", "region": "eu"}).json()
+    assert chosen == {
+        "site_id": "s9",
+        "api_key": "k9",
+        "environment_id": SANDBOX_ENVIRONMENT_ID,
+        "region": "eu",
+    }
+
+
+def test_admin_refuses_foreign_hosts_and_non_json_posts(sandbox: Sandbox) -> None:
+    assert admin(sandbox, "GET", "/state", headers={"Host": "evil.example.invalid"}).status_code == 403
+    form = httpx.post(f"{sandbox.url}/_sandbox/reset", content=b"a=b", headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415
+    assert admin(sandbox, "GET", "/nope").status_code == 404
+    assert admin(sandbox, "GET", "/state", headers={"Host": f"localhost:{sandbox.port}"}).status_code == 200
