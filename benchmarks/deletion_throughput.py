@@ -120,7 +120,7 @@ def _series(times: list[float], start: float, bucket: float = 1.0) -> list[tuple
 
 def _run_handler(sandbox: Any, requests: int, concurrency: int, audit_latency: float) -> dict[str, Any]:
     from ciosec.emulator.functions import LambdaContext, load_function
-    from fixtures.memory_audit import MemoryAuditStore
+    from fixtures.audit import MemoryAuditStore
 
     work: queue.Queue[dict[str, Any]] = queue.Queue()
     for event in _batches(requests):

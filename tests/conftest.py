@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.logs",
     "fixtures.sandbox",
     "fixtures.template",
+    "fixtures.audit",  # after the modules it imports, so pytest rewrites their asserts
 ]

@@ -56,6 +56,7 @@ from ciosec.emulator.sqs_event_source import SqsEventSource
 from ciosec.emulator.template import Resolver
 from ciosec.sandbox import CredentialSet, Faults, RequestRecord, Sandbox, SandboxConfig
 from fixtures.aws import REGION
+from fixtures.deletion_queues import DeletionQueues
 from fixtures.logs import sensitive
 
 from .conftest import ChaosReport
@@ -104,7 +105,7 @@ def request_id_for(index: int) -> str:
 
 
 @dataclass
-class ChaosStack:
+class ChaosStack(DeletionQueues):
     """The deletion function's world for one run: moto (via the environment), the sandbox, the
     queues and tables, and the handler modules the pollers loaded."""
 
@@ -149,29 +150,6 @@ class ChaosStack:
         self.handlers.clear()
         self.sqs.close()
         self.dynamodb.close()
-
-    def queue_depth(self) -> int:
-        """Visible plus in-flight messages on the deletion queue."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while got := self.sqs.receive_message(
-            QueueUrl=self.dlq_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            VisibilityTimeout=600,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", []):
-            found.extend(got)
-        return found
 
     def audit_records(self) -> dict[str, AuditRecord]:
         table = self.provisioned.tables["AuditTable"]

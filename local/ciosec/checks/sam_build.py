@@ -1,23 +1,20 @@
-"""Prune and verify the output of ``sam build``: ``python -m ciosec.checks.sam_build .aws-sam/build``.
+"""Verify the output of ``sam build``: ``python -m ciosec.checks.sam_build .aws-sam/build``.
 
-Pruning. ``aws-xray-sdk`` depends on ``botocore``, so pip installs botocore and botocore's own
-dependencies (``urllib3``, ``python-dateutil``, ``six``) into the built layer even though
-``layers/shared/requirements.txt`` does not list them. The Lambda python3.13 runtime already
-provides boto3 with its matching botocore, s3transfer, urllib3, dateutil and six, and a layer sits
-*ahead* of the runtime on ``sys.path``: left in place, the layer's botocore (and urllib3) would be
-imported by the runtime's boto3, pairing boto3 with a botocore release it was never tested with
-(botocore carries the service models and the serializers boto3 relies on). Removing them makes
-every function use the runtime's consistent set, and keeps the layer small.
+The layer is built by ``layers/shared/Makefile`` (``BuildMethod: makefile``), so ``sam build``
+alone and ``make build`` deploy the same thing; this check only reads the build, it changes
+nothing in it.
 
-Verification. After pruning, the build must hold the three functions (each with ``app.py``) and a
-layer containing ``cio_security``, with pydantic_core's native extension built for Linux arm64
-(an ELF file whose ``e_machine`` is EM_AARCH64), no x86-64 shared object anywhere and no botocore
-left. A summary (layer size in MiB) is printed; any failure exits non-zero with the reasons.
+What it verifies: the three functions (each with ``app.py``) and a layer containing
+``cio_security``, with pydantic_core's native extension built for Linux arm64 (an ELF file whose
+``e_machine`` is EM_AARCH64), no x86-64 shared object anywhere, and none of the packages the Lambda
+python3.13 runtime provides with its boto3 (botocore, s3transfer, urllib3, dateutil, six). A layer
+sits *ahead* of the runtime on ``sys.path``: a botocore there would be imported by the runtime's
+boto3, pairing boto3 with a botocore release it was never tested with. A summary (layer size in
+MiB) is printed; any failure exits non-zero with the reasons.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +41,8 @@ _ELF_MAGIC = b"\x7fELF"
 
 @dataclass
 class BuildReport:
-    """What was pruned and what is wrong with the build (empty ``problems``: all good)."""
+    """What is wrong with the build (empty ``problems``: all good) and the layer's size."""
 
-    pruned: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     layer_bytes: int = 0
 
@@ -71,21 +67,6 @@ def _runtime_provided_paths(site: Path) -> Iterator[Path]:
             if candidate.exists():
                 yield candidate
         yield from site.glob(f"{distribution}-*.dist-info")
-
-
-def prune_layer(build: Path) -> list[str]:
-    """Remove the runtime-provided packages from the built layer; returns what was removed."""
-    site = _site_packages(build)
-    removed: list[str] = []
-    if not site.is_dir():
-        return removed
-    for path in sorted(set(_runtime_provided_paths(site))):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        removed.append(path.name)
-    return removed
 
 
 def _shared_objects(root: Path) -> Iterator[Path]:
@@ -119,8 +100,11 @@ def verify(build: Path) -> list[str]:
         machine = elf_machine(shared)
         if machine == EM_X86_64 or "x86_64" in shared.name:
             problems.append(f"{shared.relative_to(build)} is an x86-64 binary")
-    if (site / "botocore").exists() or any(site.glob("botocore-*.dist-info")):
-        problems.append("botocore is still in the layer: the runtime's boto3 must use the runtime's botocore")
+    for path in sorted(set(_runtime_provided_paths(site))):
+        problems.append(
+            f"{path.name} is in the layer: the Lambda runtime provides it with boto3, and the layer's "
+            "copy would shadow the runtime's"
+        )
     return problems
 
 
@@ -129,12 +113,11 @@ def _size(root: Path) -> int:
 
 
 def check_build(build: Path) -> BuildReport:
-    """Prune the layer, then verify the whole build."""
+    """Verify the whole build (nothing in it is changed)."""
     report = BuildReport()
     if not build.is_dir():
         report.problems.append(f"{build} does not exist: run `sam build` first")
         return report
-    report.pruned = prune_layer(build)
     report.problems = verify(build)
     if (build / LAYER).is_dir():
         report.layer_bytes = _size(build / LAYER)
@@ -149,8 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     build = Path(args[0])
     report = check_build(build)
-    if report.pruned:
-        print(f"pruned from the layer (provided by the Lambda runtime): {', '.join(report.pruned)}")
     if report.problems:
         print(f"build check FAILED for {build}:", file=sys.stderr)
         for problem in report.problems:

@@ -26,6 +26,7 @@ from cio_security.audit.record import AuditRecord
 from ciosec.emulator.sqs_event_source import sqs_record
 from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.aws import REGION
+from fixtures.deletion_queues import DeletionQueues
 from fixtures.functions import FakeLambdaContext, load_function
 from fixtures.logs import sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS
@@ -73,7 +74,7 @@ def deletion_body(request_id: str, identifier: str, **fields: Any) -> str:
 
 
 @dataclass
-class DeletionStack:
+class DeletionStack(DeletionQueues):
     app: ModuleType
     sandbox: Sandbox
     sqs: Any
@@ -141,37 +142,7 @@ class DeletionStack:
                 QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
             )
 
-    def queue_depth(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-
     # -- inspection -------------------------------------------------------------------------------
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Every message on the DLQ (read once each, then left visible on the queue)."""
-        found: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
-                AttributeNames=["All"],
-                VisibilityTimeout=300,
-            ).get("Messages", [])
-            if not got:
-                break
-            found.extend(got)
-        for message in found:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
-        return found
 
     def audit(self, request_id: str) -> AuditRecord | None:
         item = self.dynamodb.get_item(TableName=AUDIT_TABLE, Key={"request_id": {"S": request_id}}).get(

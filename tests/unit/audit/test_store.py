@@ -20,7 +20,7 @@ from cio_security.errors import (
     LeaseHeldError,
     LeaseLostError,
 )
-from fixtures.memory_audit import MemoryAuditStore
+from fixtures.audit import MemoryAuditStore
 
 from .conftest import PEPPER, START, TABLE, scan
 

@@ -7,19 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from cio_security.audit.base import AuditBackend
 from cio_security.audit.dynamodb import AuditStore
 from cio_security.deletion.processor import DeletionProcessor
-from fixtures.aws import REGION
+from fixtures.audit import AUDIT_TABLE, audit_items
 from fixtures.logs import sensitive
-from fixtures.memory_audit import MemoryAuditStore
-from fixtures.template import table_definition
 
 PEPPER = b"unit-pepper-0123456789abcdef0123456789abcdef"
-TABLE = "audit-unit"
+TABLE = AUDIT_TABLE
+scan = audit_items
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
@@ -74,26 +71,6 @@ class FakeTrackClient:
 
 
 @pytest.fixture
-def dynamodb(aws: None) -> Any:
-    client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(TableName=TABLE, **table_definition("AuditTable"))
-    return client
-
-
-@pytest.fixture
-def store(dynamodb: Any) -> AuditStore:
-    return AuditStore(TABLE, client=dynamodb)
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def any_store(request: pytest.FixtureRequest) -> AuditBackend:
-    """Each audit backend in turn: the same contract holds for both."""
-    if request.param == "memory":
-        return MemoryAuditStore()
-    return AuditStore(TABLE, client=request.getfixturevalue("dynamodb"))
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
@@ -107,8 +84,3 @@ def fake_client() -> FakeTrackClient:
 def processor(store: AuditStore, fake_client: FakeTrackClient, clock: FakeClock) -> DeletionProcessor:
     sensitive(PEPPER.decode())
     return DeletionProcessor(fake_client, store, PEPPER, clock=clock)
-
-
-def scan(dynamodb: Any) -> list[dict[str, Any]]:
-    """Every item of the audit table, raw."""
-    return dynamodb.scan(TableName=TABLE)["Items"]

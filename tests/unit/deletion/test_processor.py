@@ -25,9 +25,9 @@ from cio_security.errors import (
     ServerError,
     TransportError,
 )
+from fixtures.audit import MemoryAuditStore
 from fixtures.aws import REGION
 from fixtures.logs import LogCapture, sensitive
-from fixtures.memory_audit import MemoryAuditStore
 
 from .conftest import PEPPER, START, FakeClock, FakeTrackClient, scan
 
