@@ -90,13 +90,24 @@ def test_delete_only_deletes_and_the_person_may_come_back(deletion: DeletionStac
     assert record.deadline == "2027-01-12T10:00:00.000Z"
 
 
-def test_deleting_someone_already_gone_completes(deletion: DeletionStack) -> None:
-    deletion.sandbox.configure(delete_missing_status=404)
+def test_deleting_someone_who_never_existed_completes(deletion: DeletionStack) -> None:
+    # Customer.io answers 200 whether or not the person existed: the request completes.
     deletion.send(deletion_body("dsar-gone", "never-existed", action="delete"))
     assert deletion.deliver() == {"batchItemFailures": []}
     record = deletion.audit("dsar-gone")
     assert record is not None
-    assert (record.status, record.steps["delete"].status_code) == ("completed", 404)
+    assert (record.status, record.steps["delete"].status_code) == ("completed", 200)
+
+
+def test_a_404_on_delete_is_dead_lettered_not_recorded_as_gone(deletion: DeletionStack) -> None:
+    deletion.sandbox.fail_next(status=404, operation="delete")  # a wrong base URL or a proxy
+    deletion.send(deletion_body("dsar-404", "user-404", action="delete"))
+    assert deletion.deliver() == {"batchItemFailures": []}
+    record = deletion.audit("dsar-404")
+    assert record is not None
+    assert (record.status, record.failure_reason) == ("failed", "customerio_404")
+    (letter,) = deletion.dead_letters()
+    assert letter["MessageAttributes"]["reason"]["StringValue"] == "customerio_404"
 
 
 # -- transient failures: batch item failures, then redelivery -------------------------------------

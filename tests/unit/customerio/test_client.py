@@ -126,11 +126,18 @@ def test_suppress_unsuppress_and_delete(sandbox: Sandbox, track_client: TrackCli
     ]
 
 
-def test_delete_404_means_already_gone(sandbox: Sandbox, track_client: TrackClient) -> None:
-    sandbox.configure(delete_missing_status=404)
+def test_delete_of_someone_who_never_existed_is_200(sandbox: Sandbox, track_client: TrackClient) -> None:
+    # Customer.io documents 200 (and 401) only: the Track API never says whether a person existed.
     response = track_client.delete("ghost")
-    assert response == TrackResponse(404, sandbox.requests()[-1].request_id)
-    assert len(sandbox.requests()) == 1  # not retried
+    assert response == TrackResponse(200, sandbox.requests()[-1].request_id)
+
+
+def test_delete_404_is_a_wrong_url_not_already_gone(sandbox: Sandbox, track_client: TrackClient) -> None:
+    sandbox.fail_next(status=404, operation="delete")  # a proxy or a wrong base URL answering
+    with pytest.raises(NotFoundError) as caught:
+        track_client.delete("ghost")
+    assert caught.value.status == 404
+    assert len(sandbox.requests()) == 1  # permanent: not retried
 
 
 def test_response_carries_the_request_id(sandbox: Sandbox, track_client: TrackClient) -> None:

@@ -173,14 +173,18 @@ def test_permanent_failure_marks_the_record_failed(
     assert record.lease_token is None
 
 
-def test_404_on_delete_counts_as_done(
-    processor: DeletionProcessor, fake_client: FakeTrackClient, store: AuditStore
+@pytest.mark.parametrize("action", ["erase", "delete"])
+def test_404_on_delete_is_permanent_not_done(
+    processor: DeletionProcessor, fake_client: FakeTrackClient, store: AuditStore, action: str
 ) -> None:
-    fake_client.script("delete", 404)  # TrackClient returns a 404 on delete instead of raising
-    outcome = processor.process(request())
-    assert outcome.kind == "completed"
+    # The Track API answers 200 whether or not the person existed: a 404 means a wrong URL.
+    fake_client.script("delete", NotFoundError("x", status=404))
+    outcome = processor.process(request(action=action))
+    assert (outcome.kind, outcome.reason) == ("permanent", "customerio_404")
     record = store.get("dsar-proc-1")
     assert record is not None
+    assert record.status == "failed"
+    assert not record.step_done("delete")
     assert record.steps["delete"].status_code == 404
 
 

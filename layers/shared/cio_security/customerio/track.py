@@ -167,7 +167,11 @@ class TrackClient:
         return self._call("unsuppress", "POST", self._customer_path("unsuppress", customer_id, "unsuppress"))
 
     def delete(self, customer_id: str) -> TrackResponse:
-        """Delete a person. A 404 (already gone) is returned as ``TrackResponse(404, ...)``."""
+        """Delete a person: ``DELETE /api/v1/customers/{id}``.
+
+        Customer.io documents 200 and 401 only: the Track API never says whether the person
+        existed. A 404 therefore means a wrong base URL or a proxy, and raises NotFoundError
+        (permanent) like any other call's 404, never "already gone"."""
         return self._call("delete", "DELETE", self._customer_path("delete", customer_id))
 
     def region(self) -> RegionInfo:
@@ -224,7 +228,7 @@ class TrackClient:
     def _send(
         self, operation: Operation, method: str, path: str, body: Mapping[str, Any] | None
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response (or a 404 for delete), raise anything else."""
+        """Send with retries; return a 2xx response, raise anything else."""
         content = self._encode(operation, body)
         headers = {"Content-Type": "application/json"} if content is not None else None
         auth = TrackAuth(self._provider, base_url=self._base_url)
@@ -254,7 +258,7 @@ class TrackClient:
                     logger.info("Customer.io %s: 401, retrying once with re-read credentials", operation)
                 status = response.status_code
                 logger.debug("Customer.io %s attempt %d/%d: status %d", operation, attempt, attempts, status)
-                if 200 <= status < 300 or (status == 404 and operation == "delete"):
+                if 200 <= status < 300:
                     return response
                 failure = error_for(operation, response)
                 if isinstance(failure, PermanentError):

@@ -15,10 +15,10 @@ message body and gets a ``DeletionOutcome`` back.
    a permanent one (400, 401 after the client's one credential refresh, 403, a redirect) marks
    the record ``failed`` and answers ``permanent``.
 
-A 404 on delete counts as done: the person is already gone. A 404 on suppress is a permanent
-failure: the real Track API answers 200 even for an unknown id (it records a suppressed
-placeholder), so a 404 there means a wrong base URL or API, and recording the erasure as done
-would make the audit trail claim something that did not happen.
+A 404 on either step is a permanent failure, never "already gone": the Track API answers 200
+whether or not the person existed (it documents 200 and 401 only), so a 404 means a wrong base
+URL or a proxy in the way, and recording the erasure as done would make the audit trail claim
+something that did not happen.
 
 ``process_message(body)`` adds the message-level policy: invalid JSON or a schema error is
 permanent, and a permanent outcome is sent to the dead-letter queue with its reason (the original
@@ -398,8 +398,7 @@ class DeletionProcessor:
         return attempt.outcome("retry", reason)
 
     def _call(self, step: StepName, identifier: str) -> int:
-        """One Track call. The client answers delete's 404 (already gone: done) as a response; a
-        404 on suppress raises NotFoundError, a permanent failure (module docstring)."""
+        """One Track call. A 404 raises NotFoundError, a permanent failure (module docstring)."""
         response = self.client.suppress(identifier) if step == "suppress" else self.client.delete(identifier)
         return response.status
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from cio_security.config import DEFAULT_SIGNING_KEY_REFRESH_SECONDS
+from cio_security.config import DEFAULT_SIGNING_KEY_REFRESH_SECONDS, DEFAULT_WEBHOOK_TOLERANCE_SECONDS
 from cio_security.errors import SignatureError
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class SigningKeyRing:
         headers: Mapping[str, str] | None,
         body: bytes,
         *,
-        tolerance: int = 300,
+        tolerance: int = DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
         now: float | None = None,
     ) -> int:
         """Verify a webhook; return its timestamp. Raises SignatureError on any failure."""
