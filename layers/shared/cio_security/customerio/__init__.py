@@ -11,6 +11,8 @@ Public names are re-exported lazily: importing the package loads none of its mod
 - ``urls``: the regions' Track hosts, base-URL validation, percent-encoded request paths.
 - ``responses``: ``TrackResponse``, ``RegionInfo``, request ids, the status-to-error mapping.
 - ``ratelimit``: ``TokenBucket``, the pacing every request passes through.
+- ``v2``: Track API v2 person operations and batches (``PersonOperation``, ``BatchResult``,
+  ``chunk`` within the documented sizes).
 
 No module is named after a name the package exports: importing it would replace that name.
 """
@@ -22,6 +24,10 @@ from typing import TYPE_CHECKING
 from cio_security import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "BatchResult": "v2",
+    "OperationError": "v2",
+    "PersonOperation": "v2",
+    "chunk": "v2",
     "CredentialsProvider": "auth",
     "DEFAULT_TIMEOUT": "retry",
     "RegionInfo": "responses",
@@ -37,12 +43,16 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DEFAULT_TIMEOUT",
     "TRACK_URLS",
+    "BatchResult",
     "CredentialsProvider",
+    "OperationError",
+    "PersonOperation",
     "RegionInfo",
     "RetryPolicy",
     "TokenBucket",
     "TrackClient",
     "TrackResponse",
+    "chunk",
     "parse_retry_after",
     "track_path",
 ]
@@ -56,3 +66,4 @@ if TYPE_CHECKING:
     from cio_security.customerio.retry import DEFAULT_TIMEOUT, RetryPolicy, parse_retry_after
     from cio_security.customerio.track import TrackClient
     from cio_security.customerio.urls import TRACK_URLS, track_path
+    from cio_security.customerio.v2 import BatchResult, OperationError, PersonOperation, chunk

@@ -34,7 +34,7 @@ __all__ = [
 REQUEST_ID_HEADERS: Final = ("x-request-id", "x-amzn-requestid", "x-amz-request-id", "cf-ray")
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 
-Operation = Literal["identify", "track", "suppress", "unsuppress", "delete", "region"]
+Operation = Literal["identify", "track", "suppress", "unsuppress", "delete", "region", "batch"]
 """The name of a Track call, as logs and errors give it."""
 
 

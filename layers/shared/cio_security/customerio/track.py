@@ -31,7 +31,7 @@ import json
 import logging
 import random as _random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -49,12 +49,20 @@ from cio_security.customerio.responses import (
 )
 from cio_security.customerio.retry import DEFAULT, RetryPolicy, parse_retry_after
 from cio_security.customerio.urls import request_url, track_path, validated_base_url
+from cio_security.customerio.v2 import (
+    MAX_BATCH_BYTES,
+    BatchResult,
+    PersonOperation,
+    batch_body,
+    parse_batch_errors,
+)
 from cio_security.errors import (
     BadRequestError,
     ConfigurationError,
     CustomerIOError,
     PermanentError,
     RateLimitedError,
+    ServerError,
     TransportError,
 )
 from cio_security.sanitizer.attributes import sanitize_attributes
@@ -174,6 +182,38 @@ class TrackClient:
         (permanent) like any other call's 404, never "already gone"."""
         return self._call("delete", "DELETE", self._customer_path("delete", customer_id))
 
+    def batch(self, operations: Sequence[PersonOperation]) -> BatchResult:
+        """Send person operations in one ``POST /api/v2/batch`` (``cio_security.customerio.v2``).
+
+        Returns a BatchResult: status 200 (all accepted) or 207 with the failed operations by
+        index. A 207 whose body does not say which operations failed raises ServerError (a
+        TransientError: nothing is known to be accepted, and suppress/delete may be re-sent).
+        A whole-request failure raises as every call does (400: BadRequestError, the caller may
+        split the batch to isolate a bad operation; 401 after the credential re-read, 403:
+        AuthenticationError; 404: NotFoundError, a wrong URL; 429/5xx/timeouts: TransientError).
+        BadRequestError before sending for an empty batch or one over the documented sizes.
+        """
+        if not operations:
+            raise BadRequestError("a batch needs at least one operation", operation="batch")
+        body = batch_body([operation.encoded() for operation in operations])
+        if len(body) > MAX_BATCH_BYTES:
+            raise BadRequestError("a batch exceeds 500 KB", operation="batch")
+        response = self._send("batch", "POST", track_path("api", "v2", "batch"), None, content=body)
+        request_id = request_id_of(response)
+        if response.status_code != 207:
+            return BatchResult(response.status_code, request_id)
+        errors = parse_batch_errors(response.content, len(operations))
+        if errors is None:
+            logger.warning("Customer.io batch: 207 without a usable errors list; nothing counts as accepted")
+            raise ServerError(
+                "Customer.io answered 207 without saying which operations failed",
+                status=207,
+                request_id=request_id,
+                operation="batch",
+            )
+        logger.info("Customer.io batch: %d of %d operations refused", len(errors), len(operations))
+        return BatchResult(207, request_id, errors)
+
     def region(self) -> RegionInfo:
         """``GET /api/v1/accounts/region``: the credential set's data center and workspace."""
         response = self._send("region", "GET", track_path("api", "v1", "accounts", "region"), None)
@@ -226,10 +266,17 @@ class TrackClient:
             self.rate_limit.acquire()
 
     def _send(
-        self, operation: Operation, method: str, path: str, body: Mapping[str, Any] | None
+        self,
+        operation: Operation,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        content: bytes | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response, raise anything else."""
-        content = self._encode(operation, body)
+        """Send with retries; return a 2xx response, raise anything else. ``content`` is a body
+        already encoded (``body`` is then None)."""
+        content = self._encode(operation, body) if content is None else content
         headers = {"Content-Type": "application/json"} if content is not None else None
         auth = TrackAuth(self._provider, base_url=self._base_url)
         attempts = self.retry.max_attempts
