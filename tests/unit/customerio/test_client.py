@@ -75,7 +75,7 @@ def make_client(sandbox: Sandbox, **overrides) -> TrackClient:
 
 
 def sleeps(client: TrackClient) -> list[float]:
-    return client._sleep.calls  # type: ignore[attr-defined]
+    return client._sender._sleep.calls  # type: ignore[attr-defined]
 
 
 # -- the Track operations --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cio_security.secrets.models import TrackCredentials
 
 __all__ = [
     "CredentialsProvider",
+    "RoutedAuth",
     "TrackAuth",
     "as_provider",
     "read_credentials",
@@ -46,7 +47,16 @@ def read_credentials(provider: CredentialsProvider, *, refresh: bool) -> TrackCr
     return credentials
 
 
-class TrackAuth(httpx.Auth):
+class RoutedAuth(httpx.Auth):
+    """An ``httpx.Auth`` that also says where its requests go: ``base_url``, the host for the
+    credentials it currently holds (``sender.Sender`` builds each attempt's URL from it)."""
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+
+class TrackAuth(RoutedAuth):
     """HTTP Basic auth (``site_id:api_key``) for the Track API, from a credentials provider.
 
     One instance serves one Track call, all its attempts included. It reads the current

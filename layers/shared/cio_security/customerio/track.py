@@ -33,7 +33,7 @@ import random as _random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import httpx
 from pydantic import ValidationError
@@ -44,11 +44,11 @@ from cio_security.customerio.responses import (
     Operation,
     RegionInfo,
     TrackResponse,
-    error_for,
     request_id_of,
 )
-from cio_security.customerio.retry import DEFAULT, RetryPolicy, parse_retry_after
-from cio_security.customerio.urls import request_url, track_path, validated_base_url
+from cio_security.customerio.retry import DEFAULT, RetryPolicy
+from cio_security.customerio.sender import Sender
+from cio_security.customerio.urls import track_path, validated_base_url
 from cio_security.customerio.v2 import (
     MAX_BATCH_BYTES,
     BatchResult,
@@ -59,11 +59,8 @@ from cio_security.customerio.v2 import (
 from cio_security.errors import (
     BadRequestError,
     ConfigurationError,
-    CustomerIOError,
     PermanentError,
-    RateLimitedError,
     ServerError,
-    TransportError,
 )
 from cio_security.sanitizer.attributes import sanitize_attributes
 from cio_security.sanitizer.policy import SanitizerPolicy
@@ -72,8 +69,6 @@ from cio_security.secrets.models import TrackCredentials
 __all__ = ["RegionInfo", "TrackClient", "TrackResponse"]  # with the types its calls return
 
 logger = logging.getLogger(__name__)
-
-USER_AGENT: Final = "cio-security/0.1"
 
 
 class TrackClient:
@@ -111,8 +106,9 @@ class TrackClient:
         random: Callable[[], float] = _random.random,
     ) -> None:
         self._provider = as_provider(credentials)
-        if not isinstance(retry, RetryPolicy):
-            raise ConfigurationError("retry must be a RetryPolicy")
+        self._sender = Sender(
+            retry=retry, rate_limit=rate_limit, transport=transport, sleep=sleep, random=random
+        )
         if pepper is not None and not pepper:
             raise ConfigurationError("pepper must not be empty")
         self._base_url = validated_base_url(base_url) if base_url else None
@@ -120,21 +116,12 @@ class TrackClient:
         self.rate_limit = rate_limit
         self._pepper = pepper
         self._policy = policy
-        self._sleep = sleep
-        self._random = random
-        self._http = httpx.Client(
-            timeout=retry.timeout,
-            follow_redirects=False,
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            event_hooks={"request": [self._pace]},
-        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self._sender.close()
 
     def __enter__(self) -> Self:
         return self
@@ -259,12 +246,6 @@ class TrackClient:
         except (TypeError, ValueError):
             raise BadRequestError("payload is not JSON-serialisable", operation=operation) from None
 
-    def _pace(self, request: httpx.Request) -> None:
-        """The request event hook: every request sent takes a token (retries and the 401 re-send
-        included)."""
-        if self.rate_limit is not None:
-            self.rate_limit.acquire()
-
     def _send(
         self,
         operation: Operation,
@@ -274,63 +255,8 @@ class TrackClient:
         *,
         content: bytes | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response, raise anything else. ``content`` is a body
-        already encoded (``body`` is then None)."""
+        """Send with retries (``Sender.send``); ``content`` is a body already encoded (``body`` is
+        then None). Each call gets its own ``TrackAuth``: one credential re-read per call."""
         content = self._encode(operation, body) if content is None else content
-        headers = {"Content-Type": "application/json"} if content is not None else None
         auth = TrackAuth(self._provider, base_url=self._base_url)
-        attempts = self.retry.max_attempts
-        attempt = 0
-        while True:
-            url = request_url(auth.base_url, path)
-            attempt += 1
-            try:
-                response = self._http.request(method, url, content=content, headers=headers, auth=auth)
-            except httpx.TransportError as exc:
-                reason = type(exc).__name__
-                logger.warning("Customer.io %s attempt %d/%d: %s", operation, attempt, attempts, reason)
-                failure: CustomerIOError = TransportError(
-                    f"Customer.io unreachable ({reason})", operation=operation
-                )
-                retry_after = None
-            else:
-                for refused in response.history:  # the 401 that TrackAuth answered with re-read credentials
-                    logger.debug(
-                        "Customer.io %s attempt %d/%d: status %d",
-                        operation,
-                        attempt,
-                        attempts,
-                        refused.status_code,
-                    )
-                    logger.info("Customer.io %s: 401, retrying once with re-read credentials", operation)
-                status = response.status_code
-                logger.debug("Customer.io %s attempt %d/%d: status %d", operation, attempt, attempts, status)
-                if 200 <= status < 300:
-                    return response
-                failure = error_for(operation, response)
-                if isinstance(failure, PermanentError):
-                    raise failure
-                retry_after = (
-                    parse_retry_after(response.headers.get("retry-after")) if status in {429, 503} else None
-                )
-                if retry_after is not None and retry_after > self.retry.retry_after_cap:
-                    logger.warning(
-                        "Customer.io %s: status %d asks to wait %.1f s, beyond the %.1f s cap",
-                        operation,
-                        status,
-                        retry_after,
-                        self.retry.retry_after_cap,
-                    )
-                    raise RateLimitedError(
-                        "Customer.io asked to retry later",
-                        retry_after=retry_after,
-                        status=status,
-                        request_id=failure.request_id,
-                        operation=operation,
-                    )
-                logger.warning(
-                    "Customer.io %s attempt %d/%d: status %d", operation, attempt, attempts, status
-                )
-            if attempt >= attempts:
-                raise failure
-            self._sleep(self.retry.wait(attempt - 1, self._random(), retry_after))
+        return self._sender.send(operation, method, path, auth=auth, content=content)
