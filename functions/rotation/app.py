@@ -6,6 +6,10 @@ finishSecret) with ``{"SecretId", "ClientRequestToken", "Step"}``. The protocol 
 per finished step, a ``RotationFailed`` metric and a re-raised error for a failed one, so Secrets
 Manager records the failure and the template's RotationFailedAlarm fires.
 
+A failed step's log line says whether Secrets Manager's retry can still succeed (``retryable``:
+the version keeps AWSPENDING for it) or not (the library removed AWSPENDING from the version, so
+the next rotation can start; the detail says so).
+
 Both metrics are emitted with two dimension sets: ``[service]`` (what the alarm and the dashboard
 match) and ``[service, step]`` (which step).
 """
@@ -23,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cio_security import config
 from cio_security.errors import CioSecurityError, RotationError
-from cio_security.rotation import STEPS, RotationSettings, StepResult, rotate
+from cio_security.rotation import STEPS, RetryableRotationError, RotationSettings, StepResult, rotate
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -79,7 +83,14 @@ def handler(event: SecretsManagerEvent, context: LambdaContext) -> dict[str, Any
     except Exception as exc:
         # Our errors' texts are written to be safe to log; any other error's text is not known to be.
         detail = str(exc) if isinstance(exc, CioSecurityError) else "unexpected error (see the trace)"
-        logger.error("rotation step failed", extra={"error": type(exc).__name__, "detail": detail})
+        logger.error(
+            "rotation step failed",
+            extra={
+                "error": type(exc).__name__,
+                "detail": detail,
+                "retryable": isinstance(exc, RetryableRotationError),
+            },
+        )
         _count("RotationFailed", step)
         raise
     logger.info(

@@ -14,6 +14,8 @@ TRACK_CREDENTIALS_SECRET_ID: Final = "TRACK_CREDENTIALS_SECRET_ID"
 SIGNING_KEY_SECRET_ID: Final = "SIGNING_KEY_SECRET_ID"
 PEPPER_SECRET_ID: Final = "PEPPER_SECRET_ID"
 CUSTOMERIO_TRACK_URL: Final = "CUSTOMERIO_TRACK_URL"
+APP_API_KEY_SECRET_ID: Final = "APP_API_KEY_SECRET_ID"
+CUSTOMERIO_APP_URL: Final = "CUSTOMERIO_APP_URL"
 CUSTOMERIO_RATE_LIMIT_RPS: Final = "CUSTOMERIO_RATE_LIMIT_RPS"
 IDEMPOTENCY_TABLE: Final = "IDEMPOTENCY_TABLE"
 EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
@@ -35,13 +37,27 @@ CUSTOMERIO_MAX_ATTEMPTS: Final = "CUSTOMERIO_MAX_ATTEMPTS"
 CUSTOMERIO_BACKOFF_BASE_SECONDS: Final = "CUSTOMERIO_BACKOFF_BASE_SECONDS"
 CUSTOMERIO_BACKOFF_CAP_SECONDS: Final = "CUSTOMERIO_BACKOFF_CAP_SECONDS"
 CUSTOMERIO_RETRY_AFTER_CAP_SECONDS: Final = "CUSTOMERIO_RETRY_AFTER_CAP_SECONDS"
+WEBHOOK_FUTURE_SKEW_SECONDS: Final = "WEBHOOK_FUTURE_SKEW_SECONDS"
+WEBHOOK_QUARANTINE_BUCKET: Final = "WEBHOOK_QUARANTINE_BUCKET"
+WEBHOOK_ALLOWED_SOURCE_CIDRS: Final = "WEBHOOK_ALLOWED_SOURCE_CIDRS"
 
-DEFAULT_WEBHOOK_TOLERANCE_SECONDS: Final = 300
-DEFAULT_WEBHOOK_MAX_BODY_BYTES: Final = 262_144
+# Customer.io retries a failed delivery for 7 days and may not re-sign a retry (unconfirmed), so
+# an event_id is remembered for 8 days and the past tolerance defaults to that same window: every
+# accepted timestamp is either new or a remembered duplicate (DESIGN section 3).
+DEFAULT_WEBHOOK_DEDUPE_SECONDS: Final = 8 * 24 * 3600
+DEFAULT_WEBHOOK_TOLERANCE_SECONDS: Final = DEFAULT_WEBHOOK_DEDUPE_SECONDS
+DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS: Final = 300
+# Lambda's synchronous invocation payload limit (6 MB, the whole event: headers and base64
+# included), https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html: no body the function
+# receives is larger, so by default the limit never refuses anything Customer.io signed.
+DEFAULT_WEBHOOK_MAX_BODY_BYTES: Final = 6 * 1024 * 1024
 DEFAULT_SIGNING_KEY_GRACE_SECONDS: Final = 86_400
 DEFAULT_RATE_LIMIT_RPS: Final = 100.0
 DEFAULT_SECRETS_CACHE_SECONDS: Final = 300
-DEFAULT_SIGNING_KEY_REFRESH_SECONDS: Final = 60
+# A few seconds: the window a regenerated signing key is refused shrinks to the operator's own
+# steps, and forged traffic costs at most a few GetSecretValue calls per execution environment
+# every interval (README, Secrets and rotation: the arithmetic against the 10,000/s quota).
+DEFAULT_SIGNING_KEY_REFRESH_SECONDS: Final = 5
 
 
 def require_env(name: str) -> str:

@@ -17,7 +17,13 @@ import boto3
 
 from cio_security.config import CUSTOMERIO_TRACK_URL, boto_config
 from cio_security.errors import RotationError
-from cio_security.rotation import STAGING_SUFFIX, KindName, RotationSettings, StepResult
+from cio_security.rotation import (
+    STAGING_SUFFIX,
+    KindName,
+    RetryableRotationError,
+    RotationSettings,
+    StepResult,
+)
 from ciosec.commands import Subcommands
 from ciosec.operations.rotation import (
     CLI_KINDS,
@@ -99,7 +105,12 @@ def _rotate(args: argparse.Namespace) -> int:
         rotate_locally(client, secret_id, settings, on_step=_print_step)
     except RotationError as exc:
         print(f"rotation failed, nothing was promoted: {exc}", file=sys.stderr)
-        if STAGING_SUFFIX in str(exc):  # the library says what to stage where; this is the command
+        if isinstance(exc, RetryableRotationError):  # no Secrets Manager here to retry it
+            print(
+                f"the pending version keeps AWSPENDING; to retry: ciosec secrets rotate {args.kind}",
+                file=sys.stderr,
+            )
+        elif STAGING_SUFFIX in str(exc):  # the library says what to stage where; this is the command
             print(f"to stage a new value: ciosec secrets stage {args.kind}", file=sys.stderr)
         return 1
     return 0

@@ -133,10 +133,12 @@ def stage(client: SecretsManagerClient, secret_id: str, kind: KindName, value: R
 
 
 def discard_stale_pending(client: SecretsManagerClient, secret_id: str) -> list[str]:
-    """Remove AWSPENDING from versions a failed or abandoned rotation left behind.
+    """Remove AWSPENDING from versions an unfinished rotation left behind.
 
-    Secrets Manager would otherwise reattempt that rotation, with its (refused) pending value,
-    instead of starting one with the newly staged value. Returns the version ids cleaned.
+    A rotation that failed for good removes its own label; one left for Secrets Manager's retry
+    (Customer.io or Secrets Manager unavailable) keeps it, and while it does Secrets Manager
+    refuses a new RotateSecret ("A previous rotation isn't complete"). The operator asking for a
+    new rotation replaces it. Returns the version ids cleaned.
     """
     meta = client.describe_secret(SecretId=secret_id)
     cleaned = []
@@ -167,7 +169,9 @@ class PendingVersionOverlay:
     copies the current value into the pending version, which would fool createSecret's "does the
     pending version already hold a value?" check. This wrapper shows the real behaviour for one
     secret and token; every call is passed to the wrapped client, and once createSecret has
-    written the version the wrapped client's own answers are used.
+    written the version the wrapped client's own answers are used. Removing AWSPENDING from the
+    token before createSecret wrote it (a rotation that failed for good) ends the rotation: the
+    token is no longer shown.
     """
 
     def __init__(self, client: SecretsManagerClient, secret_id: str, token: str) -> None:
@@ -175,6 +179,7 @@ class PendingVersionOverlay:
         meta = client.describe_secret(SecretId=secret_id)
         self._ids = {meta["ARN"], meta["Name"], secret_id}
         self._token = token
+        self._released = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -188,13 +193,26 @@ class PendingVersionOverlay:
         if kwargs.get("SecretId") in self._ids:
             meta["RotationEnabled"] = True
             versions = {k: list(v) for k, v in meta.get("VersionIdsToStages", {}).items()}
-            if self._token not in versions:
+            if self._token not in versions and not self._released:
                 for stages in versions.values():
                     if AWSPENDING in stages:
                         stages.remove(AWSPENDING)
                 versions[self._token] = [AWSPENDING]
             meta["VersionIdsToStages"] = versions
         return meta
+
+    def update_secret_version_stage(self, **kwargs: Any) -> Any:
+        releases_token = (
+            kwargs.get("SecretId") in self._ids
+            and kwargs.get("VersionStage") == AWSPENDING
+            and kwargs.get("RemoveFromVersionId") == self._token
+            and "MoveToVersionId" not in kwargs
+        )
+        if releases_token and not self._written():
+            self._released = True
+            meta = self._client.describe_secret(SecretId=next(iter(self._ids)))
+            return {"ARN": meta["ARN"], "Name": meta["Name"]}
+        return self._client.update_secret_version_stage(**kwargs)
 
     def get_secret_value(self, **kwargs: Any) -> Any:
         if kwargs.get("SecretId") in self._ids and not self._written():
@@ -222,8 +240,9 @@ def rotate_locally(
     """Rotate ``secret_id`` the way Secrets Manager would, for a stack without the service
     (moto): a new token announced as AWSPENDING without a value, then each step through
     ``cio_security.rotation.rotate``. Raises RotationError at the first failing step; as in
-    Secrets Manager, AWSCURRENT is untouched and the pending version (if createSecret wrote one)
-    stays until the next rotation discards it.
+    Secrets Manager, AWSCURRENT is untouched. A step that failed for good has removed AWSPENDING
+    from the version; one Secrets Manager would retry (RetryableRotationError) leaves it, and the
+    next ``ciosec secrets rotate`` discards it (``discard_stale_pending``).
     """
     token = token or new_token()
     overlay = cast("SecretsManagerClient", PendingVersionOverlay(client, secret_id, token))

@@ -4,13 +4,22 @@
 It needs no Track auth: it is only ever bound on 127.0.0.1, and refuses a foreign ``Host`` header
 (DNS rebinding) and non-JSON POSTs (cross-site forms)::
 
-    GET    /_sandbox/state                  credentials (no keys), people, suppressed, config, log
+    GET    /_sandbox/state                  credentials and App API keys (no keys), people,
+                                            identities, suppressed, config, faults, log
     GET    /_sandbox/requests               the request log
-    POST   /_sandbox/config                 {"latency": .., "rate_limit_rps": .., "faults": {..}}
+    POST   /_sandbox/config                 {"latency": .., "rate_limit_rps": ..,
+                                            "processing_delay": .., "faults": {..}}
     POST   /_sandbox/faults                 a scripted fault (ScriptedFault as JSON)
+    POST   /_sandbox/operation-faults       a Track v2 operation fault (OperationFault as JSON):
+                                            the matching operations answer in a 207
+    POST   /_sandbox/people                 seed a person: {"identifier", "attributes",
+                                            "environment_id"} (``Sandbox.add_person``)
     POST   /_sandbox/credentials            add a credential set (missing fields generated);
                                             answers it in full, api_key included
     DELETE /_sandbox/credentials/{site_id}  remove a credential set
+    POST   /_sandbox/app-keys               add an App API key (missing fields generated);
+                                            answers it in full, key included
+    DELETE /_sandbox/app-keys/{key}         remove an App API key
     POST   /_sandbox/reset                  back to the state the sandbox started with
 """
 
@@ -24,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 from pydantic import ValidationError
 
 from ciosec.sandbox.config import HOST
-from ciosec.sandbox.faults import ScriptedFault
+from ciosec.sandbox.faults import OperationFault, ScriptedFault
 from ciosec.sandbox.models import Reply, error_reply
 
 if TYPE_CHECKING:
@@ -71,6 +80,11 @@ def _route(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]) -
     if (method, endpoint) == ("POST", "/faults"):
         sandbox.script(ScriptedFault.model_validate(data))
         return Reply(200, {})
+    if (method, endpoint) == ("POST", "/operation-faults"):
+        sandbox.script_operation(OperationFault.model_validate(data))
+        return Reply(200, {})
+    if (method, endpoint) == ("POST", "/people"):
+        return _add_person(sandbox, data)
     if (method, endpoint) == ("POST", "/reset"):
         sandbox.reset()
         return Reply(200, {})
@@ -79,4 +93,22 @@ def _route(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]) -
     if method == "DELETE" and endpoint.startswith("/credentials/"):
         site_id = unquote_to_bytes(endpoint[len("/credentials/") :]).decode("utf-8", "replace")
         return Reply(200, {}) if sandbox.remove_credentials(site_id) else error_reply(404, "no such site id")
+    if (method, endpoint) == ("POST", "/app-keys"):
+        return Reply(200, sandbox.add_app_key(**data).model_dump(mode="json"))
+    if method == "DELETE" and endpoint.startswith("/app-keys/"):
+        key = unquote_to_bytes(endpoint[len("/app-keys/") :]).decode("utf-8", "replace")
+        return Reply(200, {}) if sandbox.remove_app_key(key) else error_reply(404, "no such App API key")
     return error_reply(404, "no such admin endpoint")
+
+
+def _add_person(sandbox: Sandbox, data: dict[str, Any]) -> Reply:
+    identifier, attributes = data.get("identifier"), data.get("attributes", {})
+    environment_id = data.get("environment_id")
+    if set(data) - {"identifier", "attributes", "environment_id"}:
+        return error_reply(400, "expected identifier, attributes and environment_id only")
+    if not isinstance(identifier, str) or not identifier or not isinstance(attributes, dict):
+        return error_reply(400, "identifier must be a non-empty string and attributes an object")
+    if environment_id is not None and not isinstance(environment_id, int | str):
+        return error_reply(400, "environment_id must be an integer or a string")
+    sandbox.add_person(identifier, attributes, environment_id)
+    return Reply(200, {})

@@ -13,17 +13,23 @@ from pydantic import ValidationError
 from ciosec.sandbox.admin_api import ADMIN_PREFIX
 from ciosec.sandbox.config import SandboxConfig
 from ciosec.sandbox.faults import Faults
-from ciosec.sandbox.models import CredentialSet
+from ciosec.sandbox.models import AppApiKey, CredentialSet
 from ciosec.sandbox.sandbox import Sandbox
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ciosec.sandbox", description="A Customer.io Track API v1 sandbox on 127.0.0.1."
+        prog="python -m ciosec.sandbox",
+        description="A Customer.io sandbox on 127.0.0.1: Track API v1 and v2, and the App API under /app.",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     parser.add_argument("--site-id", default="sandbox-site")
     parser.add_argument("--api-key", default=None, help="default: a random key, printed at start")
+    parser.add_argument(
+        "--app-api-key",
+        default=None,
+        help="the App API key (Bearer); default: a random key, printed at start",
+    )
     parser.add_argument("--environment-id", default="100001")
     parser.add_argument("--region", choices=("us", "eu"), default="us")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
@@ -34,13 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset")
     parser.add_argument("--hang-seconds", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--delete-missing-status", type=int, choices=(200, 204, 404), default=200)
+    parser.add_argument(
+        "--processing-delay",
+        type=float,
+        default=0.0,
+        help="seconds before the App API sees a Track change (Track is asynchronous)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, stopped: threading.Event | None = None) -> int:
-    """Serve until Ctrl-C, SIGTERM or ``stopped`` is set, printing the URL and the credential set
-    (a fresh local key unless ``--api-key`` is given)."""
+    """Serve until Ctrl-C, SIGTERM or ``stopped`` is set, printing the URLs, the credential set and
+    the App API key (fresh local keys unless ``--api-key`` / ``--app-api-key`` are given)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     environment_id: int | str = (
@@ -52,11 +63,16 @@ def main(argv: Sequence[str] | None = None, *, stopped: threading.Event | None =
         environment_id=environment_id,
         region=args.region,
     )
+    app_key = AppApiKey(
+        key=args.app_api_key or "sandbox-app-" + random_tokens.token_hex(16),
+        environment_id=environment_id,
+        region=args.region,
+    )
     try:
         config = SandboxConfig(
             latency=args.latency,
             rate_limit_rps=args.rps,
-            delete_missing_status=args.delete_missing_status,
+            processing_delay=args.processing_delay,
             faults=Faults(
                 error_rate=args.error_rate,
                 rate_limited_rate=args.rate_limited_rate,
@@ -71,8 +87,9 @@ def main(argv: Sequence[str] | None = None, *, stopped: threading.Event | None =
     stop = stopped or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Sandbox([credentials], port=args.port, config=config) as sandbox:
+    with Sandbox([credentials], app_keys=[app_key], port=args.port, config=config) as sandbox:
         print(f"Customer.io sandbox on {sandbox.url} (admin API: {sandbox.url}{ADMIN_PREFIX}/state)")
+        print(f"App API on {sandbox.app_url}; key: {app_key.key}")
         print("credentials: " + credentials.model_dump_json(), flush=True)
         try:
             while not stop.wait(0.2):

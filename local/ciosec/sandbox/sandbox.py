@@ -1,9 +1,12 @@
-"""``Sandbox``: the Track API sandbox's state (credential sets, workspaces, the request log,
-settings, scripted faults), its Python API for tests, and its lifecycle (``start``/``stop``).
+"""``Sandbox``: the Customer.io sandbox's state (Track credential sets, App API keys, workspaces,
+the request log, settings, scripted faults), its Python API for tests, and its lifecycle
+(``start``/``stop``).
 
 Each Track request goes: latency (in the HTTP server), the fault injection (before auth, as a
-proxy's 503 would), authentication, the rate limit, then the Track semantics of
-``ciosec.sandbox.track_api``; every one is logged as a ``RequestRecord``. Nothing is logged to
+proxy's 503 would), authentication, the rate limit, then the semantics of
+``ciosec.sandbox.track_api`` (v1) or ``ciosec.sandbox.track_v2``. An App API request (under
+``/app``) goes: latency, scripted faults, its Bearer key, the key's rate limit, then
+``ciosec.sandbox.app_api``. Every request is logged as a ``RequestRecord``. Nothing is logged to
 the ``logging`` module per request: paths hold identifiers and headers hold credentials.
 """
 
@@ -17,21 +20,30 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from cio_security.customerio.ratelimit import TokenBucket
-from ciosec.sandbox import admin_api, track_api
-from ciosec.sandbox.config import HOST, SandboxConfig, rate_limiter
-from ciosec.sandbox.faults import FaultInjector, Faults, ScriptedFault
+from ciosec.sandbox import admin_api, app_api, people, track_api, track_v2
+from ciosec.sandbox.config import APP_PREFIX, HOST, SandboxConfig, app_rate_limiter, rate_limiter
+from ciosec.sandbox.faults import (
+    ErrorBody,
+    FaultInjector,
+    Faults,
+    OperationFault,
+    ScriptedFault,
+    rate_limited_reply,
+)
 from ciosec.sandbox.models import (
+    AppApiKey,
     CredentialSet,
+    IdentifierType,
     Operation,
-    Person,
     Reply,
     RequestRecord,
     Workspace,
+    app_error_reply,
     error_reply,
     workspace_key,
 )
@@ -42,24 +54,32 @@ MAX_LOGGED_REQUESTS: int | None = 10_000
 
 
 class Sandbox:
-    """The Track API v1 sandbox: ``start()``, use ``url``, ``stop()`` (or use it as a context
-    manager). Bound on 127.0.0.1 only; ``port=0`` picks a free port."""
+    """The Customer.io sandbox (Track v1 and v2 at ``url``, the App API at ``app_url``):
+    ``start()``, use it, ``stop()`` (or use it as a context manager). Bound on 127.0.0.1 only;
+    ``port=0`` picks a free port. ``clock`` (monotonic seconds) drives the rate limits and the
+    processing delay, so tests can run them on a fake clock."""
 
     def __init__(
         self,
         credentials: Sequence[CredentialSet] = (),
         *,
+        app_keys: Sequence[AppApiKey] = (),
         port: int = 0,
         config: SandboxConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._initial_credentials = tuple(credentials)
+        self._initial_app_keys = tuple(app_keys)
         self._initial_config = config or SandboxConfig()
         self._port = port
+        self._clock = clock
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._credentials: dict[str, CredentialSet] = {}
+        self._app_keys: dict[str, AppApiKey] = {}
+        self._app_buckets: dict[str, TokenBucket | None] = {}
         self._config = self._initial_config
         self._workspaces: dict[str, Workspace] = {}
         self._log: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
@@ -122,8 +142,13 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the base URL to give the Track client."""
+        """``http://127.0.0.1:PORT``: the base URL to give the Track client (v1 and v2)."""
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def app_url(self) -> str:
+        """``http://127.0.0.1:PORT/app``: the App API's base URL (``https://api.customer.io``)."""
+        return f"{self.url}{APP_PREFIX}"
 
     def threads(self) -> list[threading.Thread]:
         """The sandbox's live threads (empty after ``stop()``)."""
@@ -160,7 +185,9 @@ class Sandbox:
                 self._faults.set_faults(config.faults)
             limit = (config.rate_limit_rps, config.rate_limit_burst)
             if self._bucket is None or limit != (previous.rate_limit_rps, previous.rate_limit_burst):
-                self._bucket = rate_limiter(config)
+                self._bucket = rate_limiter(config, self._clock)
+            if config.app_rate_limit_rps != previous.app_rate_limit_rps:
+                self._app_buckets = {}
             return config
 
     def script(self, fault: ScriptedFault) -> None:
@@ -178,19 +205,53 @@ class Sandbox:
         operation: Operation | None = None,
         kind: Literal["status", "timeout", "reset"] = "status",
         headers: Mapping[str, str] | None = None,
+        body: ErrorBody = "json",
         hang_seconds: float = 5.0,
     ) -> None:
-        """Make the next ``times`` matching Track requests fail (see ScriptedFault)."""
+        """Make the next ``times`` matching Track or App API requests fail (see ScriptedFault)."""
         self.script(
             ScriptedFault(
                 kind=kind,
                 status=status,
                 headers=dict(headers or {}),
+                body=body,
                 method=method,
                 path=path,
                 operation=operation,
                 times=times,
                 hang_seconds=hang_seconds,
+            )
+        )
+
+    def script_operation(self, fault: OperationFault) -> None:
+        """Queue a Track v2 operation fault; the first queued match wins."""
+        with self._lock:
+            self._faults.script_operation(fault)
+
+    def fail_operations(
+        self,
+        times: int = 1,
+        *,
+        reason: str = "injected",
+        field: str = "identifiers",
+        message: str = "injected operation fault",
+        action: str | None = None,
+        identifier_type: IdentifierType | None = None,
+        identifier: str | None = None,
+        batch_index: int | None = None,
+    ) -> None:
+        """Refuse the next ``times`` matching Track v2 operations: they are not applied and answer
+        in the batch's 207 (a 400 from ``/api/v2/entity``). See OperationFault."""
+        self.script_operation(
+            OperationFault(
+                reason=reason,
+                field=field,
+                message=message,
+                action=action,
+                identifier_type=identifier_type,
+                identifier=identifier,
+                batch_index=batch_index,
+                times=times,
             )
         )
 
@@ -221,16 +282,49 @@ class Sandbox:
         with self._lock:
             return list(self._credentials.values())
 
+    def add_app_key(self, app_key: AppApiKey | None = None, **fields: Any) -> AppApiKey:
+        """Add an App API key (``app_key``, or one made of ``fields``: a generated ``key`` unless
+        given, the environment and region of the first credential set unless given) and return
+        it, key included."""
+        with self._lock:
+            key = app_key
+            if key is None:
+                values: dict[str, Any] = {
+                    "key": "app-" + random_tokens.token_hex(20),
+                    "environment_id": self._default_environment(fallback=True),
+                    "region": next(iter(self._credentials.values())).region if self._credentials else "us",
+                }
+                values.update({k: v for k, v in fields.items() if v is not None})
+                key = AppApiKey.model_validate(values)
+            self._app_keys[key.key] = key
+            self._workspaces.setdefault(workspace_key(key.environment_id), Workspace())
+            return key
+
+    def remove_app_key(self, key: str) -> bool:
+        """Remove an App API key (as revoking it in Customer.io's UI does)."""
+        with self._lock:
+            self._app_buckets.pop(key, None)
+            return self._app_keys.pop(key, None) is not None
+
+    @property
+    def app_keys(self) -> list[AppApiKey]:
+        with self._lock:
+            return list(self._app_keys.values())
+
     def reset(self) -> None:
-        """Back to the state at construction: initial credentials and config, no people, no
-        suppressions, an empty log, no scripted faults."""
+        """Back to the state at construction: initial credentials, App API keys and config, no
+        people, no suppressions, an empty log, no scripted faults."""
         with self._lock:
             self._credentials = {}
+            self._app_keys = {}
+            self._app_buckets = {}
             self._workspaces = {}
             self._log = deque(maxlen=MAX_LOGGED_REQUESTS)
             self._faults.clear_scripted()
             for credentials in self._initial_credentials:
                 self.add_credentials(credentials)
+            for key in self._initial_app_keys:
+                self.add_app_key(key)
             self._config = self._initial_config
             self.configure(faults=self._initial_config.faults)
 
@@ -248,20 +342,38 @@ class Sandbox:
         return self._workspaces.setdefault(workspace_key(env), Workspace())
 
     def people(self, environment_id: int | str | None = None) -> dict[str, dict[str, Any]]:
-        """Identifier -> attributes of every person in a workspace (default: the first set's)."""
+        """Identifier -> attributes of every person in a workspace (default: the first set's), as
+        Track sees it (no processing delay). A person is keyed by the identifier they were added
+        with, as a Track v1 path names it (a cio_id with its ``cio_`` prefix)."""
         with self._lock:
             ws = self._workspace(environment_id)
-            return {pid: copy.deepcopy(p.attributes) for pid, p in ws.people.items()}
+            return {p.key: copy.deepcopy(p.attributes) for p in ws.people.values()}
+
+    def person(self, identifier: str, environment_id: int | str | None = None) -> dict[str, Any] | None:
+        """A person named as a Track v1 path names them (``u1``, ``a@example.com``,
+        ``cio_03000001``): ``{"key", "id", "email", "cio_id", "phone", "attributes", "events"}``,
+        or None."""
+        with self._lock:
+            found = people.find(self._workspace(environment_id), people.v1_reference(identifier))
+            if found is None:
+                return None
+            return {
+                "key": found.key,
+                **found.identifiers(),
+                "attributes": copy.deepcopy(found.attributes),
+                "events": copy.deepcopy(found.events),
+            }
 
     def events(self, identifier: str, environment_id: int | str | None = None) -> list[dict[str, Any]]:
         """The events tracked for a person (``[]`` for an absent one)."""
-        with self._lock:
-            person = self._workspace(environment_id).people.get(identifier)
-            return copy.deepcopy(person.events) if person else []
+        found = self.person(identifier, environment_id)
+        return found["events"] if found else []
 
     def suppressed(self, environment_id: int | str | None = None) -> set[str]:
+        """Every suppressed identifier of a workspace, as it was given or as the suppressed
+        person held it (cio_ids with their ``cio_`` prefix)."""
         with self._lock:
-            return set(self._workspace(environment_id).suppressed)
+            return people.suppressed_identifiers(self._workspace(environment_id))
 
     def add_person(
         self,
@@ -269,10 +381,23 @@ class Sandbox:
         attributes: Mapping[str, Any] | None = None,
         environment_id: int | str | None = None,
     ) -> None:
-        """Seed a person directly (no request, no log entry)."""
+        """Seed a person directly (no request, no log entry, no processing delay): ``identifier``
+        is typed as a Track v1 path would type it (``cio_`` prefix: their cio_id; ``@``: their
+        email; else their id); ``id`` and ``email`` in ``attributes`` are identifiers too.
+        Seeding ignores suppressions."""
         with self._lock:
-            person = self._workspace(environment_id).people.setdefault(identifier, Person())
-            person.attributes.update(copy.deepcopy(dict(attributes or {})))
+            ws = self._workspace(environment_id)
+            reference = people.v1_reference(identifier)
+            person = people.find(ws, reference) or people.create(
+                ws, reference, now=self._clock(), wall=int(time.time()), delay=0.0, key=identifier
+            )
+            values = copy.deepcopy(dict(attributes or {}))
+            for kind in ("id", "email"):
+                value = values.get(kind)
+                free = getattr(person, kind) is None
+                if isinstance(value, str) and value and free and people.find(ws, (kind, value)) is None:
+                    people.assign(ws, person, (kind, value))
+            person.attributes.update(values)
 
     def requests(self) -> list[RequestRecord]:
         """The log of Track requests (admin requests are not logged)."""
@@ -284,24 +409,34 @@ class Sandbox:
             self._log.clear()
 
     def state(self) -> dict[str, Any]:
-        """Everything, JSON-ready (``GET /_sandbox/state``); API keys left out."""
+        """Everything, JSON-ready (``GET /_sandbox/state``); API keys left out. ``identities``
+        gives each person's identifiers (workspace -> person key -> id, email, cio_id, phone)."""
         with self._lock:
             return {
                 "credentials": [c.public() for c in self._credentials.values()],
+                "app_api_keys": [k.public() for k in self._app_keys.values()],
                 "workspaces": {
                     env: {
                         "people": {
-                            pid: {"attributes": p.attributes, "events": p.events}
-                            for pid, p in ws.people.items()
+                            p.key: {"attributes": p.attributes, "events": p.events}
+                            for p in ws.people.values()
                         },
-                        "suppressed": sorted(ws.suppressed),
+                        "suppressed": sorted(people.suppressed_identifiers(ws)),
                     }
+                    for env, ws in self._workspaces.items()
+                },
+                "identities": {
+                    env: {p.key: p.identifiers() for p in ws.people.values()}
                     for env, ws in self._workspaces.items()
                 },
                 "config": self._config.model_dump(mode="json"),
                 "scripted_faults": [
                     {**fault.model_dump(mode="json"), "remaining": remaining}
                     for fault, remaining in self._faults.scripted()
+                ],
+                "scripted_operation_faults": [
+                    {**fault.model_dump(mode="json"), "remaining": remaining}
+                    for fault, remaining in self._faults.scripted_operations()
                 ],
                 "requests": [r.as_dict() for r in self._log],
             }
@@ -311,9 +446,14 @@ class Sandbox:
     def handle_track(
         self, method: str, raw_path: str, authorization: str | None, body: bytes, request_id: str
     ) -> Reply:
-        """One Track request: faults, auth, the rate limit, then the Track semantics; logged."""
+        """One Track request (v1 or v2): faults, auth, the rate limit, then the Track semantics;
+        logged."""
         path = raw_path.partition("?")[0]
-        operation, identifier, reply = track_api.route(method, path)
+        identifier: str | None = None
+        if path.startswith("/api/v2/"):
+            operation, reply = track_v2.route(method, path)
+        else:
+            operation, identifier, reply = track_api.route(method, path)
         payload = track_api.parse_body(body)
         site_id: str | None = None
         fault: str | None = None
@@ -326,30 +466,131 @@ class Sandbox:
                     reply = error_reply(401, "Unauthorized request")
                 else:
                     site_id = credentials.site_id
-                    reply = self._rate_limited() or track_api.apply(
-                        operation,
-                        identifier,
-                        payload=payload,
-                        body=body,
-                        credentials=credentials,
-                        workspaces=self._workspaces,
-                        delete_missing_status=self._config.delete_missing_status,
-                    )
-            self._log.append(
-                RequestRecord(
-                    method=method,
-                    raw_path=raw_path,
-                    operation=operation,
-                    identifier=identifier,
-                    status=reply.status if reply.action == "respond" else None,
-                    site_id=site_id,
-                    request_id=request_id,
-                    fault=fault,
-                    body=payload,
-                    received_at=time.time(),
-                )
+                    reply = self._rate_limited()
+                    if reply is None:
+                        reply, fault = self._apply_track(operation, identifier, payload, body, credentials)
+            self._record(
+                method=method,
+                raw_path=raw_path,
+                operation=operation,
+                identifier=identifier,
+                reply=reply,
+                site_id=site_id,
+                request_id=request_id,
+                fault=fault,
+                payload=payload,
             )
         return reply
+
+    def _apply_track(
+        self,
+        operation: Operation | None,
+        identifier: str | None,
+        payload: Any,
+        body: bytes,
+        credentials: CredentialSet,
+    ) -> tuple[Reply, str | None]:
+        workspace = self._workspaces.setdefault(workspace_key(credentials.environment_id), Workspace())
+        now, wall, delay = self._clock(), int(time.time()), self._config.processing_delay
+        if operation in {"entity", "batch"}:
+            reply, labels = track_v2.apply(
+                operation,
+                payload,
+                body,
+                workspace=workspace,
+                faults=self._faults,
+                now=now,
+                wall=wall,
+                delay=delay,
+            )
+            return reply, ",".join(labels) or None
+        reply = track_api.apply(
+            operation,
+            identifier,
+            payload=payload,
+            body=body,
+            credentials=credentials,
+            workspace=workspace,
+            now=now,
+            wall=wall,
+            delay=delay,
+        )
+        return reply, None
+
+    def handle_app(
+        self, method: str, raw_path: str, authorization: str | None, body: bytes, request_id: str
+    ) -> Reply:
+        """One App API request (under ``/app``): scripted faults, the Bearer key, the key's rate
+        limit, then ``ciosec.sandbox.app_api``; logged."""
+        path, _, query = raw_path.partition("?")
+        operation, customer_id, reply = app_api.route(method, path)
+        payload = track_api.parse_body(body)
+        fault: str | None = None
+        with self._lock:
+            if reply is None:
+                reply, fault = self._faults.next_fault(method, raw_path, operation, random_faults=False)
+            if reply is None and operation is not None:
+                key = app_api.authenticate(authorization, self._app_keys)
+                if key is None and operation != "app_ip_addresses":
+                    reply = app_error_reply(401, "unauthorized")
+                else:
+                    reply = self._app_rate_limited(key) if key is not None else None
+                    if reply is None:
+                        environment = (
+                            key.environment_id
+                            if key is not None
+                            else self._default_environment(fallback=True)
+                        )
+                        reply = app_api.apply(
+                            operation,
+                            customer_id,
+                            query,
+                            payload,
+                            workspace=self._workspace(environment),
+                            ip_addresses=self._config.ip_addresses,
+                            now=self._clock(),
+                        )
+            assert reply is not None  # noqa: S101 - route() answers whatever it does not route
+            self._record(
+                method=method,
+                raw_path=raw_path,
+                operation=operation,
+                identifier=customer_id,
+                reply=reply,
+                site_id=None,
+                request_id=request_id,
+                fault=fault,
+                payload=payload,
+            )
+        return reply
+
+    def _record(
+        self,
+        *,
+        method: str,
+        raw_path: str,
+        operation: Operation | None,
+        identifier: str | None,
+        reply: Reply,
+        site_id: str | None,
+        request_id: str,
+        fault: str | None,
+        payload: Any,
+    ) -> None:
+        self._log.append(
+            RequestRecord(
+                method=method,
+                raw_path=raw_path,
+                operation=operation,
+                identifier=identifier,
+                status=reply.status if reply.action == "respond" else None,
+                site_id=site_id,
+                request_id=request_id,
+                fault=fault,
+                body=payload,
+                received_at=time.time(),
+            )
+        )
 
     def handle_admin(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """One admin API request (see ``ciosec.sandbox.admin_api``)."""
@@ -359,4 +600,18 @@ class Sandbox:
         if self._bucket is None or self._bucket.try_acquire():
             return None
         wait = max(1, math.ceil(self._bucket.seconds_until_available()))
-        return error_reply(429, "rate limit exceeded", **{"Retry-After": str(wait)})
+        return rate_limited_reply(wait, self._config.rate_limit_retry_after, self._config.rate_limit_body)
+
+    def _app_rate_limited(self, key: AppApiKey) -> Reply | None:
+        if key.key not in self._app_buckets:
+            self._app_buckets[key.key] = app_rate_limiter(self._config, self._clock)
+        bucket = self._app_buckets[key.key]
+        if bucket is None or bucket.try_acquire():
+            return None
+        wait = max(1, math.ceil(bucket.seconds_until_available()))
+        return rate_limited_reply(
+            wait,
+            self._config.rate_limit_retry_after,
+            self._config.rate_limit_body,
+            json_reply=app_error_reply(429, "Your request is over the 10-per-second limit."),
+        )

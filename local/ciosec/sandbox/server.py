@@ -1,6 +1,7 @@
 """The sandbox's HTTP server: a threaded server on 127.0.0.1 that hands each request to the
-``Sandbox`` (a Track route or the admin API) and turns its ``Reply`` into an answer, a hang or a
-connection reset. It tracks its threads and connections so ``Sandbox.stop()`` ends them all.
+``Sandbox`` (a Track route, an App API route under ``/app``, or the admin API) and turns its
+``Reply`` into an answer, a hang or a connection reset. It tracks its threads and connections so
+``Sandbox.stop()`` ends them all.
 
 Every response carries an ``X-Request-Id``. Nothing is logged per request: the request line holds
 identifiers and headers hold credentials.
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ciosec.sandbox.admin_api import is_admin_path
+from ciosec.sandbox.app_api import is_app_path
 from ciosec.sandbox.models import Reply, error_reply
 
 if TYPE_CHECKING:
@@ -97,9 +99,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             body = self._read_body(request_id)
             if body is None:
                 return
-            reply = sandbox.handle_track(
-                self.command, self.path, self.headers.get("Authorization"), body, request_id
-            )
+            handle = sandbox.handle_app if is_app_path(path) else sandbox.handle_track
+            reply = handle(self.command, self.path, self.headers.get("Authorization"), body, request_id)
         if reply.action == "reset":
             self._reset()
             return
@@ -128,11 +129,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _respond(self, reply: Reply, request_id: str) -> None:
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        if reply.body is None:
+            data = b""
+        elif reply.content_type == "application/json":
+            data = json.dumps(reply.body).encode()
+        else:
+            data = str(reply.body).encode()
         self.send_response(reply.status)
         self.send_header("X-Request-Id", request_id)
         if data:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))

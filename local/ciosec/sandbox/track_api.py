@@ -2,19 +2,25 @@
 
 ==========================================  =================================================
 ``PUT /api/v1/customers/{id}``              identify: create or update a person (attributes
-                                            merged); a suppressed id is silently ignored (200)
-``POST /api/v1/customers/{id}/events``      track: ``{"name", "data"}``; creates the person;
-                                            ignored (200) for a suppressed id
-``POST /api/v1/customers/{id}/suppress``    deletes the person and blocks re-adding the id
-``POST /api/v1/customers/{id}/unsuppress``  lifts the block (the person is not restored)
-``DELETE /api/v1/customers/{id}``           deletes; ``delete_missing_status`` (200) if absent
-``GET /api/v1/accounts/region``             ``{"url", "data_center", "environment_id"}`` of
+                                            merged, ``id``/``email`` in the body are identifiers)
+``POST /api/v1/customers/{id}/events``      track: ``{"name", "data"}``; creates the person
+``POST /api/v1/customers/{id}/suppress``    deletes the person and suppresses the identifier,
+                                            with the person's id and email
+``POST /api/v1/customers/{id}/unsuppress``  lifts the suppression (the person is not restored)
+``DELETE /api/v1/customers/{id}``           deletes the person
+``GET /api/v1/accounts/region``             ``{"url", "region", "environment_id"}`` of
                                             the authenticated credential set
 ==========================================  =================================================
 
 Every Track request needs Basic auth with one of the configured credential sets (401
-otherwise). ``{id}`` is percent-decoded exactly once. These are pure functions of the request
-and the workspaces; ``Sandbox`` calls them with its lock held, after the fault injection.
+otherwise). ``{id}`` is percent-decoded exactly once and typed by its shape (``cio_`` prefix,
+``@``, else an id: ``ciosec.sandbox.people``). Whatever the person's state, suppress, unsuppress,
+delete and identify answer 200 with an empty object (the documented 200 and 401 are the only
+answers: the Track API never says whether a person existed); calls referencing a suppressed
+identifier are ignored. An id over 150 bytes (the documented limit) is refused: Customer.io does
+not document the answer, the sandbox chooses 400 with the documented 400 body,
+``{"meta": {"errors": [...]}}``. These are pure functions of the request and the workspace;
+``Sandbox`` calls them with its lock held, after the fault injection.
 """
 
 from __future__ import annotations
@@ -23,20 +29,19 @@ import base64
 import binascii
 import hmac
 import json
-import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from ciosec.sandbox import people
 from ciosec.sandbox.models import (
+    MAX_ID_BYTES,
     CredentialSet,
     Operation,
-    Person,
     Reply,
     Workspace,
     error_reply,
     method_not_allowed,
-    workspace_key,
 )
 
 TRACK_URLS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
@@ -106,43 +111,50 @@ def apply(
     payload: Any,
     body: bytes,
     credentials: CredentialSet,
-    workspaces: dict[str, Workspace],
-    delete_missing_status: Literal[200, 204, 404],
+    workspace: Workspace,
+    now: float,
+    wall: int,
+    delay: float,
 ) -> Reply:
-    """The Track semantics of one authenticated request (workspaces are changed in place)."""
+    """The Track semantics of one authenticated request (``workspace``, the credential set's,
+    is changed in place; ``now`` is the sandbox clock, ``wall`` unix seconds, ``delay`` the App
+    API's processing delay)."""
     if operation == "region":
         return Reply(
             200,
             {
+                # The documented body (Journeys Track API, "Find your account region"):
+                # {"url": "https://track.customer.io", "region": "us", "environment_id": 3}.
                 "url": TRACK_URLS[credentials.region],
-                "data_center": credentials.region,
+                "region": credentials.region,
                 "environment_id": credentials.environment_id,
             },
         )
     if operation is None or identifier is None:  # pragma: no cover - route() guarantees both
         return error_reply(404, "not found")
-    ws = workspaces.setdefault(workspace_key(credentials.environment_id), Workspace())
     if operation in {"identify", "track"} and body and not isinstance(payload, dict):
         return error_reply(400, "body must be a JSON object")
     attributes: dict[str, Any] = payload if isinstance(payload, dict) else {}
+    reference = people.v1_reference(identifier)
+    ids = [reference[1]] if reference[0] == "id" else []
+    if operation == "identify" and isinstance(attributes.get("id"), str):
+        ids.append(attributes["id"])
+    if any(len(value.encode()) > MAX_ID_BYTES for value in ids):
+        return error_reply(400, f"id is longer than {MAX_ID_BYTES} bytes")
     if operation == "identify":
-        if identifier not in ws.suppressed:
-            ws.people.setdefault(identifier, Person()).attributes.update(attributes)
+        people.identify(workspace, reference, attributes, now=now, wall=wall, delay=delay)
     elif operation == "track":
         name = attributes.get("name")
         data = attributes.get("data", {})
         if not isinstance(name, str) or not name or not isinstance(data, dict):
             return error_reply(400, "an event needs a name and an object as data")
-        if identifier not in ws.suppressed:
-            person = ws.people.setdefault(identifier, Person())
-            person.events.append({"name": name, "data": data, "timestamp": int(time.time())})
+        timestamp = attributes.get("timestamp")
+        event = {"name": name, "data": data, "timestamp": timestamp if isinstance(timestamp, int) else wall}
+        people.track_event(workspace, reference, event, now=now, wall=wall, delay=delay)
     elif operation == "suppress":
-        ws.people.pop(identifier, None)
-        ws.suppressed.add(identifier)
+        people.suppress(workspace, reference, now=now, delay=delay)
     elif operation == "unsuppress":
-        ws.suppressed.discard(identifier)
-    elif operation == "delete" and ws.people.pop(identifier, None) is None:
-        if delete_missing_status == 404:
-            return error_reply(404, "not found")
-        return Reply(delete_missing_status, {} if delete_missing_status == 200 else None)
+        people.unsuppress(workspace, reference)
+    elif operation == "delete":
+        people.delete(workspace, reference, now=now, delay=delay)
     return Reply(200, {})

@@ -1,10 +1,19 @@
 """The rotation function against moto (Secrets Manager) and the Customer.io sandbox (over HTTP).
 
 moto cannot invoke the function, so tests call the handler once per step, as Secrets Manager
-does. Starting a rotation is modelled on real Secrets Manager, not on moto's RotateSecret (which
-copies the current value into the pending version, DESIGN 5's testing note): ``begin`` labels a
-new version id AWSPENDING *without a value*, so reading it answers ResourceNotFoundException
-until createSecret writes it, and rotation is enabled as the template's RotationSchedule does.
+does. Starting a rotation is modelled on real Secrets Manager, not on moto's RotateSecret (DESIGN
+5's testing note):
+
+- ``begin`` is RotateSecret: it labels a new version id AWSPENDING *without a value*, so reading
+  it answers ResourceNotFoundException until createSecret writes it; and it refuses to start
+  while AWSPENDING is on a version other than AWSCURRENT ("A previous rotation isn't complete",
+  https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html), which
+  moto's RotateSecret gets backwards;
+- ``configuration_test`` is what creating a RotationSchedule without rotating at once does: an
+  AWSPENDING version (empty, or a copy of the current value: AWS does not say which), testSecret,
+  then the version's removal ("The test creates an AWSPENDING version of the secret and then
+  removes it", API_RotateSecret, RotateImmediately);
+- rotation is enabled as the template's RotationSchedule does.
 """
 
 from __future__ import annotations
@@ -51,6 +60,10 @@ OTHER_REGION = CredentialSet(
 EXTRA_SETS = (PENDING, OTHER_WORKSPACE, OTHER_REGION)
 CREDENTIAL_SETS = (CURRENT, *EXTRA_SETS)
 SIGNING_CURRENT = "sk-current-0123456789abcdefghijklmnopqrstuv"
+TRACK_PLACEHOLDER = '{"site_id":"","api_key":"","region":"us"}'  # template.yaml's initial values
+SIGNING_PLACEHOLDER = '{"signing_key":""}'
+PLACEHOLDERS = {"track": TRACK_PLACEHOLDER, "signing_key": SIGNING_PLACEHOLDER}
+PREVIOUS_ROTATION_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
 SIGNING_NEW = "sk-next-ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
 PEPPER = "test-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
 ONE_ATTEMPT = DEFAULT.with_changes(max_attempts=1)
@@ -79,11 +92,22 @@ class FlakySecretsManager:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.failures: dict[str, list[int]] = {}
+        self.codes: dict[str, tuple[str, int]] = {}
         self.calls: list[str] = []
 
-    def fail(self, operation: str, *, times: int = 1, after: int = 0) -> None:
-        """Fail ``times`` calls of ``operation`` after letting ``after`` of them through."""
+    def fail(
+        self,
+        operation: str,
+        *,
+        times: int = 1,
+        after: int = 0,
+        code: str = "InternalServiceError",
+        status: int = 500,
+    ) -> None:
+        """Fail ``times`` calls of ``operation`` after letting ``after`` of them through, with the
+        error ``code`` and HTTP ``status`` Secrets Manager would answer."""
         self.failures[operation] = [after, times]
+        self.codes[operation] = (code, status)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -98,8 +122,13 @@ class FlakySecretsManager:
                     plan[0] -= 1
                 elif plan[1] > 0:
                     plan[1] -= 1
+                    code, status = self.codes[name]
                     raise ClientError(
-                        {"Error": {"Code": "InternalServiceError", "Message": "injected"}}, name
+                        {
+                            "Error": {"Code": code, "Message": "injected"},
+                            "ResponseMetadata": {"HTTPStatusCode": status},
+                        },
+                        name,
                     )
             return attribute(*args, **kwargs)
 
@@ -131,17 +160,49 @@ class RotationStack:
         secret.last_rotation_date = 1_795_000_000
 
     def begin(self, kind: str, token: str | None = None) -> str:
-        """What RotateSecret does in real Secrets Manager: a new version id labelled AWSPENDING
-        that holds no value yet."""
+        """What RotateSecret does in real Secrets Manager: refused while a previous rotation left
+        AWSPENDING on a version that is not AWSCURRENT; otherwise a new version id labelled
+        AWSPENDING that holds no value yet."""
+        secret = self._moto_secret(kind)
+        for version in secret.versions.values():
+            stages = version["version_stages"]
+            if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+                raise ClientError(
+                    {
+                        "Error": {"Code": "InvalidRequestException", "Message": PREVIOUS_ROTATION_INCOMPLETE},
+                        "ResponseMetadata": {"HTTPStatusCode": 400},
+                    },
+                    "RotateSecret",
+                )
+        return self._pending_version(kind, token)
+
+    def _pending_version(self, kind: str, token: str | None = None, value: str | None = None) -> str:
         token = token or str(uuid.uuid4())
         secret = self._moto_secret(kind)
         secret.remove_version_stages_from_old_versions(["AWSPENDING"])
-        secret.versions[token] = {
+        version: dict[str, Any] = {
             "createdate": 1_795_000_000,
             "version_id": token,
             "version_stages": ["AWSPENDING"],
         }
+        if value is not None:
+            version["secret_string"] = value
+        secret.versions[token] = version
         return token
+
+    def configuration_test(self, kind: str, *, pending: str) -> dict[str, Any]:
+        """What creating a RotationSchedule with RotateImmediatelyOnUpdate false does: an
+        AWSPENDING version, ``empty`` or a ``copy`` of the current value (AWS documents neither),
+        testSecret on it, then the version's removal by Secrets Manager. Returns testSecret's
+        result (it raises when the test fails, which would roll the stack back)."""
+        assert pending in {"empty", "copy"}
+        token = self._pending_version(kind, value=self.value(kind) if pending == "copy" else None)
+        try:
+            return self.invoke(kind, token, "testSecret")
+        finally:
+            secret = self._moto_secret(kind)
+            if "AWSPENDING" in secret.versions[token]["version_stages"]:
+                secret.versions[token]["version_stages"].remove("AWSPENDING")
 
     def event(self, kind: str, token: str, step: str, *, secret_id: str | None = None) -> dict[str, Any]:
         return {"SecretId": secret_id or self.arns[kind], "ClientRequestToken": token, "Step": step}
@@ -182,6 +243,11 @@ class RotationStack:
     def version_with(self, kind: str, stage: str) -> str | None:
         return next((v for v, s in self.stages(kind).items() if stage in s), None)
 
+    def pending_left(self, kind: str) -> list[str]:
+        """Versions a rotation left labelled AWSPENDING but not AWSCURRENT: while there is one,
+        Secrets Manager refuses every RotateSecret."""
+        return [v for v, s in self.stages(kind).items() if "AWSPENDING" in s and "AWSCURRENT" not in s]
+
     def current_track(self) -> TrackCredentials:
         return TrackCredentials.model_validate_json(self.value("track"))
 
@@ -216,10 +282,27 @@ def rotation_sandbox(sandbox: Sandbox) -> Sandbox:
 
 @pytest.fixture
 def rotation(monkeypatch: pytest.MonkeyPatch, rotation_sandbox: Sandbox) -> Iterator[RotationStack]:
+    """The stack with working current values (set up by an earlier rotation)."""
+    yield from _stack(monkeypatch, rotation_sandbox)
+
+
+@pytest.fixture
+def fresh_stack(monkeypatch: pytest.MonkeyPatch, rotation_sandbox: Sandbox) -> Iterator[RotationStack]:
+    """The stack as the template deploys it: both rotated secrets hold the placeholders."""
+    yield from _stack(monkeypatch, rotation_sandbox, track=TRACK_PLACEHOLDER, signing=SIGNING_PLACEHOLDER)
+
+
+def _stack(
+    monkeypatch: pytest.MonkeyPatch,
+    rotation_sandbox: Sandbox,
+    *,
+    track: str | None = None,
+    signing: str | None = None,
+) -> Iterator[RotationStack]:
     sensitive(*SECRET_VALUES)
     with mock_aws():
         sm = boto3.client("secretsmanager", region_name=REGION)
-        arns = create_secrets(sm)
+        arns = create_secrets(sm, track=track, signing=signing)
         # As the template configures it: the track secret by ARN (!Ref), the signing key by name.
         monkeypatch.setenv("TRACK_CREDENTIALS_SECRET_ID", arns["track"])
         monkeypatch.setenv("SIGNING_KEY_SECRET_ID", SIGNING_SECRET)

@@ -124,6 +124,7 @@ def test_rotate_with_nothing_staged_says_what_to_do(cli: Cli, kind: str, secret:
     assert "nothing was promoted" in err
     assert f"to secret {secret}/staged and rotate again" in err  # the library: what to write where
     assert f"to stage a new value: ciosec secrets stage {kind}" in err  # the CLI: which command
+    assert "AWSPENDING was removed from version" in err
     assert cli.stages(secret) == [["AWSCURRENT"]]
 
 
@@ -145,19 +146,42 @@ def test_stage_refuses_what_cannot_be_rotated_to(cli: Cli, kind: str, stdin: str
     assert cli.staged() == "{}"
 
 
-def test_a_refused_rotation_is_discarded_by_the_next_one(cli: Cli) -> None:
+def test_a_refused_rotation_leaves_no_awspending(cli: Cli) -> None:
     assert cli("secrets", "stage", "track", stdin=track_json(OTHER_WORKSPACE))[0] == 0
     code, _, err = cli("secrets", "rotate", "track")
     assert code == 1
     assert "another workspace" in err
+    assert "AWSPENDING was removed from version" in err
     assert "ciosec secrets stage track" in err
     assert cli.current() == json.loads(track_json(CURRENT))
-    assert cli.stages() == [["AWSCURRENT"], ["AWSPENDING"]]  # as Secrets Manager leaves it
+    assert cli.stages() == [["AWSCURRENT"]]  # nothing for Secrets Manager to call unfinished
 
+    code, out, _ = cli("secrets", "status", "track")
+    assert "unfinished" not in out
+
+    assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
+    code, out, _ = cli("secrets", "rotate", "track")
+    assert code == 0
+    assert "discarded" not in out
+    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+
+
+def test_a_rotation_left_for_a_retry_is_discarded_by_the_next_one(
+    cli: Cli, rotation_sandbox: Sandbox
+) -> None:
+    """Customer.io unavailable: the pending version keeps AWSPENDING (Secrets Manager would retry
+    it); the operator's next rotate discards it and starts afresh."""
+    assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
+    rotation_sandbox.fail_next(times=2, status=503, operation="region")
+    code, _, err = cli("secrets", "rotate", "track")
+    assert code == 1
+    assert "Secrets Manager retries" in err
+    assert "to retry: ciosec secrets rotate track" in err
+    assert cli.stages() == [["AWSCURRENT"], ["AWSPENDING"]]
     code, out, _ = cli("secrets", "status", "track")
     assert "unfinished" in out
 
-    assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
     code, out, _ = cli("secrets", "rotate", "track")
     assert code == 0
     assert "discarded the unfinished rotation" in out

@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cio_security.errors import RotationError
 from cio_security.secrets.loaders import signing_key_loader
@@ -19,6 +20,7 @@ from .conftest import (
     OTHER_REGION,
     OTHER_WORKSPACE,
     PENDING,
+    PREVIOUS_ROTATION_INCOMPLETE,
     SECRETS,
     SIGNING_CURRENT,
     SIGNING_NEW,
@@ -50,6 +52,22 @@ def assert_unchanged(rotation: RotationStack, old_version: str) -> None:
     assert rotation.current_works()
 
 
+def assert_abandoned(rotation: RotationStack, kind: str, token: str) -> None:
+    """A rotation that failed for good: its version carries no AWSPENDING label any more, so
+    Secrets Manager accepts the next RotateSecret."""
+    assert "AWSPENDING" not in rotation.stages(kind).get(token, [])
+    assert rotation.pending_left(kind) == []
+    rotation.begin(kind)
+
+
+def assert_left_for_the_retry(rotation: RotationStack, kind: str, token: str) -> None:
+    """A rotation that failed for a reason Secrets Manager's retry can fix: the version keeps
+    AWSPENDING (the retry needs it), so a new RotateSecret is refused meanwhile."""
+    assert rotation.stages(kind)[token] == ["AWSPENDING"]
+    with pytest.raises(ClientError, match=PREVIOUS_ROTATION_INCOMPLETE):
+        rotation.begin(kind)
+
+
 # -- the modelled Secrets Manager -------------------------------------------------------------------
 
 
@@ -58,6 +76,18 @@ def test_a_started_rotation_has_a_pending_version_without_a_value(rotation: Rota
     assert rotation.stages("track")[token] == ["AWSPENDING"]
     with pytest.raises(rotation.sm.exceptions.ResourceNotFoundException):
         rotation.sm.get_secret_value(SecretId="cio-security/customerio/track-credentials", VersionId=token)
+
+
+def test_rotate_secret_is_refused_while_a_previous_rotation_left_awspending(rotation: RotationStack) -> None:
+    """Real RotateSecret (moto's gets it backwards): AWSPENDING on a version other than
+    AWSCURRENT means a rotation is still in progress."""
+    token = rotation.begin("track")
+    with pytest.raises(ClientError, match=PREVIOUS_ROTATION_INCOMPLETE):
+        rotation.begin("track")
+    rotation.sm.update_secret_version_stage(
+        SecretId=SECRETS["track"], VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
+    rotation.begin("track")
 
 
 # -- full rotations ---------------------------------------------------------------------------------
@@ -127,9 +157,10 @@ def test_first_rotation_still_refuses_a_misdeclared_region(rotation: RotationSta
     rotation.stage("track", track_json(OTHER_REGION, region="us"))
     token = rotation.begin("track")
     rotation.run("track", token, ("createSecret", "setSecret"))
-    with pytest.raises(RotationError, match="declare region us but their workspace is in data center eu"):
+    with pytest.raises(RotationError, match=r"declare region us but Customer\.io reports region eu"):
         rotation.invoke("track", token, "testSecret")
     assert rotation.version_with("track", "AWSCURRENT") == placeholder
+    assert_abandoned(rotation, "track", token)
 
 
 # -- retries ----------------------------------------------------------------------------------------
@@ -218,8 +249,95 @@ def test_customer_io_unavailable_at_test_secret_promotes_nothing(rotation: Rotat
         rotation.invoke("track", token, "testSecret")
     assert_no_secret_values(str(failure.value))
     assert_unchanged(rotation, old)
+    assert_left_for_the_retry(rotation, "track", token)
     rotation.run("track", token, ("testSecret", "finishSecret"))
     assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 429, "headers": {"Retry-After": "0"}},
+        {"status": 500},
+        {"kind": "reset"},
+    ],
+    ids=["429", "500", "connection-reset"],
+)
+def test_a_transient_customer_io_failure_keeps_awspending_for_the_retry(
+    rotation: RotationStack, fault: dict[str, object]
+) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, operation="region", **fault)  # type: ignore[arg-type]
+    with pytest.raises(RotationError, match="Secrets Manager retries"):
+        rotation.invoke("track", token, "testSecret")
+    assert_left_for_the_retry(rotation, "track", token)
+    rotation.run("track", token, ("testSecret", "finishSecret"))  # Secrets Manager's retry
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+@pytest.mark.parametrize(
+    ("step", "operation", "after"),
+    [
+        ("createSecret", "get_secret_value", 1),  # reading the staging secret
+        ("createSecret", "put_secret_value", 0),
+        ("testSecret", "get_secret_value", 0),
+        ("finishSecret", "update_secret_version_stage", 0),
+    ],
+)
+def test_a_secrets_manager_throttle_keeps_awspending_for_the_retry(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch, step: str, operation: str, after: int
+) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    for earlier in STEPS[: STEPS.index(step)]:
+        rotation.invoke("track", token, earlier)
+    flaky.fail(operation, after=after, code="ThrottlingException", status=400)
+    with pytest.raises(RotationError, match="ThrottlingException"):
+        rotation.invoke("track", token, step)
+    assert_left_for_the_retry(rotation, "track", token)
+    for retry in STEPS[STEPS.index(step) :]:
+        rotation.invoke("track", token, retry)
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+def test_a_secrets_manager_error_no_retry_fixes_abandons_the_rotation(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AccessDenied storing the pending version (a policy that lacks PutSecretValue): permanent."""
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    flaky.fail("put_secret_value", code="AccessDeniedException", status=400)
+    with pytest.raises(RotationError, match="AccessDeniedException"):
+        rotation.invoke("track", token, "createSecret")
+    assert_abandoned(rotation, "track", token)
+
+
+def test_when_removing_awspending_fails_the_error_says_so(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    token = rotation.begin("track")  # nothing staged
+    flaky.fail("update_secret_version_stage", code="ThrottlingException", status=400)
+    with pytest.raises(RotationError, match="nothing is staged") as failure:
+        rotation.invoke("track", token, "createSecret")
+    assert "removing AWSPENDING from version" in str(failure.value)
+    assert "ThrottlingException" in str(failure.value)
+    assert rotation.stages("track")[token] == ["AWSPENDING"]
+    # Secrets Manager's retry fails the same way and removes it this time
+    with pytest.raises(RotationError, match="nothing is staged"):
+        rotation.invoke("track", token, "createSecret")
+    assert_abandoned(rotation, "track", token)
 
 
 def test_finish_interrupted_after_moving_awscurrent_converges_on_retry(
@@ -250,7 +368,7 @@ def test_finish_interrupted_after_moving_awscurrent_converges_on_retry(
     [
         (track_json(OTHER_WORKSPACE), "belong to another workspace"),
         (track_json(OTHER_REGION), "the pending credentials are for region eu, the current ones for us"),
-        (track_json(OTHER_REGION, region="us"), "declare region us but their workspace is in data center eu"),
+        (track_json(OTHER_REGION, region="us"), "declare region us but Customer.io reports region eu"),
         (track_json(PENDING, api_key="revoked-or-mistyped-key-77"), "rejected the pending credentials"),
     ],
     ids=["wrong-workspace", "wrong-region", "misdeclared-region", "unauthorized"],
@@ -270,7 +388,20 @@ def test_test_secret_refuses_and_nothing_is_promoted(
     assert_no_secret_values(str(failure.value))
     assert "revoked-or-mistyped-key-77" not in str(failure.value)
     assert_unchanged(rotation, old)
-    assert rotation.stages("track")[token] == ["AWSPENDING"]
+    assert_abandoned(rotation, "track", token)
+
+
+def test_403_for_the_pending_credentials_abandons_the_rotation(rotation: RotationStack) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(status=403, operation="region")
+    with pytest.raises(RotationError, match=r"rejected the pending credentials \(status 403\)"):
+        rotation.invoke("track", token, "testSecret")
+    assert_unchanged(rotation, old)
+    assert_abandoned(rotation, "track", token)
 
 
 def test_401_for_the_current_credentials_refuses(rotation: RotationStack) -> None:
@@ -281,7 +412,7 @@ def test_401_for_the_current_credentials_refuses(rotation: RotationStack) -> Non
     rotation.sandbox.remove_credentials(CURRENT.site_id)
     with pytest.raises(RotationError, match="rejected the current credentials"):
         rotation.invoke("track", token, "testSecret")
-    assert rotation.stages("track")[token] == ["AWSPENDING"]
+    assert_abandoned(rotation, "track", token)
 
 
 NOTHING = "nothing is staged for secret cio-security/customerio/track-credentials"
@@ -323,7 +454,7 @@ def test_create_secret_says_what_to_stage(rotation: RotationStack, staged: str, 
     assert TRACK_HOWTO in message
     assert "ciosec" not in message  # the library names no CLI command
     assert_no_secret_values(message)
-    assert rotation.stages("track")[token] == ["AWSPENDING"]  # still no value
+    assert_abandoned(rotation, "track", token)
 
 
 @pytest.mark.parametrize(
@@ -346,6 +477,7 @@ def test_signing_key_create_secret_says_what_to_stage(
     assert "cio-security/customerio/webhook-signing-key/staged" in str(failure.value)
     assert "ciosec" not in str(failure.value)  # the library names no CLI command
     assert_no_secret_values(str(failure.value))
+    assert_abandoned(rotation, "signing_key", token)
 
 
 # -- the protocol's validation ---------------------------------------------------------------------
@@ -468,6 +600,7 @@ def test_steps_and_failures_are_logged_and_counted(
     assert len(failed) == 1
     assert failed[0].detail.startswith("testSecret: the pending credentials belong to another workspace")
     assert failed[0].error == "RotationError"
+    assert failed[0].retryable is False
     assert_no_secret_values(captured_logs.text)
 
 

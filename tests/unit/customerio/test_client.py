@@ -149,14 +149,14 @@ def test_response_carries_the_request_id(sandbox: Sandbox, track_client: TrackCl
 def test_region(sandbox: Sandbox, track_client: TrackClient) -> None:
     info = track_client.region()
     assert info == RegionInfo(
-        url="https://track.customer.io", data_center="us", environment_id=SANDBOX_ENVIRONMENT_ID
+        url="https://track.customer.io", region="us", environment_id=SANDBOX_ENVIRONMENT_ID
     )
     eu = sandbox.add_credentials(
-        CredentialSet(site_id="eu", api_key="eu-key-123", environment_id="ws-9", region="eu")
+        CredentialSet(site_id="eu", api_key="eu-key-123", environment_id=9, region="eu")
     )
     with make_client(sandbox, credentials=track_credentials(eu)) as client:
         assert client.region() == RegionInfo(
-            url="https://track-eu.customer.io", data_center="eu", environment_id="ws-9"
+            url="https://track-eu.customer.io", region="eu", environment_id=9
         )
 
 

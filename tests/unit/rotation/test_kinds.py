@@ -16,6 +16,7 @@ from cio_security.rotation import (
     SECRET_KINDS,
     SIGNING_KEY,
     TRACK_CREDENTIALS,
+    RetryableRotationError,
     RotationSettings,
     RotationTarget,
     SecretKind,
@@ -32,7 +33,8 @@ SIGNING_A = "kinds-signing-key-a-abcdefghijklmnopqrstuvwxyz0123"
 SIGNING_B = "kinds-signing-key-b-abcdefghijklmnopqrstuvwxyz0123"
 CURRENT = TrackCredentials.model_validate({"site_id": "site-a", "api_key": CUR_KEY, "region": "us"})
 PENDING = TrackCredentials.model_validate({"site_id": "site-b", "api_key": NEW_KEY, "region": "us"})
-US_1 = {"url": "https://track.customer.io", "data_center": "us", "environment_id": 1}
+US_1 = {"url": "https://track.customer.io", "region": "us", "environment_id": 1}
+"""The region call's body as Customer.io documents it (Journeys Track API; shared/CUSTOMERIO.md)."""
 SECRET = "stack/customerio/track-credentials"
 
 
@@ -204,15 +206,30 @@ def test_first_rotation_only_checks_the_pending_region() -> None:
 @pytest.mark.parametrize(
     ("answers", "reason"),
     [
-        ({"site-b": (200, {**US_1, "data_center": "eu"})}, "declare region us but their workspace is in"),
+        ({"site-b": (200, {**US_1, "region": "eu"})}, "declare region us but Customer.io reports region eu"),
         (
             {"site-a": (200, US_1), "site-b": (200, {**US_1, "environment_id": 2})},
             "belong to another workspace",
         ),
-        ({"site-a": (200, {**US_1, "data_center": "eu"}), "site-b": (200, US_1)}, "current ones for eu"),
+        (
+            {"site-a": (200, US_1), "site-b": (200, {**US_1, "environment_id": "2"})},
+            "belong to another workspace",
+        ),
+        ({"site-a": (200, {**US_1, "region": "eu"}), "site-b": (200, US_1)}, "current ones for eu"),
         ({}, "rejected the pending credentials (status 401): check the site id and API key"),
+        (
+            {"site-b": (403, {"meta": {"error": "Forbidden"}})},
+            "rejected the pending credentials (status 403): check the site id and API key",
+        ),
     ],
-    ids=["misdeclared-region", "other-workspace", "other-region", "pending-unauthorized"],
+    ids=[
+        "misdeclared-region",
+        "other-workspace",
+        "other-workspace-as-a-string",
+        "other-region",
+        "pending-unauthorized",
+        "pending-forbidden",
+    ],
 )
 def test_track_refusals_say_what_to_stage(
     answers: dict[str, tuple[int, dict[str, Any]]], reason: str
@@ -225,14 +242,99 @@ def test_track_refusals_say_what_to_stage(
     assert TRACK_CREDENTIALS.staging_instructions(SECRET) in message
     assert NEW_KEY not in message
     assert CUR_KEY not in message
+    assert not isinstance(failure.value, RetryableRotationError)  # no retry fixes it
 
 
 def test_current_credentials_rejected_means_keep_them_until_the_rotation_finished() -> None:
     with pytest.raises(
         RotationError, match=r"rejected the current credentials .*keep the current credential"
-    ):
+    ) as failure:
         TRACK_CREDENTIALS.verify_pending(
             PENDING, CURRENT, secret_name=SECRET, settings=by_site({"site-b": (200, US_1)})
+        )
+    assert not isinstance(failure.value, RetryableRotationError)
+
+
+# Where the documentation is silent, every answer is safe: the same workspace whatever the
+# spelling of its id or region, a refusal (never a promotion) for a body that cannot be compared.
+
+
+@pytest.mark.parametrize(
+    ("pending_body", "current_body"),
+    [
+        (US_1, US_1),
+        ({**US_1, "environment_id": "1"}, US_1),  # environment_id sent as a string of digits
+        (US_1, {**US_1, "environment_id": "1"}),
+        ({**US_1, "region": "US"}, {**US_1, "region": " us "}),  # region in another case
+        ({**US_1, "data_center": "eu", "extra": [1]}, US_1),  # unknown fields are ignored
+        ({"region": "us", "environment_id": 1}, US_1),  # no url
+    ],
+    ids=["documented", "pending-id-string", "current-id-string", "region-case", "extra-fields", "no-url"],
+)
+def test_the_same_workspace_whatever_the_spelling(
+    pending_body: dict[str, Any], current_body: dict[str, Any]
+) -> None:
+    check = by_site({"site-a": (200, current_body), "site-b": (200, pending_body)})
+    message = TRACK_CREDENTIALS.verify_pending(PENDING, CURRENT, secret_name=SECRET, settings=check)
+    assert message.endswith("work in the current workspace and region")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "https://track.customer.io", "data_center": "us", "environment_id": 1},  # no region
+        {**US_1, "environment_id": "ws-1"},
+        {**US_1, "environment_id": None},
+        {**US_1, "environment_id": True},
+        {**US_1, "environment_id": 1.0},
+        {**US_1, "region": "ap"},
+        {"url": "https://track.customer.io", "region": "us"},
+    ],
+    ids=["data-center-only", "id-not-a-number", "id-null", "id-bool", "id-float", "unknown-region", "no-id"],
+)
+@pytest.mark.parametrize("which", ["pending", "current"])
+def test_a_body_that_cannot_be_compared_is_refused_for_good(body: dict[str, Any], which: str) -> None:
+    answers = {"site-a": (200, US_1), "site-b": (200, US_1)}
+    answers["site-b" if which == "pending" else "site-a"] = (200, body)
+    with pytest.raises(RotationError, match=f"checking the {which} credentials failed") as failure:
+        TRACK_CREDENTIALS.verify_pending(PENDING, CURRENT, secret_name=SECRET, settings=by_site(answers))
+    assert "unexpected region response body" in str(failure.value)
+    assert not isinstance(failure.value, RetryableRotationError)
+
+
+def test_the_first_rotation_accepts_the_documented_body_with_an_id_as_a_string() -> None:
+    check = by_site({"site-b": (200, {**US_1, "environment_id": "3"})})
+    assert "first rotation" in TRACK_CREDENTIALS.verify_pending(
+        PENDING, None, secret_name=SECRET, settings=check
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503),
+        httpx.Response(500),
+        httpx.Response(429, headers={"Retry-After": "0"}),
+    ],
+    ids=["503", "500", "429"],
+)
+def test_a_transient_answer_is_left_to_secrets_managers_retry(answer: httpx.Response) -> None:
+    with pytest.raises(RetryableRotationError, match="Secrets Manager retries"):
+        TRACK_CREDENTIALS.verify_pending(
+            PENDING,
+            CURRENT,
+            secret_name=SECRET,
+            settings=settings(lambda _r: answer, retry=RetryPolicy(max_attempts=1)),
+        )
+
+
+def test_a_timeout_is_left_to_secrets_managers_retry() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(RetryableRotationError, match="Secrets Manager retries"):
+        TRACK_CREDENTIALS.verify_pending(
+            PENDING, CURRENT, secret_name=SECRET, settings=settings(hang, retry=RetryPolicy(max_attempts=1))
         )
 
 

@@ -17,6 +17,7 @@ from moto import mock_aws
 from cio_security import rotation
 from cio_security.customerio.retry import ROTATION_TEST, RetryPolicy
 from cio_security.errors import ConfigurationError, RotationError
+from cio_security.rotation.protocol import CONFIGURATION_TEST
 from cio_security.secrets.models import SigningKey, TrackCredentials
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
@@ -78,7 +79,8 @@ def region_answers(
     return handle
 
 
-US_1 = {"url": "https://track.customer.io", "data_center": "us", "environment_id": 1}
+US_1 = {"url": "https://track.customer.io", "region": "us", "environment_id": 1}
+"""The region call's body as Customer.io documents it (Journeys Track API; shared/CUSTOMERIO.md)."""
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ def test_a_partial_arn_in_the_configuration_resolves(sm: Any) -> None:
             rotation.RotationSettings(track_credentials_secret_id=TRACK, signing_key_secret_id=TRACK),
             "twice",
         ),
-        ("missing", settings(), "cannot be described"),
+        ("missing", settings(), "describing secret missing failed"),
     ],
 )
 def test_other_secrets_are_refused(
@@ -210,7 +212,7 @@ def test_bootstrap_compares_with_nothing_but_checks_the_region(sm: Any) -> None:
     answers = region_answers({"site-b": (200, US_1)})
     result = rotation.test_secret(sm, target(sm), token, settings(answers))
     assert "first rotation" in result.message
-    eu = region_answers({"site-b": (200, {**US_1, "data_center": "eu"})})
+    eu = region_answers({"site-b": (200, {**US_1, "region": "eu"})})
     with pytest.raises(RotationError, match="declare region us"):
         rotation.test_secret(sm, target(sm), token, settings(eu))
 
@@ -218,14 +220,50 @@ def test_bootstrap_compares_with_nothing_but_checks_the_region(sm: Any) -> None:
 def test_test_secret_passes_secrets_managers_configuration_test_without_promoting(sm: Any) -> None:
     # A rotation schedule created without rotating at once makes Secrets Manager run testSecret
     # on a pending version that holds the current value or none: that must not fail the deploy.
-    same = pending_version(sm, {**CURRENT, "region": "eu"})
-    for token in (same, str(uuid.uuid4())):
+    for make in (
+        lambda: pending_version(sm, {**CURRENT, "region": "eu"}),  # the same credentials
+        lambda: pending_version(sm, CURRENT),  # a copy
+        lambda: str(uuid.uuid4()),  # empty
+    ):
+        token = make()
         result = rotation.test_secret(sm, target(sm), token, settings())
         assert result.outcome == "unchanged"
         assert "configuration test" in result.message
     assert (
         json.loads(sm.get_secret_value(SecretId=TRACK, VersionStage="AWSCURRENT")["SecretString"]) == CURRENT
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "placeholder"),
+    [
+        (TRACK, '{"site_id":"","api_key":"","region":"us"}'),
+        (SIGNING, '{"signing_key":""}'),
+    ],
+)
+@pytest.mark.parametrize("spelling", ["as stored", "reformatted"])
+def test_the_configuration_test_on_a_copy_of_the_templates_placeholder_passes(
+    sm: Any, name: str, placeholder: str, spelling: str
+) -> None:
+    """Issue 12: the pending value was parsed before it was compared, so a copy of the placeholder
+    (not a valid value) failed the configuration test and rolled the first deploy back."""
+    sm.put_secret_value(SecretId=name, SecretString=placeholder)
+    copy = placeholder if spelling == "as stored" else json.dumps(json.loads(placeholder), indent=2)
+    token = str(uuid.uuid4())
+    sm.put_secret_value(
+        SecretId=name, ClientRequestToken=token, SecretString=copy, VersionStages=["AWSPENDING"]
+    )
+    result = rotation.test_secret(sm, target(sm, name), token, settings(lambda r: pytest.fail(str(r.url))))
+    assert (result.outcome, result.message) == ("unchanged", CONFIGURATION_TEST)
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"] == placeholder
+    assert "AWSPENDING" in sm.describe_secret(SecretId=name)["VersionIdsToStages"][token]  # left to AWS
+
+
+def test_an_invalid_pending_value_that_is_not_a_copy_still_fails(sm: Any) -> None:
+    sm.put_secret_value(SecretId=TRACK, SecretString='{"site_id":"","api_key":"","region":"us"}')
+    token = pending_version(sm, {"site_id": "", "api_key": "", "region": "eu"})
+    with pytest.raises(RotationError, match="invalid fields"):
+        rotation.test_secret(sm, target(sm), token, settings())
 
 
 def test_signing_key_test_secret_is_a_shape_check(sm: Any) -> None:

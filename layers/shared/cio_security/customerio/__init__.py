@@ -19,9 +19,16 @@ No module is named after a name the package exports: importing it would replace 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from cio_security import lazy_exports
+
+# httpx logs every request's URL at INFO, and Track API v1 paths hold the person's identifier:
+# whatever level the application sets, the HTTP libraries log warnings and errors only.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+del _name
 
 _EXPORTS: dict[str, str] = {
     "BatchResult": "v2",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from cio_security.customerio.retry import parse_retry_after
 from cio_security.errors import (
@@ -34,7 +34,9 @@ __all__ = [
 REQUEST_ID_HEADERS: Final = ("x-request-id", "x-amzn-requestid", "x-amz-request-id", "cf-ray")
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 
-Operation = Literal["identify", "track", "suppress", "unsuppress", "delete", "region", "batch"]
+Operation = Literal[
+    "identify", "track", "suppress", "unsuppress", "delete", "region", "batch", "lookup", "workspaces"
+]
 """The name of a Track call, as logs and errors give it."""
 
 
@@ -47,13 +49,42 @@ class TrackResponse:
 
 
 class RegionInfo(BaseModel):
-    """``GET /api/v1/accounts/region``: where a credential set's workspace lives."""
+    """``GET /api/v1/accounts/region``: where a credential set's workspace lives.
+
+    Customer.io documents the 200 body as ``{"url": "https://track.customer.io", "region": "us",
+    "environment_id": 3}``, on either regional host, ``environment_id`` being "the workspace the
+    credentials are valid for" (Journeys Track API, "Find your account region":
+    https://docs.customer.io/integrations/api/track/tag/trackregion/getRegion/). ``region`` is
+    ``us`` or ``eu``. Unknown fields are ignored and ``url`` is optional (nothing reads it).
+
+    Where the documentation is silent, an answer that means the same thing reads the same (an id
+    sent as a string of ASCII digits, ``"3"``, is workspace 3; a region in another case or with
+    spaces is that region) and anything else is refused (another region name, an id that is not
+    a whole number, a boolean, null, a missing field): the rotation compares workspaces by these
+    values, so one it could not compare exactly must never pass.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    url: str
-    data_center: str
-    environment_id: int | str
+    region: Literal["us", "eu"]
+    environment_id: int
+    url: str | None = None
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("environment_id", mode="before")
+    @classmethod
+    def _environment_id(cls, value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            digits = value.strip()
+            if digits.isascii() and digits.isdigit():
+                return int(digits)
+        raise ValueError("environment_id must be a whole number")
 
 
 def request_id_of(response: httpx.Response) -> str | None:

@@ -20,6 +20,7 @@ import httpx
 from cio_security.errors import ConfigurationError
 
 __all__ = [
+    "APP_LOOKUP",
     "DEFAULT",
     "DEFAULT_TIMEOUT",
     "DELETION",
@@ -126,6 +127,14 @@ ROTATION_TEST: Final = RetryPolicy(
     timeout=httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0),
 )
 """testSecret's region calls: Secrets Manager retries a failed step, so two attempts suffice."""
+
+APP_LOOKUP: Final = RetryPolicy(
+    max_attempts=3,
+    backoff_cap=2.0,
+    retry_after_cap=10.0,
+    timeout=httpx.Timeout(connect=2.0, read=5.0, write=5.0, pool=5.0),
+)
+"""App API person lookups (erasure verification): a lookup not answered is simply tried later."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -202,7 +202,7 @@ class TrackClient:
         return BatchResult(207, request_id, errors)
 
     def region(self) -> RegionInfo:
-        """``GET /api/v1/accounts/region``: the credential set's data center and workspace."""
+        """``GET /api/v1/accounts/region``: the credential set's region and workspace (``environment_id``)."""
         response = self._send("region", "GET", track_path("api", "v1", "accounts", "region"), None)
         try:
             return RegionInfo.model_validate_json(response.content)

@@ -7,7 +7,10 @@
   stage moves;
 - ``staging``: the staging secret (name + ``/staged``) the operator writes the next value to;
 - ``settings``: ``RotationSettings``, with every default;
-- ``outcome``: the step names and ``StepResult``.
+- ``outcome``: the step names and ``StepResult``;
+- ``failures``: ``RetryableRotationError`` (Secrets Manager's retry can get past it; AWSPENDING
+  stays) versus a failure for good (``rotate`` removes AWSPENDING), and which Secrets Manager
+  errors are transient.
 
 Public names are re-exported lazily: importing the package loads none of its modules.
 """
@@ -29,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "TrackCredentialsKind": "kinds",
     "canonical_json": "kinds",
     "secret_kind": "kinds",
+    "RetryableRotationError": "failures",
     "STEPS": "outcome",
     "Step": "outcome",
     "StepOutcome": "outcome",
@@ -60,6 +64,7 @@ __all__ = [
     "STEPS",
     "TRACK_CREDENTIALS",
     "KindName",
+    "RetryableRotationError",
     "RotatedValue",
     "RotationSettings",
     "RotationTarget",
@@ -83,6 +88,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from cio_security.rotation.failures import RetryableRotationError
     from cio_security.rotation.kinds import (
         SECRET_KINDS,
         SIGNING_KEY,

@@ -32,6 +32,7 @@ from cio_security.errors import (
     RotationError,
     TransientError,
 )
+from cio_security.rotation.failures import RetryableRotationError
 from cio_security.rotation.staging import staging_secret_name
 from cio_security.secrets.models import MIN_SIGNING_KEY_LENGTH, SigningKey, TrackCredentials
 from cio_security.secrets.store import parse_secret
@@ -106,8 +107,10 @@ class SecretKind[V: BaseModel](ABC):
         Returns the message of the completed step (never a secret value).
 
         Raises:
-            RotationError: the pending value must not be promoted; the message says why and
-                what to stage instead, or that Secrets Manager retries.
+            RetryableRotationError: the check could not be made this time (Customer.io
+                unavailable); Secrets Manager retries, nothing is promoted.
+            RotationError: the pending value must never be promoted; the message says why and
+                what to stage instead.
         """
 
     def __repr__(self) -> str:
@@ -118,8 +121,9 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
     """Track API credentials ``{"site_id", "api_key", "region"}``.
 
     Two sets are the same secret when the site id and API key are (whatever the declared
-    region). A pending set must answer ``GET /api/v1/accounts/region`` in its declared region,
-    in the workspace (``environment_id``) and data center of the current set.
+    region). A pending set must answer ``GET /api/v1/accounts/region`` with its declared
+    ``region``, and with the ``region`` and ``environment_id`` (workspace) the current set's
+    answer has (the body Customer.io documents: ``RegionInfo``).
     """
 
     name: KindName = "track"
@@ -142,20 +146,24 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
         secret_name: str,
         settings: RotationSettings,
     ) -> str:
-        """The pending credentials answer 200 in their declared region; then the current ones
-        report the same data center and ``environment_id``: a key of another workspace or region
-        is refused. Bootstrap (``current`` is None): only the first check applies.
+        """The pending credentials answer 200 with ``region`` their declared region; then the
+        current ones answer with the same ``region`` and ``environment_id``: a key of another
+        workspace or region is refused. First rotation (``current`` is None, the template's
+        placeholder): there is no workspace to compare with, so only the first check applies.
 
-        The base URL is ``settings.track_url`` (``CUSTOMERIO_TRACK_URL``) or the region's Track
-        host; the calls follow ``settings.retry``.
+        The region call works on either regional host (Customer.io, "Find your account region":
+        https://docs.customer.io/integrations/api/track/tag/trackregion/getRegion/), so a set
+        that declares the wrong region still gets an answer, and is refused by it. The base URL
+        is ``settings.track_url`` (``CUSTOMERIO_TRACK_URL``) or the declared region's Track host;
+        the calls follow ``settings.retry``.
         """
         instructions = self.staging_instructions(secret_name)
         pending_info = self._region(pending, settings, which="pending", instructions=instructions)
-        if pending_info.data_center.strip().lower() != pending.region:
+        if pending_info.region != pending.region:
             raise RotationError(
                 "testSecret",
-                f"the pending credentials declare region {pending.region} but their workspace is in "
-                f"data center {pending_info.data_center}: {instructions}",
+                f"the pending credentials declare region {pending.region} but Customer.io reports "
+                f"region {pending_info.region} for their workspace: {instructions}",
             )
         if current is None:
             return (
@@ -164,14 +172,14 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
                 "to compare with"
             )
         current_info = self._region(current, settings, which="current", instructions=instructions)
-        if current_info.data_center.strip().lower() != pending_info.data_center.strip().lower():
+        if current_info.region != pending_info.region:
             raise RotationError(
                 "testSecret",
-                f"the pending credentials are for region {pending_info.data_center}, the current ones "
-                f"for {current_info.data_center}: stage a credential set of the same workspace; "
+                f"the pending credentials are for region {pending_info.region}, the current ones "
+                f"for {current_info.region}: stage a credential set of the same workspace; "
                 f"{instructions}",
             )
-        if str(current_info.environment_id) != str(pending_info.environment_id):
+        if current_info.environment_id != pending_info.environment_id:
             raise RotationError(
                 "testSecret",
                 "the pending credentials belong to another workspace (environment_id) than the "
@@ -183,7 +191,9 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
     def _region(
         credentials: TrackCredentials, settings: RotationSettings, *, which: str, instructions: str
     ) -> RegionInfo:
-        """``GET /api/v1/accounts/region`` with ``credentials``, every failure a RotationError."""
+        """``GET /api/v1/accounts/region`` with ``credentials``, every failure a RotationError:
+        a RetryableRotationError when a later call may succeed (5xx, 429, timeouts, resets),
+        a permanent one otherwise (401/403, a redirect, an answer RegionInfo cannot read)."""
         try:
             with TrackClient(
                 credentials,
@@ -203,7 +213,7 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
                 "testSecret", f"Customer.io rejected the {which} credentials (status {exc.status}): {hint}"
             ) from exc
         except TransientError as exc:
-            raise RotationError(
+            raise RetryableRotationError(
                 "testSecret",
                 f"Customer.io could not check the {which} credentials ({exc}); nothing was promoted, "
                 "Secrets Manager retries the rotation",

@@ -20,6 +20,12 @@ are in ``versions``. Every step is safe to retry and leaves AWSCURRENT alone unt
 ``finish_secret``; a failed test never promotes. Failures raise RotationError(step, message)
 whose message tells the operator what to do. Secret values never appear in messages or logs.
 
+A step that fails for a reason Secrets Manager's retry can get past raises a
+RetryableRotationError and leaves the version AWSPENDING for that retry; a step that fails for
+good (nothing or the wrong thing staged, a refused test) also removes AWSPENDING from the
+version, because Secrets Manager refuses every later rotation while it is left there
+(``failures``).
+
 Which kind a secret is, is configuration (``TRACK_CREDENTIALS_SECRET_ID``,
 ``SIGNING_KEY_SECRET_ID``, names or ARNs): a secret that is neither is refused.
 
@@ -30,10 +36,12 @@ StepResult(step='createSecret', kind='track', ..., outcome='completed', ...)
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from cio_security.errors import RotationError, SecretFormatError
+from cio_security.rotation.failures import RetryableRotationError
 from cio_security.rotation.kinds import canonical_json
 from cio_security.rotation.outcome import STEPS, Step, StepOutcome, StepResult
 from cio_security.rotation.staging import is_nothing_staged
@@ -41,8 +49,11 @@ from cio_security.rotation.versions import (
     AWSCURRENT,
     AWSPENDING,
     RotationTarget,
+    abandon,
     describe_target,
     move_stage,
+    parse_current,
+    parse_pending,
     read_current,
     read_pending,
     read_secret_string,
@@ -85,8 +96,11 @@ def rotate(
     AWSCURRENT (a finishSecret retry also removes a left-over AWSPENDING label then).
 
     Raises:
+        RetryableRotationError: the step failed for a reason Secrets Manager's retry can get
+            past; the version keeps AWSPENDING.
         RotationError: an unknown step; the secret is not configured; rotation is not enabled;
-            the token is not a version of the secret or not AWSPENDING; or the step refused.
+            the token is not a version of the secret or not AWSPENDING; or the step failed for
+            good, in which case AWSPENDING was removed from the version (the message says so).
     """
     if step not in STEPS:
         raise RotationError(step, f"unknown rotation step {step!r}: expected one of {', '.join(STEPS)}")
@@ -109,15 +123,22 @@ def rotate(
         )
     if AWSPENDING not in stages:
         raise RotationError(
-            step, f"version {token} is not set as AWSPENDING for rotation of secret {target.name}"
+            step,
+            f"version {token} is not set as AWSPENDING for rotation of secret {target.name} (a "
+            "rotation that failed for good no longer is: stage a value and start a new one)",
         )
-    if step == "createSecret":
-        return create_secret(client, target, token)
-    if step == "setSecret":
-        return set_secret(client, target, token)
-    if step == "testSecret":
-        return test_secret(client, target, token, settings)
-    return finish_secret(client, target, token)
+    try:
+        if step == "createSecret":
+            return create_secret(client, target, token)
+        if step == "setSecret":
+            return set_secret(client, target, token)
+        if step == "testSecret":
+            return test_secret(client, target, token, settings)
+        return finish_secret(client, target, token)
+    except RetryableRotationError:
+        raise  # AWSPENDING stays: Secrets Manager's retry of the rotation needs the version
+    except RotationError as failure:
+        raise abandon(client, target, token, failure) from failure
 
 
 def create_secret(client: SecretsManagerClient, target: RotationTarget, token: str) -> StepResult:
@@ -203,15 +224,18 @@ def test_secret(
     The check is the kind's ``verify_pending``:
 
     - Track credentials: ``GET /api/v1/accounts/region`` with the pending credentials must answer
-      200 with a ``data_center`` equal to their declared region; then the same call with the
-      current credentials must report the same ``data_center`` and ``environment_id``
-      (workspace): a key of another workspace or region is refused. Bootstrap: when AWSCURRENT
-      is not a valid credential set (the template's placeholder before the first rotation),
-      there is nothing to compare with and only the first check applies.
+      200 with a ``region`` equal to their declared region; then the same call with the current
+      credentials must report the same ``region`` and ``environment_id`` (workspace): a key of
+      another workspace or region is refused. First rotation: when AWSCURRENT is not a valid
+      credential set (the template's placeholder), there is nothing to compare with and only the
+      first check applies.
     - Signing key: the model's length and character checks, and not the current key.
 
     A pending version without a value, or holding the current value, is Secrets Manager's
-    configuration test (createSecret refuses both): it passes without promoting anything.
+    configuration test (createSecret never leaves either): it passes without promoting anything.
+    The current value is compared with the pending one as it is stored, before either is
+    parsed, because before the first rotation it is the template's placeholder, which is not a
+    valid value.
 
     Args:
         client: a boto3 Secrets Manager client.
@@ -220,19 +244,29 @@ def test_secret(
         settings: the Track URL override and the retry policy of the Customer.io calls.
 
     Raises:
-        RotationError: the pending version is invalid, is rejected by Customer.io, belongs to
-            another workspace or region, or Customer.io could not be reached (Secrets Manager
-            retries; nothing is promoted).
+        RetryableRotationError: Customer.io or Secrets Manager could not be reached this time
+            (Secrets Manager retries; nothing is promoted).
+        RotationError: the pending version is invalid, is rejected by Customer.io, or belongs to
+            another workspace or region.
     """
     step: Step = "testSecret"
     kind = target.secret_kind
     # createSecret never leaves a version without a value or with the current value, so either
-    # can only be Secrets Manager's own configuration test (run when a rotation schedule is
-    # created without rotating at once): nothing new to test, and nothing is promoted by it.
-    pending = read_pending(client, step, target, token)
-    if pending is None:
+    # can only be Secrets Manager's own configuration test, run when a RotationSchedule is
+    # created without rotating at once: "The test creates an AWSPENDING version of the secret
+    # and then removes it" (RotateImmediately in
+    # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+    # AWS does not say whether that version is empty or a copy of the current value, so both
+    # pass, without promoting anything and without touching the label (Secrets Manager removes
+    # the version itself).
+    raw_pending = read_secret_string(client, step, target.arn, version_id=token, stage=AWSPENDING)
+    if raw_pending is None:
         return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
-    current = read_current(client, step, target)
+    raw_current = read_secret_string(client, step, target.arn, stage=AWSCURRENT)
+    if raw_current is not None and _same_json(raw_pending, raw_current):
+        return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
+    pending = parse_pending(step, target, raw_pending)
+    current = parse_current(target, raw_current)
     if current is not None and kind.same_value(pending, current):
         return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
     message = kind.verify_pending(pending, current, secret_name=target.name, settings=settings)
@@ -290,6 +324,16 @@ def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: s
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+def _same_json(a: str, b: str) -> bool:
+    """True when two secret strings hold the same JSON (or, not JSON, the same text)."""
+    if a == b:
+        return True
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except (ValueError, RecursionError):
+        return False
 
 
 def _clear_staging(client: SecretsManagerClient, step: Step, target: RotationTarget, promoted: Any) -> bool:

@@ -1,20 +1,25 @@
 """The rotated secret in Secrets Manager: which secret and kind an event names, its versions and
 stages, and every Secrets Manager call the steps make.
 
-Each call turns a ClientError into a RotationError for the step that made it, whose message
-names the secret and the error code and says the step is safe to retry; values never appear.
+Each call turns a Secrets Manager failure into a RotationError for the step that made it, whose
+message names the secret and the error code; values never appear. A failure a later call can get
+past (a throttle, a server-side error, a timeout: ``failures.is_transient``) is a
+RetryableRotationError, so the version keeps AWSPENDING for Secrets Manager's retry; any other
+(AccessDenied, a KMS key the function may not use, ...) is permanent.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cio_security import config
 from cio_security.errors import RotationError, SecretFormatError
+from cio_security.rotation.failures import RetryableRotationError, aws_error_code, is_transient
 from cio_security.rotation.kinds import KindName, SecretKind, secret_kind
 from cio_security.rotation.staging import NOTHING_STAGED, staging_secret_name
 
@@ -28,8 +33,11 @@ __all__ = [
     "AWSPENDING",
     "AWSPREVIOUS",
     "RotationTarget",
+    "abandon",
     "describe_target",
     "move_stage",
+    "parse_current",
+    "parse_pending",
     "read_current",
     "read_pending",
     "read_secret_string",
@@ -37,10 +45,13 @@ __all__ = [
     "store_pending",
 ]
 
+logger = logging.getLogger(__name__)
+
 AWSCURRENT: Final = "AWSCURRENT"
 AWSPENDING: Final = "AWSPENDING"
 AWSPREVIOUS: Final = "AWSPREVIOUS"
 _NOT_FOUND: Final = frozenset({"ResourceNotFoundException"})
+_ACCESS: Final = frozenset({"AccessDeniedException", "DecryptionFailure", "EncryptionFailure"})
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,16 @@ class RotationTarget:
         return next((v for v, stages in self.versions.items() if AWSCURRENT in stages), None)
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+def _failed(step: str, what: str, exc: ClientError | BotoCoreError) -> RotationError:
+    """The RotationError for a failed Secrets Manager call: retryable when a later call may
+    succeed, permanent otherwise."""
+    code = aws_error_code(exc)
+    if is_transient(exc):
+        return RetryableRotationError(
+            step, f"{what} failed ({code}); the step is safe to retry and Secrets Manager retries it"
+        )
+    hint = ": check the rotation function's permissions and the secret's KMS key" if code in _ACCESS else ""
+    return RotationError(step, f"{what} failed ({code}); a retry cannot fix this{hint}")
 
 
 def describe_target(
@@ -85,8 +104,8 @@ def describe_target(
     """
     try:
         meta = client.describe_secret(SecretId=secret_id)
-    except ClientError as exc:
-        raise RotationError(step, f"secret {secret_id} cannot be described ({_error_code(exc)})") from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise _failed(step, f"describing secret {secret_id}", exc) from exc
     arn, name = meta["ARN"], meta["Name"]
     configured = settings.configured_secrets()
     kinds = [kind for kind, sid in configured if sid in (arn, name)]
@@ -95,7 +114,7 @@ def describe_target(
             try:
                 if client.describe_secret(SecretId=sid)["ARN"] == arn:
                     kinds.append(kind)
-            except ClientError:
+            except (ClientError, BotoCoreError):
                 continue
     if len(kinds) != 1:
         raise RotationError(
@@ -133,11 +152,11 @@ def read_secret_string(
     try:
         response = client.get_secret_value(**kwargs)
     except ClientError as exc:
-        if _error_code(exc) in _NOT_FOUND:
+        if aws_error_code(exc) in _NOT_FOUND:
             return None
-        raise RotationError(
-            step, f"reading secret {secret_id} failed ({_error_code(exc)}); the step is safe to retry"
-        ) from exc
+        raise _failed(step, f"reading secret {secret_id}", exc) from exc
+    except BotoCoreError as exc:
+        raise _failed(step, f"reading secret {secret_id}", exc) from exc
     value = response.get("SecretString")
     if value is None:
         raise RotationError(step, f"secret {secret_id} holds binary data, not a JSON string")
@@ -147,7 +166,12 @@ def read_secret_string(
 def read_current(client: SecretsManagerClient, step: str, target: RotationTarget) -> Any | None:
     """The AWSCURRENT value, or None when it is absent or not a value of the target's kind (the
     template's placeholder before the first rotation: the bootstrap case)."""
-    raw = read_secret_string(client, step, target.arn, stage=AWSCURRENT)
+    return parse_current(target, read_secret_string(client, step, target.arn, stage=AWSCURRENT))
+
+
+def parse_current(target: RotationTarget, raw: str | None) -> Any | None:
+    """The AWSCURRENT string ``raw`` as a value of the target's kind, or None when it is absent
+    or not one (the template's placeholder before the first rotation)."""
     if raw is None:
         return None
     try:
@@ -162,8 +186,12 @@ def read_pending(client: SecretsManagerClient, step: str, target: RotationTarget
     Raises RotationError when the value is not of the target's kind (nothing is promoted).
     """
     raw = read_secret_string(client, step, target.arn, version_id=token, stage=AWSPENDING)
-    if raw is None:
-        return None
+    return None if raw is None else parse_pending(step, target, raw)
+
+
+def parse_pending(step: str, target: RotationTarget, raw: str) -> Any:
+    """A pending version's string as a value of the target's kind; RotationError (permanent:
+    the version's value never changes) when it is not one."""
     try:
         return target.secret_kind.parse(raw, name=f"{target.name} (AWSPENDING)")
     except SecretFormatError as exc:
@@ -185,10 +213,8 @@ def store_pending(
             SecretString=secret_string,
             VersionStages=[AWSPENDING],
         )
-    except ClientError as exc:
-        raise RotationError(
-            step, f"storing the pending version of secret {target.name} failed ({_error_code(exc)}); retry"
-        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise _failed(step, f"storing the pending version of secret {target.name}", exc) from exc
 
 
 def move_stage(
@@ -209,11 +235,8 @@ def move_stage(
         kwargs["RemoveFromVersionId"] = from_version
     try:
         client.update_secret_version_stage(SecretId=target.arn, VersionStage=stage, **kwargs)
-    except ClientError as exc:
-        raise RotationError(
-            step,
-            f"moving a version stage of secret {target.arn} failed ({_error_code(exc)}); retry the step",
-        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise _failed(step, f"moving {stage} of secret {target.name}", exc) from exc
 
 
 def reset_staging(client: SecretsManagerClient, step: str, target: RotationTarget) -> None:
@@ -221,5 +244,40 @@ def reset_staging(client: SecretsManagerClient, step: str, target: RotationTarge
     staging = target.staging_secret_id
     try:
         client.put_secret_value(SecretId=staging, SecretString=NOTHING_STAGED)
-    except ClientError as exc:
-        raise RotationError(step, f"resetting {staging} failed ({_error_code(exc)}); retry the step") from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise _failed(step, f"resetting {staging}", exc) from exc
+
+
+def abandon(
+    client: SecretsManagerClient, target: RotationTarget, token: str, failure: RotationError
+) -> RotationError:
+    """End a rotation that failed for good: remove AWSPENDING from version ``token`` and return
+    ``failure`` with what became of the label added to its message (the error to raise).
+
+    Secrets Manager refuses every later RotateSecret while AWSPENDING is on a version other than
+    AWSCURRENT (``failures``); no retry of this rotation can succeed, so the label goes. When
+    removing it fails, the message says so: Secrets Manager's retry of the rotation fails the
+    same way and tries again.
+    """
+    detail = str(failure).removeprefix(f"{failure.step}: ")
+    try:
+        client.update_secret_version_stage(
+            SecretId=target.arn, VersionStage=AWSPENDING, RemoveFromVersionId=token
+        )
+    except (ClientError, BotoCoreError) as exc:
+        code = aws_error_code(exc)
+        logger.warning(
+            "removing AWSPENDING from a failed rotation's version failed",
+            extra={"secret_name": target.name, "version_id": token, "error_code": code},
+        )
+        return RotationError(
+            failure.step,
+            f"{detail}; removing AWSPENDING from version {token} failed ({code}): Secrets Manager "
+            f"refuses a new rotation of {target.name} until it is removed (UpdateSecretVersionStage, "
+            f"RemoveFromVersionId {token}); its retry of this rotation tries again",
+        )
+    return RotationError(
+        failure.step,
+        f"{detail}; AWSPENDING was removed from version {token}, so a new rotation of "
+        f"{target.name} can start",
+    )

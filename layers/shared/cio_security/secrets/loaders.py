@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from cio_security import config
 from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.secrets.models import TrackCredentials
+from cio_security.secrets.models import AppApiKey, TrackCredentials
 from cio_security.secrets.store import STAGES, SecretStore
 
-__all__ = ["signing_key_loader", "track_credentials_provider"]
+__all__ = ["app_key_provider", "signing_key_loader", "track_credentials_provider"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,17 @@ def track_credentials_provider(
         if force_refresh:
             logger.info("re-reading Track API credentials after an authentication failure")
         return store.track_credentials(secret_id, force_fetch=force_refresh)
+
+    return provide
+
+
+def app_key_provider(store: SecretStore, secret_id: str | None = None) -> Callable[[bool], AppApiKey]:
+    """An App API key provider for ``AppClient``: ``provider(True)`` forces a re-read (401 path)."""
+
+    def provide(force_refresh: bool) -> AppApiKey:
+        if force_refresh:
+            logger.info("re-reading the App API key after an authentication failure")
+        return store.app_api_key(secret_id, force_fetch=force_refresh)
 
     return provide
 

@@ -1,4 +1,5 @@
-"""The secrets' JSON shapes (DESIGN section 2): Track credentials, webhook signing key, pepper."""
+"""The secrets' JSON shapes (DESIGN section 2): Track credentials, webhook signing key, pepper, and
+the optional App API key that enables erasure verification."""
 
 from __future__ import annotations
 
@@ -73,3 +74,22 @@ class Pepper(StrictModel):
     def key_bytes(self) -> bytes:
         """The pepper as bytes for HMAC."""
         return self.pepper.get_secret_value().encode("utf-8")
+
+
+class AppApiKey(StrictModel):
+    """App API key secret: ``{"app_api_key"}``, a Bearer token for ``api.customer.io`` (a scoped key
+    created in Customer.io; it only needs to read people)."""
+
+    app_api_key: SecretStr = Field(min_length=1, max_length=512)
+
+    @field_validator("app_api_key")
+    @classmethod
+    def _printable(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if CONTROL_CHARACTERS.search(raw) or not raw.strip() or raw != raw.strip():
+            raise ValueError("must be printable, without surrounding whitespace")
+        return value
+
+    def same_as(self, other: AppApiKey) -> bool:
+        """True when both hold the same key."""
+        return self.app_api_key.get_secret_value() == other.app_api_key.get_secret_value()

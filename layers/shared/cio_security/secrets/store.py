@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from cio_security import config
 from cio_security.errors import SecretError, SecretFormatError
-from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
+from cio_security.secrets.models import AppApiKey, Pepper, SigningKey, TrackCredentials
 from cio_security.validation import field_names
 
 if TYPE_CHECKING:
@@ -121,6 +121,11 @@ class SecretStore:
         """The current Track API credentials (``TRACK_CREDENTIALS_SECRET_ID`` by default)."""
         secret_id = secret_id or config.require_env(config.TRACK_CREDENTIALS_SECRET_ID)
         return self.read(TrackCredentials, secret_id, force_fetch=force_fetch)
+
+    def app_api_key(self, secret_id: str | None = None, *, force_fetch: bool = False) -> AppApiKey:
+        """The App API key (``APP_API_KEY_SECRET_ID`` by default)."""
+        secret_id = secret_id or config.require_env(config.APP_API_KEY_SECRET_ID)
+        return self.read(AppApiKey, secret_id, force_fetch=force_fetch)
 
     def pepper(self, secret_id: str | None = None, *, force_fetch: bool = False) -> Pepper:
         """The hashing pepper (``PEPPER_SECRET_ID`` by default)."""

@@ -130,6 +130,19 @@ def test_overlay_shows_a_started_rotation_as_real_secrets_manager_does(sm: Any) 
     assert overlay.describe_secret(SecretId=TRACK)["VersionIdsToStages"][TOKEN] == ["AWSPENDING"]
 
 
+def test_overlay_lets_a_rotation_that_failed_for_good_remove_its_label(sm: Any) -> None:
+    """Removing AWSPENDING from the token before createSecret wrote it (as the library does when
+    a step fails for good) ends the rotation, as it would in real Secrets Manager."""
+    overlay = rotation_ops.PendingVersionOverlay(sm, TRACK, TOKEN)
+    answer = overlay.update_secret_version_stage(
+        SecretId=TRACK, VersionStage="AWSPENDING", RemoveFromVersionId=TOKEN
+    )
+    assert answer["Name"] == TRACK
+    versions = overlay.describe_secret(SecretId=TRACK)["VersionIdsToStages"]
+    assert TOKEN not in versions
+    assert not any("AWSPENDING" in stages for stages in versions.values())
+
+
 def test_overlay_leaves_other_secrets_alone(sm: Any) -> None:
     overlay = rotation_ops.PendingVersionOverlay(sm, TRACK, TOKEN)
     assert "RotationEnabled" not in overlay.describe_secret(SecretId=TRACK + "/staged")

@@ -38,10 +38,12 @@ def test_admin_state_shows_people_suppressed_config_and_log(sandbox: Sandbox, ht
 
 
 def test_admin_config_faults_and_reset(sandbox: Sandbox, http: httpx.Client) -> None:
-    response = admin(sandbox, "POST", "/config", {"delete_missing_status": 404, "faults": {"seed": 3}})
+    response = admin(sandbox, "POST", "/config", {"processing_delay": 2.5, "faults": {"seed": 3}})
     assert response.status_code == 200
-    assert response.json()["delete_missing_status"] == 404
-    assert http.delete(f"{CUSTOMERS}/ghost").status_code == 404
+    assert response.json()["processing_delay"] == 2.5
+    assert response.json()["faults"]["seed"] == 3
+    assert http.delete(f"{CUSTOMERS}/ghost").status_code == 200  # documented: 200 whether or not they existed
+    assert admin(sandbox, "POST", "/config", {"delete_missing_status": 404}).status_code == 400  # removed
     invalid = admin(sandbox, "POST", "/config", {"latency": "slow"})
     assert invalid.status_code == 400
     assert admin(sandbox, "POST", "/config", {"no_such_setting": 1}).status_code == 400
@@ -85,3 +87,41 @@ def test_admin_refuses_foreign_hosts_and_non_json_posts(sandbox: Sandbox) -> Non
     assert form.status_code == 415
     assert admin(sandbox, "GET", "/nope").status_code == 404
     assert admin(sandbox, "GET", "/state", headers={"Host": f"localhost:{sandbox.port}"}).status_code == 200
+
+
+def test_admin_app_keys_add_and_remove(sandbox: Sandbox) -> None:
+    created = admin(sandbox, "POST", "/app-keys", {}).json()
+    assert created["environment_id"] == SANDBOX_ENVIRONMENT_ID
+    bearer = {"Authorization": f"Bearer {created['key']}"}
+    assert httpx.get(f"{sandbox.app_url}/v1/customers/u1/attributes", headers=bearer).status_code == 404
+    state = admin(sandbox, "GET", "/state").json()
+    assert {"environment_id": SANDBOX_ENVIRONMENT_ID, "region": "us"} in state["app_api_keys"]
+    assert created["key"] not in json.dumps(state)
+    assert admin(sandbox, "DELETE", f"/app-keys/{created['key']}").status_code == 200
+    assert httpx.get(f"{sandbox.app_url}/v1/customers/u1/attributes", headers=bearer).status_code == 401
+    assert admin(sandbox, "DELETE", "/app-keys/nope").status_code == 404
+    chosen = admin(sandbox, "POST", "/app-keys", {"key": "k-9", "environment_id": 9}).json()
+    assert chosen == {"key": "k-9", "environment_id": 9, "region": "us"}
+    assert admin(sandbox, "POST", "/app-keys", {"nope": 1}).status_code == 400
+
+
+def test_admin_operation_faults_people_and_identities(sandbox: Sandbox, http: httpx.Client) -> None:
+    assert (
+        admin(
+            sandbox, "POST", "/people", {"identifier": "u1", "attributes": {"email": "a@example.com"}}
+        ).json()
+        == {}
+    )
+    assert admin(sandbox, "POST", "/people", {"identifier": ""}).status_code == 400
+    assert admin(sandbox, "POST", "/people", {"identifier": "u2", "extra": 1}).status_code == 400
+    identities = admin(sandbox, "GET", "/state").json()["identities"][str(SANDBOX_ENVIRONMENT_ID)]
+    assert identities["u1"]["id"] == "u1"
+    assert identities["u1"]["email"] == "a@example.com"
+    fault = {"action": "suppress", "reason": "internal_error", "times": 2}
+    assert admin(sandbox, "POST", "/operation-faults", fault).status_code == 200
+    assert admin(sandbox, "GET", "/state").json()["scripted_operation_faults"][0]["remaining"] == 2
+    operation = {"type": "person", "identifiers": {"email": "a@example.com"}, "action": "suppress"}
+    response = http.post("/api/v2/batch", json={"batch": [operation]})
+    assert (response.status_code, response.json()["errors"][0]["reason"]) == (207, "internal_error")
+    assert set(sandbox.people()) == {"u1"}
+    assert admin(sandbox, "POST", "/operation-faults", {"batch_index": -1}).status_code == 400

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -136,3 +137,70 @@ def test_latency_delays_track_requests(sandbox: Sandbox, http: httpx.Client) -> 
     started = time.monotonic()
     identify(http, "u1")
     assert time.monotonic() - started >= 0.14
+
+
+# -- 429 in every undocumented form ----------------------------------------------------------------
+# Customer.io documents neither a body nor a Retry-After for a 429: the sandbox can send each form.
+
+
+@pytest.mark.parametrize("retry_after", ["seconds", "http-date", "none"])
+@pytest.mark.parametrize("body", ["json", "empty", "text"])
+def test_random_429s_take_every_form(
+    sandbox: Sandbox, http: httpx.Client, retry_after: str, body: str
+) -> None:
+    sandbox.configure(
+        faults={
+            "rate_limited_rate": 1.0,
+            "retry_after": 9,
+            "retry_after_format": retry_after,
+            "rate_limited_body": body,
+        }
+    )
+    response = identify(http, "u1")
+    assert response.status_code == 429
+    assert_429_form(response, retry_after, body, seconds=9)
+
+
+@pytest.mark.parametrize("retry_after", ["seconds", "http-date", "none"])
+@pytest.mark.parametrize("body", ["json", "empty", "text"])
+def test_the_rate_limiter_429_takes_every_form(
+    sandbox: Sandbox, http: httpx.Client, retry_after: str, body: str
+) -> None:
+    sandbox.configure(
+        rate_limit_rps=1, rate_limit_burst=1, rate_limit_retry_after=retry_after, rate_limit_body=body
+    )
+    identify(http, "u1")
+    response = identify(http, "u2")
+    assert response.status_code == 429
+    assert_429_form(response, retry_after, body, seconds=1)
+
+
+def test_scripted_faults_choose_their_body(sandbox: Sandbox, http: httpx.Client) -> None:
+    sandbox.fail_next(1, 429, body="empty")
+    sandbox.fail_next(1, 429, body="text", headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    empty, text = identify(http, "u1"), identify(http, "u1")
+    assert (empty.status_code, empty.content, "retry-after" in empty.headers) == (429, b"", False)
+    assert (text.headers["content-type"], text.text) == ("text/plain; charset=utf-8", "scripted fault")
+    assert text.headers["retry-after"] == "Wed, 21 Oct 2015 07:28:00 GMT"
+    with pytest.raises(ValidationError):
+        ScriptedFault(body="xml")  # type: ignore[arg-type]
+
+
+def assert_429_form(response: httpx.Response, retry_after: str, body: str, *, seconds: int) -> None:
+    header = response.headers.get("retry-after")
+    if retry_after == "none":
+        assert header is None
+    elif retry_after == "seconds":
+        assert header == str(seconds)
+    else:
+        moment = parsedate_to_datetime(header)
+        assert moment.tzinfo is not None
+        assert abs(moment.timestamp() - time.time() - seconds) < 3
+    if body == "empty":
+        assert response.content == b""
+        assert "content-type" not in response.headers
+    elif body == "text":
+        assert response.headers["content-type"].startswith("text/plain")
+        assert response.text == "Too Many Requests"
+    else:
+        assert response.json() == {"meta": {"errors": ["rate limit exceeded"]}}
