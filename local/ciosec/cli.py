@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
+import sys
 from collections.abc import Callable, Sequence
 
 import ciosec.commands
 from ciosec.commands import Subcommands
+from ciosec.mistakes import EXIT_INTERRUPTED, EXIT_MISTAKE, explain
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an ordinary mistake ends in one line on stderr and a non-zero exit
+    (``ciosec.mistakes``), a bug keeps its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        print("ciosec: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        if isinstance(exc, BrokenPipeError):
+            # Python would report the closed pipe again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"ciosec: {message}", file=sys.stderr)
+        return EXIT_MISTAKE
     return result
