@@ -137,3 +137,13 @@ def test_a_wrapped_cause_is_explained() -> None:
     outer = ValueError("could not load")
     outer.__cause__ = FileNotFoundError(errno.ENOENT, "No such file", "people.csv")
     assert explain(outer) == "people.csv: no such file (check the path)"
+
+
+def test_a_port_already_in_use_by_another_local_stack(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = ciosec("--state", str(tmp_path / "stack.json"), "local", "--port", port, cwd=tmp_path)
+    assert_one_clean_line(result, "already in use", "--port")
+    assert not (tmp_path / "stack.json").exists()
