@@ -9,8 +9,8 @@ from typing import Any
 
 from cio_security.errors import PayloadLimitError
 from cio_security.sanitizer.attributes import sanitize, sanitize_attributes
-from cio_security.sanitizer.detectors import detect
-from cio_security.sanitizer.keys import normalize_key
+from cio_security.sanitizer.detectors import detect, detect_number
+from cio_security.sanitizer.keys import DROP, key_action, normalize_key
 from cio_security.sanitizer.policy import (
     DEFAULT_ALLOW_KEYS,
     DEFAULT_DROP_KEYS,
@@ -28,8 +28,9 @@ DEFAULT_ALLOW_KEYS_NORMAL = frozenset(normalize_key(k) for k in DEFAULT_ALLOW_KE
 
 
 def strings_in(value: Any, *, skip_allowed: bool = False, keys_only: bool = False) -> Iterator[str]:
-    """Every string (keys and values, or keys only) in a JSON value, optionally not descending
-    under the default allow keys."""
+    """Every string (keys and values, or keys only) in a JSON value, optionally without the
+    scalar values of the default allow keys (the values the default policy trusts: containers
+    under an allowed key are walked like any other)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -39,35 +40,70 @@ def strings_in(value: Any, *, skip_allowed: bool = False, keys_only: bool = Fals
         elif isinstance(item, dict):
             for key, child in item.items():
                 yield key
-                if not (skip_allowed and normalize_key(key) in DEFAULT_ALLOW_KEYS_NORMAL):
+                if not (
+                    skip_allowed
+                    and not isinstance(child, dict | list)
+                    and normalize_key(key) in DEFAULT_ALLOW_KEYS_NORMAL
+                ):
                     stack.append(child)
         elif isinstance(item, list):
             stack.extend(item)
 
 
-def keys_in(value: Any, *, skip_allowed: bool) -> Iterator[str]:
-    """Every key in a JSON value, optionally not descending under the default allow keys."""
+def keys_in(value: Any, *, skip_allowed: bool = False) -> Iterator[str]:
+    """Every key in a JSON value, at any depth (under allowed keys too)."""
     return strings_in(value, skip_allowed=skip_allowed, keys_only=True)
+
+
+def numbers_in(value: Any, *, skip_allowed: bool = False) -> Iterator[int | float]:
+    """Every int and float (not bool) in a JSON value, optionally without the scalar values of the
+    default allow keys."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(
+                child
+                for key, child in item.items()
+                if not (
+                    skip_allowed
+                    and not isinstance(child, dict | list)
+                    and normalize_key(key) in DEFAULT_ALLOW_KEYS_NORMAL
+                )
+            )
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 # --- the properties -----------------------------------------------------------------------------
 
 
 def assert_no_string_a_detector_flags_survives(attrs: dict[str, Any]) -> None:
-    """(a) Under the untrusting policy, no key or string in the output is flagged by a detector."""
+    """(a) No key, string or number in the output is flagged by a detector: anywhere under the
+    untrusting policy, outside the scalar values of allowed keys under the default one."""
     data = sanitize_attributes(attrs, pepper=PEPPER, policy=UNTRUSTING)
-    flagged = [s for s in strings_in(data) if detect(s) is not None]
-    assert flagged == []
+    assert [s for s in strings_in(data) if detect(s) is not None] == []
+    assert [n for n in numbers_in(data) if detect_number(n) is not None] == []
+    data = sanitize_attributes(attrs, pepper=PEPPER)
+    assert [s for s in strings_in(data, skip_allowed=True) if detect(s) is not None] == []
+    assert [n for n in numbers_in(data, skip_allowed=True) if detect_number(n) is not None] == []
 
 
 def assert_no_drop_key_survives(attrs: dict[str, Any]) -> None:
-    """(b) No drop key survives: outside allowed values under the default policy, anywhere under
-    the untrusting one."""
+    """(b) No key the default policy drops survives, at any depth (under allowed keys too), under
+    the default and the untrusting policy."""
     default = SanitizerPolicy.default()
-    data = sanitize_attributes(attrs, pepper=PEPPER, policy=default)
-    assert [k for k in keys_in(data, skip_allowed=True) if normalize_key(k) in default.drop] == []
-    untrusting = sanitize_attributes(attrs, pepper=PEPPER, policy=UNTRUSTING)
-    assert [k for k in keys_in(untrusting, skip_allowed=False) if normalize_key(k) in default.drop] == []
+    for policy in (default, UNTRUSTING):
+        data = sanitize_attributes(attrs, pepper=PEPPER, policy=policy)
+        assert [k for k in keys_in(data) if action_of(k) == DROP] == []
+
+
+def action_of(key: str, policy: SanitizerPolicy | None = None) -> int:
+    """What ``policy`` (the default one when None) does with ``key`` (cio_security.sanitizer.keys)."""
+    private = (policy or SanitizerPolicy.default()).__pydantic_private__ or {}
+    return key_action(key, private["_actions"], private["_longest"])
 
 
 def assert_only_payload_limit_error_escapes(value: Any, policy: SanitizerPolicy | None) -> None:

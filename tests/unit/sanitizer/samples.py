@@ -3,6 +3,8 @@ independently of cio_security.detectors so that the tests compare two implementa
 
 from __future__ import annotations
 
+import string
+
 from hypothesis import strategies as st
 
 # Published test card numbers (Visa, Mastercard, Amex, Discover, Diners, JCB), all Luhn-valid.
@@ -112,3 +114,73 @@ def embedded_sensitive(draw: st.DrawFn) -> tuple[str, str]:
     if draw(st.booleans()):
         return value, value
     return value, f"{draw(surrounding_text)} {value} {draw(surrounding_text)}"
+
+
+# --- everyday spellings (issue 16): separators, glued letters, numbers ----------------------------
+
+# What the README says separates digit groups, listed independently of the detectors: whitespace
+# of any kind (str.isspace: Unicode spaces, tabs, newlines), invisible format characters, dashes,
+# dots, slashes and parentheses.
+WHITESPACE = "".join(c for c in map(chr, range(0x10000)) if c.isspace())
+INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+DOTS = ".\u2024\uff0e"
+SLASHES = "/\\\u2044\u2215\uff0f"
+PARENTHESES = "()\uff08\uff09"
+SEPARATOR_CHARACTERS = WHITESPACE + INVISIBLE + DASHES + DOTS + SLASHES + PARENTHESES
+# One to three of them between two groups.
+gaps = st.text(st.sampled_from(SEPARATOR_CHARACTERS), min_size=1, max_size=3)
+# Letters that are not hex digits: glued to digits, they never make a hexadecimal id.
+GLUE_LETTERS = string.ascii_letters.translate(str.maketrans("", "", "abcdefABCDEF"))
+glue = st.text(GLUE_LETTERS, max_size=6)
+
+
+@st.composite
+def card_digits(draw: st.DrawFn, *, as_number: bool = False) -> str:
+    """A Luhn-valid 13-19 digit number; ``as_number``: one a card network could issue as an int
+    (no leading zero; a leading 1 only with 15 digits, as UATP cards have)."""
+    length = draw(st.integers(13, 19))
+    first = "0123456789"
+    if as_number:
+        first = "123456789" if length == 15 else "23456789"
+    body = draw(st.sampled_from(first)) + draw(
+        st.text("0123456789", min_size=length - 2, max_size=length - 2)
+    )
+    return luhn_complete(body)
+
+
+@st.composite
+def separated_cards(draw: st.DrawFn) -> str:
+    """A card number in groups of four (the last shorter) with one gap string between groups."""
+    return grouped(draw(card_digits()), 4, draw(gaps))
+
+
+@st.composite
+def separated_ssns(draw: st.DrawFn) -> str:
+    """A possible SSN as NNN<gap>NN<gap>NNNN, both gaps alike."""
+    digits = draw(us_ssns().map(lambda ssn: "".join(c for c in ssn if c.isdigit())))
+    gap = draw(gaps)
+    return f"{digits[:3]}{gap}{digits[3:5]}{gap}{digits[5:]}"
+
+
+@st.composite
+def separated_ibans(draw: st.DrawFn) -> str:
+    """A valid IBAN in groups of four with one gap string between groups."""
+    compact = draw(ibans()).replace(" ", "")
+    return grouped(compact, 4, draw(gaps))
+
+
+@st.composite
+def glued(draw: st.DrawFn, value: st.SearchStrategy[str]) -> str:
+    """A value with letters (never hex digits) glued before and after it."""
+    return draw(glue) + draw(value) + draw(glue)
+
+
+card_ints = card_digits(as_number=True).map(int)
+
+
+@st.composite
+def ssn_ints(draw: st.DrawFn) -> int:
+    """A possible SSN whose area has three digits, as an int (nine digits)."""
+    area = draw(st.integers(100, 899).filter(lambda a: a != 666))
+    return area * 1_000_000 + draw(st.integers(1, 99)) * 10_000 + draw(st.integers(1, 9999))

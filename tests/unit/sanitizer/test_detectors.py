@@ -3,6 +3,7 @@ whole, with bounded work on long inputs."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -47,6 +48,17 @@ def test_last_digit_off_by_one_fails_luhn(number: str) -> None:
         "  4111111111111111  ",
         "4111\u00a01111\u00a01111\u00a01111",  # no-break spaces
         "4111\u20131111\u20131111\u20131111",  # en dashes
+        "4111  1111 1111 1111",  # runs of separators
+        "4111.1111.1111.1111",
+        "4111/1111/1111/1111",
+        "4111\u20091111\u202f1111\u30001111",  # thin, narrow no-break and ideographic spaces
+        "4111\n1111\r\n1111\n1111",
+        "(4111) 1111-1111 - 1111",
+        "4111\u200b1111\u200b1111\u200b1111",  # zero-width spaces
+        "abc4111111111111111",  # glued to letters
+        "4111111111111111abc",
+        "card4111111111111111exp1229",
+        "2e4111111111111111b3",  # 20 hex characters: not an id's length, so read as digits
         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
     ],
 )
@@ -76,13 +88,14 @@ def test_embedded_card_is_found_with_its_span(text: str, span: tuple[int, int]) 
     [
         luhn_complete("1" * 11),  # 12 digits: too short
         luhn_complete("1" * 19),  # 20 digits: too long
-        "4111  1111 1111 1111",  # a double space splits it into 4 + 12 digits
+        "4111    1111 1111 1111",  # four separators split it into 4 + 12 digits
         "4111_1111_1111_1111",  # underscores are not separators
-        "abc4111111111111111",  # glued to letters (identifiers, hex digests)
-        "4111111111111111abc",
         "0.4111111111111111",  # a float rendered as text
         "4111111111111111.5",
+        "0.7071067811865476 0.4111111111111111",  # floats, each with one decimal point
+        "4111111111111111,5",  # a decimal comma
         "550e8400-e29b-41d4-a716-446655440000",
+        hashlib.sha256(b"4111111111111111").hexdigest(),  # hex ids (digests), skipped whole
         "",
         "no digits here at all",
     ],
@@ -102,7 +115,12 @@ def test_luhn_valid_matches_the_reference() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["123-45-6789", "123 45 6789", "123456789", "899-99-9999", "001-01-0001", "665-12-3456"]
+    "text",
+    [
+        *("123-45-6789", "123 45 6789", "123456789", "899-99-9999", "001-01-0001", "665-12-3456"),
+        *("123.45.6789", "123/45/6789", "123\u200945\u20096789", "123  45  6789", "123\n45\n6789"),
+        *("123 - 45 - 6789", "\uff11\uff12\uff13-45-6789"),
+    ],
 )
 def test_possible_ssns_are_detected(text: str) -> None:
     assert is_us_ssn(text)
@@ -135,6 +153,8 @@ def test_impossible_ssns_are_rejected(text: str) -> None:
         ("my number is 123 45 6789, ok", (13, 24)),
         ("id=123456789;", (3, 12)),
         ("000-12-3456 then 123-45-6789", (17, 28)),  # an impossible match does not hide a later one
+        ("SSN123-45-6789", (3, 14)),  # glued to letters
+        ("ssn123456789x", (3, 12)),
     ],
 )
 def test_embedded_ssn_is_found_with_its_span(text: str, span: tuple[int, int]) -> None:
@@ -146,9 +166,8 @@ def test_embedded_ssn_is_found_with_its_span(text: str, span: tuple[int, int]) -
     [
         "1234-56-7890",
         "123-45-67890",
-        "a123-45-6789",  # not a whole word
-        "123-45-6789b",
         "123-45 6789",  # mixed separators
+        "123.45 6789",
         "12345678",
         "1234567890",
         "51.123456789",  # digits of a decimal number

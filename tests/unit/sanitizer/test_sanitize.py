@@ -152,7 +152,7 @@ def test_default_policy_hashes_contact_keys(key: str) -> None:
     ],
 )
 def test_default_policy_keeps_customer_io_identifiers_untouched(key: str) -> None:
-    value = {"id": "123456789", "note": CARD} if key == "identifiers" else "123456789"
+    value = {"id": "123456789", "cio_id": "cio_03000001"} if key == "identifiers" else "123456789"
     assert sanitize_attributes({key: value}, pepper=PEPPER) == {key: value}
 
 
@@ -203,17 +203,25 @@ def test_detected_values_are_dropped_under_innocent_keys_and_from_lists() -> Non
         "note": f"card {CARD} used",
         "tags": ["vip", SSN, "gold", f"iban {IBAN}"],
         "deep": {"deeper": [{"comment": "x"}, {"comment": IBAN}]},
-        "count": 4111111111111111,  # numbers are not scanned
+        "count": 4111111111111111,  # numbers are scanned as their digits
+        "ids": [123456789.0, 1732780800000, 42],  # an SSN; a Unix time in ms is no card
     }
     result = sanitize(attrs, pepper=PEPPER, policy=policy())
     assert result.data == {
         "tags": ["vip", "gold"],
         "deep": {"deeper": [{"comment": "x"}, {}]},
-        "count": 4111111111111111,
+        "ids": [1732780800000, 42],
     }
-    assert result.report.dropped == ("$.note", "$.tags[1]", "$.tags[3]", "$.deep.deeper[1].comment")
-    assert result.report.reasons == ("card_number", "us_ssn", "iban", "iban")
-    assert result.report.detected == {"card_number": 1, "us_ssn": 1, "iban": 2}
+    assert result.report.dropped == (
+        "$.note",
+        "$.count",
+        "$.tags[1]",
+        "$.tags[3]",
+        "$.deep.deeper[1].comment",
+        "$.ids[0]",
+    )
+    assert result.report.reasons == ("card_number", "card_number", "us_ssn", "iban", "iban", "us_ssn")
+    assert result.report.detected == {"card_number": 2, "us_ssn": 2, "iban": 2}
 
 
 def test_paths_quote_unusual_keys_and_never_contain_values() -> None:
@@ -236,13 +244,30 @@ def test_keys_holding_sensitive_data_are_dropped_and_redacted_in_paths() -> None
     assert "4111" not in "".join(result.report.dropped)
 
 
-def test_allowed_values_are_kept_as_they_are_but_copied() -> None:
-    attrs = {"email": "a@b.example.invalid", "identifiers": {"id": SSN, "extra": [CARD, {"password": "x"}]}}
+def test_allowed_scalars_are_kept_as_they_are_and_allowed_containers_are_walked() -> None:
+    attrs = {
+        "email": "a@b.example.invalid",
+        "identifiers": {"id": SSN, "ssn": SSN, "extra": [CARD, {"password": "x"}, "ok"]},
+        "profile": {"email": {"password": "hunter2hunter2", "address": "x"}},
+    }
     result = sanitize(attrs, pepper=PEPPER)
-    assert result.data == attrs
-    assert result.report == SanitizeReport()
+    assert result.data == {
+        "email": "a@b.example.invalid",
+        "identifiers": {"id": SSN, "extra": [{}, "ok"]},
+        "profile": {"email": {"address_hash": keyed_hash("x", PEPPER)}},
+    }
+    assert result.report.dropped == (
+        "$.identifiers.ssn",
+        "$.identifiers.extra[0]",
+        "$.identifiers.extra[1].password",
+        "$.profile.email.password",
+    )
+    assert result.report.reasons == ("policy", "card_number", "policy", "policy")
     assert result.data["identifiers"] is not attrs["identifiers"]
     assert result.data["identifiers"]["extra"] is not attrs["identifiers"]["extra"]
+    kept = {"email": "a@b.example.invalid", "identifiers": {"id": SSN, "tags": ["a"]}}
+    assert sanitize(kept, pepper=PEPPER) == sanitize(kept, pepper=PEPPER)
+    assert sanitize(kept, pepper=PEPPER).report == SanitizeReport()
 
 
 def test_hash_values_of_every_scalar_type() -> None:

@@ -4,10 +4,13 @@ Public names are re-exported lazily: importing the package loads none of its mod
 
 - ``attributes``: the entry points, ``sanitize`` and ``sanitize_attributes``, and the rules.
 - ``policy``: ``SanitizerPolicy``, its JSON loading, and every default (key sets, limits).
-- ``keys``: key normalisation (``normalize_key``), the ``_hash`` name, the key description cache.
+- ``keys``: key normalisation (``normalize_key``), words, matching, the ``_hash`` name, key
+  descriptions.
+- ``lookalikes``: Unicode's confusables that look like ASCII letters (data, generated).
 - ``report``: ``SanitizeReport`` and ``SanitizeResult``.
 - ``walk``: the engine, one iterative pass that applies a policy (the measured hot path).
-- ``detectors``: card numbers, US SSNs and IBANs in free text.
+- ``detectors``: card numbers, US SSNs and IBANs in free text and numbers.
+- ``loggable``: whether an id chosen by someone else has the shape of personal data.
 
 No module is named after a name the package exports: importing it would replace that name.
 """
@@ -23,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "SanitizeResult": "report",
     "SanitizerPolicy": "policy",
     "detect": "detectors",
+    "detect_number": "detectors",
     "find_card_number": "detectors",
     "find_iban": "detectors",
     "find_us_ssn": "detectors",
@@ -32,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "luhn_valid": "detectors",
     "none_detected": "detectors",
     "normalize_key": "keys",
+    "personal_data_shape": "loggable",
     "sanitize": "attributes",
     "sanitize_attributes": "attributes",
 }
@@ -41,6 +46,7 @@ __all__ = [
     "SanitizeResult",
     "SanitizerPolicy",
     "detect",
+    "detect_number",
     "find_card_number",
     "find_iban",
     "find_us_ssn",
@@ -50,6 +56,7 @@ __all__ = [
     "luhn_valid",
     "none_detected",
     "normalize_key",
+    "personal_data_shape",
     "sanitize",
     "sanitize_attributes",
 ]
@@ -60,6 +67,7 @@ if TYPE_CHECKING:
     from cio_security.sanitizer.attributes import sanitize, sanitize_attributes
     from cio_security.sanitizer.detectors import (
         detect,
+        detect_number,
         find_card_number,
         find_iban,
         find_us_ssn,
@@ -70,5 +78,6 @@ if TYPE_CHECKING:
         none_detected,
     )
     from cio_security.sanitizer.keys import normalize_key
+    from cio_security.sanitizer.loggable import personal_data_shape
     from cio_security.sanitizer.policy import SanitizerPolicy
     from cio_security.sanitizer.report import SanitizeReport, SanitizeResult

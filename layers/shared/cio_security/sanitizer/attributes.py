@@ -10,21 +10,26 @@ dict_keys(['plan', 'phone_hash'])
 
 Rules, for every mapping at any depth of nested mappings and lists:
 
-- Keys are matched normalised (``normalize_key``): ``creditCardNumber``, ``credit-card-number``,
-  ``Credit Card Number`` and ``CREDIT_CARD_NUMBER`` are all ``creditcardnumber``.
+- Keys are matched normalised and by their last words (``cio_security.sanitizer.keys``):
+  ``creditCardNumber``, ``credit-card-number`` and ``CREDIT_CARD_NUMBER`` are all
+  ``creditcardnumber``; ``user_ssn``, ``x-api-key``, ``phone1`` and ``billing_address_line1`` match
+  ``ssn``, ``api_key``, ``phone`` and ``address_line1``; lookalike letters are folded first.
 - A ``drop`` key is removed with its value, whatever the value is.
 - A ``hash`` key ``k`` becomes ``k_hash`` (the original spelling plus ``_hash``) holding the keyed
   hash (HMAC-SHA256 with the pepper, 64 hex characters) of ``str(value)`` for a string, number or
   boolean; None stays None. A mapping or list under a hash key is dropped (reason
   ``unhashable``): a policy lists an address's parts (``street``, ``address_line1``) as hash
-  keys instead of hashing an object whose serialisation is not canonical. An input key
-  ``k_hash`` beside a hash key ``k`` is dropped (reason ``collision``): the computed hash wins.
-- An ``allow`` key's value is trusted: kept as it is, containers included, without scanning
-  (still copied, and counted against the depth and node limits).
-- Any other key's value is kept; containers are walked; every string is scanned by the detectors
-  (``cio_security.sanitizer.detectors``) and dropped when a card number, US SSN or IBAN is found in it, in a
-  list as in a mapping (the list closes up). Numbers are not scanned: millisecond timestamps have
-  13 digits, and one in ten would pass the Luhn check.
+  keys instead of hashing an object whose serialisation is not canonical.
+- A key that names a hashed field (``phone_hash``, ``PrimaryPhoneHash``) keeps a value only if the
+  sanitizer could have written it (64 lowercase hex characters, or None); any other value is
+  dropped (reason ``unverified_hash``). A key spelled like the ``_hash`` name of a hashed sibling,
+  in any case or convention, is dropped (reason ``collision``): the computed hash wins.
+- An ``allow`` key (matched whole) trusts its scalar value: a string or number is kept as it is,
+  without scanning. A mapping or list under it is walked like any other.
+- Any other key's value is kept; containers are walked; every string and every number (an int, or
+  a float with an integral value, read as its digits) is scanned by the detectors
+  (``cio_security.sanitizer.detectors``) and dropped when a card number, US SSN or IBAN is found in
+  it, in a list as in a mapping (the list closes up).
 - Keys are scanned too: a key holding a card number is dropped with its value, and its path
   segment is written ``[?]``. A key that is not a string is dropped the same way (``[?]``,
   reason ``non_string_key``); stringifying it could collide with a real key.

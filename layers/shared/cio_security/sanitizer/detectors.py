@@ -1,35 +1,52 @@
-"""Value detectors: payment card numbers, US social security numbers and IBANs in free text.
+"""Value detectors: payment card numbers, US social security numbers and IBANs in free text and in
+numbers.
 
 Pure functions over ``str``. Each ``find_*`` returns the ``(start, end)`` span of the first valid
 match, whether it is the whole string or embedded in text, or None; each ``is_*`` says whether
 there is one; ``detect`` names the first detector that fires; ``none_detected`` says whether
-``detect`` finds nothing in any of many texts, scanning them all at once when it can.
+``detect`` finds nothing in any of many texts, scanning them all at once when it can;
+``detect_number`` reads an int or a float as the digits it is written with.
 
 >>> detect("paid with 4111 1111 1111 1111, thanks")
 'card_number'
+>>> detect("card no.4111.1111.1111.1111")
+'card_number'
 >>> detect("order 12345") is None
 True
+>>> detect_number(4111111111111111)
+'card_number'
+
+What counts as a separator between digit groups (``SEPARATORS``): any whitespace (Unicode spaces
+such as U+2009, U+202F and U+3000, tabs and newlines), invisible format characters (zero-width
+space and joiners, soft hyphen, word joiner, BOM), dashes (``-``, U+2010-U+2015, minus signs),
+dots, slashes and parentheses, one to three of them in a row. Digits are any Unicode decimal
+digits (fullwidth digits do not slip through).
+
+Boundaries. Digits glued to letters are found (``card4111111111111111``, ``SSN123456789``), but a
+match never continues a longer run of digits, nor a decimal number: a single ``.`` between two
+digit groups (``0.4111111111111111``, ``123456789.5``) is a decimal point, while two or more
+(``4111.1111.1111.1111``, an IP address) separate groups; ``,`` before or after a match glued to
+digits is a decimal comma. Hexadecimal identifiers are not read as digits glued to letters: a UUID,
+or a word of 16, 24, 32, 40, 48, 56, 64, 96 or 128 hex characters holding a letter (digests, trace
+ids, object ids) that is not an IBAN, is skipped whole. An IBAN must stand as a word (not glued to
+letters or digits); the digits inside an IBAN are the IBAN's, not a card number or an SSN.
 
 Work is linear in the length of the string: no pattern has two ways to match the same characters
-(a repeated group always starts with a separator), so no input makes them backtrack
-catastrophically, and the checksum windows are bounded (a card number has at most 19 digits, an
-IBAN at most 34 characters, checked with prefix sums). The worst case, a long run of one-digit
-groups ("1 2 3 ..."), costs a few microseconds per character. The functions have no length cap of
-their own: the sanitizer drops strings longer than its policy's ``max_string_length`` before
-scanning them (see ``cio_security.sanitize``).
-
-A match must not be glued to a letter or a digit (``abc4111111111111111``, hex digests and UUIDs
-are not card numbers) nor continue a decimal number (``0.4111111111111111``, a float rendered as
-text): this keeps false positives on identifiers and numbers low. Digits are any Unicode decimal
-digits (fullwidth digits do not slip through); separators are a space, a no-break space, ``-``
-or a Unicode dash.
+(a repeated group always starts with a separator, and separators, digits and letters are disjoint
+classes), so no input makes them backtrack catastrophically, and the checksum windows are bounded
+(a card number has at most 19 digits, an IBAN at most 34 characters, checked with prefix sums). The
+worst case, a long run of one-digit groups ("1 2 3 ..."), costs a few microseconds per character.
+The functions have no length cap of their own: the sanitizer drops strings longer than its
+policy's ``max_string_length`` before scanning them (see ``cio_security.sanitize``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from bisect import bisect_left
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Final, Literal
 
@@ -38,56 +55,78 @@ DETECTIONS: Final[tuple[Detection, ...]] = ("card_number", "us_ssn", "iban")
 
 Span = tuple[int, int]
 
-_SEPARATORS: Final = " \u00a0\\-\u2010-\u2015\u2212"
+# The characters that separate digit groups (a regex character class body).
+_WHITESPACE: Final = " \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INVISIBLE: Final = "\u00ad\u180e\u200b-\u200d\u2060\ufeff"
+_DASHES: Final = "\\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
+_DOTS: Final = ".\u2024\uff0e"
+_SLASHES: Final = "/\\\\\u2044\u2215\uff0f"
+_PARENTHESES: Final = "()\uff08\uff09"
+SEPARATORS: Final = _WHITESPACE + _INVISIBLE + _DASHES + _DOTS + _SLASHES + _PARENTHESES
+# One to three separators between two groups.
+_GAP: Final = rf"[{SEPARATORS}]{{1,3}}"
+_ASCII_SEPARATORS: Final = bytes(b for b in range(128) if re.fullmatch(f"[{SEPARATORS}]", chr(b)))
+
 # The length of the shortest string any detector flags (an SSN's nine bare digits): shorter
 # strings are never scanned.
 SHORTEST_MATCH: Final = 9
 
-# Every card number and SSN has nine digits in a row (single separators aside); every IBAN has two
-# letters, two digits, then a letter, a digit or a space. A string with neither skips the
-# detectors. Both alternatives start with a digit, which lets the engine skip through text fast.
+# Every card number and SSN has nine digits with at most three separators between two of them;
+# every IBAN has two letters, two digits, then a letter, a digit or a separator. A string with
+# neither skips the detectors. Both alternatives start with a digit, which lets the engine skip
+# through text fast.
 _CANDIDATE: Final = re.compile(
-    rf"\d(?:(?:[{_SEPARATORS}]?\d){{8}}|(?<=[A-Za-z][A-Za-z]\d)\d[A-Za-z0-9 ])"
+    rf"\d(?:(?:[{SEPARATORS}]{{0,3}}\d){{8}}|(?<=[A-Za-z][A-Za-z]\d)\d[A-Za-z0-9{SEPARATORS}])"
 ).search
-# A cheaper test that _CANDIDATE cannot match, for ASCII text (most text), where \d is [0-9] and
-# the only separators are " " and "-": bytes.translate classes each character (a letter "a", a
-# digit "0", anything else "."), and counting and finding in the classes is several times faster
-# than the regex engine's scan. _CANDIDATE's first alternative consumes nine digits; its second
-# asserts two letters before a digit and then matches a second digit, so it needs "aa00" in the
-# classes. Fewer than nine digits and no "aa00" (always so with fewer than two digits): no match.
+# A cheaper test that _CANDIDATE cannot match, for ASCII text (most text): bytes.translate classes
+# each character (a letter "a", a digit "0", anything else "."), and counting and finding in the
+# classes is several times faster than the regex engine's scan. _CANDIDATE's first alternative
+# consumes nine digits; its second asserts two letters before a digit and then matches a second
+# digit, so it needs "aa00" in the classes. Fewer than nine digits and no "aa00" (always so with
+# fewer than two digits): no match.
 _ASCII_CLASSES: Final = bytes(
     ord("a") if chr(byte) in string.ascii_letters else ord("0") if chr(byte) in string.digits else ord(".")
     for byte in range(256)
 )
 # For many ASCII texts at once (``none_detected``), where digits cannot be counted text by text:
-# the first alternative's match is nine digits and single ASCII separators (" " or "-"), a run of
-# nine or more such characters, which these classes make "0" (anything else ".").
-_ASCII_DIGIT_RUNS: Final = bytes(
-    ord("0") if chr(byte) in string.digits + " -" else ord(".") for byte in range(256)
-)
+# with the separators deleted, the first alternative's match is nine digits in a row.
+_ASCII_DIGITS: Final = bytes(ord("0") if chr(byte) in string.digits else ord(".") for byte in range(256))
+# What joins texts scanned at once: no letter, digit nor separator, so no candidate spans two.
+_JOINER: Final = "\x00"
 
-# Payment cards: a run of digit groups joined by single separators; windows of whole groups are
-# then checked (13-19 digits, Luhn), so "1 4111 1111 1111 1111" and "4111111111111111 x2" match.
+# Hexadecimal identifiers, skipped whole: a UUID, or a hex word of a digest's or an id's length.
+_HEX_ID: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|[0-9A-Fa-f]{16,128})(?![0-9A-Za-z])"
+)
+_HEX_ID_LENGTHS: Final = frozenset({16, 24, 32, 40, 48, 56, 64, 96, 128})
+# What a skipped word is replaced with: no letter, digit nor separator, and one character for one
+# (spans stay those of the original text).
+_MASK: Final = "#"
+
+# Payment cards: a run of digit groups joined by separators; windows of whole groups are then
+# checked (13-19 digits, Luhn), so "1 4111 1111 1111 1111" and "4111111111111111 x2" match.
 _CARD_MIN_DIGITS: Final = 13
 _CARD_MAX_DIGITS: Final = 19
-_DIGIT_RUN: Final = re.compile(rf"\d+(?:[{_SEPARATORS}]\d+)*")
+_DIGIT_RUN: Final = re.compile(rf"\d+(?:{_GAP}\d+)*")
 _DIGIT_GROUP: Final = re.compile(r"\d+")
 _PLAIN: Final = bytes.maketrans(b"0123456789", bytes(range(10)))
 _DOUBLE: Final = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
 
-# US SSNs: NNN-NN-NNNN, NNN NN NNNN or nine bare digits (one separator style per number).
-_SSN: Final = re.compile(
-    rf"(?<![^\W_])(?<!\d[.,])(\d{{3}})([{_SEPARATORS}]?)(\d{{2}})\2(\d{{4}})(?![^\W_])(?![.,]\d)"
-)
+# US SSNs: NNN-NN-NNNN or nine bare digits, the two gaps spelled alike ("123.45.6789",
+# "123 - 45 - 6789"), never inside a longer run of digits nor a decimal number.
+_SSN: Final = re.compile(rf"(?<!\d)(?<!\d[.,])(\d{{3}})((?:{_GAP})?)(\d{{2}})\2(\d{{4}})(?!\d)(?![.,]\d)")
 
-# IBANs: country, check digits, then 11-30 alphanumerics, compact or in space-separated groups of 4.
+# IBANs: country, check digits, then 11-30 alphanumerics, compact or in groups of 4 separated like
+# card groups; as a word.
 _IBAN_MIN: Final = 15
 _IBAN_MAX: Final = 34
 _IBAN: Final = re.compile(
     r"(?<![^\W_])([A-Za-z]{2}[0-9]{2})"
-    r"(?:([A-Za-z0-9]{11,30})|((?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?))"
+    rf"(?:([A-Za-z0-9]{{11,30}})|((?:{_GAP}[A-Za-z0-9]{{4}}){{2,7}}(?:{_GAP}[A-Za-z0-9]{{1,3}})?))"
     r"(?![^\W_])"
 )
+_IBAN_GROUP: Final = re.compile(r"[A-Za-z0-9]+")
 # Lengths from the SWIFT IBAN registry. A known country's IBAN must have its length; a lowercase or
 # mixed-case candidate is accepted only for a known country (lowercase hex digests would otherwise
 # pass the mod-97 check one time in 97); an uppercase one from another country needs 15-34.
@@ -104,6 +143,10 @@ _IBAN_LENGTHS: Final[dict[str, int]] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
 
+# Numbers: only those with nine digits (an SSN) or 13-19 (a card) can be flagged.
+_NUMBER_MIN: Final = 10**8
+_NUMBER_MAX: Final = 10**19
+
 
 def luhn_valid(digits: str) -> bool:
     """Whether a string of decimal digits passes the Luhn (mod 10) check."""
@@ -117,25 +160,67 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _mask_hex_id(match: re.Match[str]) -> str:
+    word = match.group()
+    if "-" in word or (len(word) in _HEX_ID_LENGTHS and not word.isdecimal()):
+        return _MASK * len(word)
+    return word
+
+
+def without_hex_ids(text: str) -> str:
+    """``text`` with its hexadecimal identifiers (UUIDs, digests) masked, one ``#`` for each of
+    their characters (see the module docstring)."""
+    if _HEX_ID.search(text) is None:
+        return text
+    return _HEX_ID.sub(_mask_hex_id, text)
+
+
+def _masked(text: str, ibans: list[Span] | None = None) -> str:
+    """``text`` as the card and SSN search reads it: its IBANs (``ibans``, found when None) and
+    hexadecimal identifiers masked (see the module docstring)."""
+    if ibans is None:
+        ibans = list(_iban_spans(text))
+    if ibans:
+        parts, last = [], 0
+        for start, end in ibans:
+            parts += [text[last:start], _MASK * (end - start)]
+            last = end
+        parts.append(text[last:])
+        text = "".join(parts)
+    return without_hex_ids(text)
+
+
 def _glued_before(text: str, start: int) -> bool:
-    """A letter or digit precedes ``start``, or a decimal point that follows a digit."""
-    if start == 0:
-        return False
-    before = text[start - 1]
-    return before.isalnum() or (before in ".," and start > 1 and text[start - 2].isdecimal())
+    """A decimal comma that follows a digit precedes ``start``."""
+    return start > 1 and text[start - 1] == "," and text[start - 2].isdecimal()
 
 
 def _glued_after(text: str, end: int) -> bool:
-    """A letter or digit follows ``end``, or a decimal point followed by a digit."""
-    if end >= len(text):
-        return False
-    after = text[end]
-    return after.isalnum() or (after in ".," and end + 1 < len(text) and text[end + 1].isdecimal())
+    """A decimal comma followed by a digit follows ``end``."""
+    return end + 1 < len(text) and text[end] == "," and text[end + 1].isdecimal()
 
 
-def find_card_number(text: str) -> Span | None:
-    """The span of the first payment card number in ``text``: 13-19 digits, optionally grouped by
-    single spaces or dashes, Luhn-valid, not glued to letters, digits or a decimal point."""
+def _decimal_free_pieces(text: str, groups: list[Span]) -> list[list[Span]]:
+    """A run's groups split at its decimal points. A chain of groups joined by single dots with
+    exactly one dot is a decimal number: neither of its groups can be part of a card number, and
+    no window crosses it."""
+    pieces: list[list[Span]] = [[]]
+    first, count = 0, len(groups)
+    while first < count:
+        last = first
+        while last + 1 < count and text[groups[last][1] : groups[last + 1][0]] == ".":
+            last += 1
+        if last - first == 1:
+            if pieces[-1]:
+                pieces.append([])
+        else:
+            pieces[-1].extend(groups[first : last + 1])
+        first = last + 1
+    return pieces
+
+
+def _find_card(text: str) -> Span | None:
+    """``find_card_number`` on a text whose hex ids and IBANs are masked."""
     if len(text) < _CARD_MIN_DIGITS:
         return None
     for run in _DIGIT_RUN.finditer(text):
@@ -147,10 +232,19 @@ def find_card_number(text: str) -> Span | None:
             groups = groups[1:]
         if _glued_after(text, end):
             groups = groups[:-1]
-        span = _luhn_window(text, groups)
-        if span is not None:
-            return span
+        for piece in _decimal_free_pieces(text, groups):
+            span = _luhn_window(text, piece)
+            if span is not None:
+                return span
     return None
+
+
+def find_card_number(text: str) -> Span | None:
+    """The span of the first payment card number in ``text``: 13-19 digits, optionally grouped by
+    separators, Luhn-valid, not inside a longer digit run, a decimal number, a hex id or an IBAN."""
+    if len(text) < _CARD_MIN_DIGITS:
+        return None
+    return _find_card(_masked(text))
 
 
 def _luhn_window(text: str, groups: list[Span]) -> Span | None:
@@ -161,7 +255,11 @@ def _luhn_window(text: str, groups: list[Span]) -> Span | None:
     digits at even positions, ``odd`` those at odd positions) give each window's Luhn sum in
     constant time, and they are built with bytes operations rather than a Python loop.
     """
+    if not groups:
+        return None
     digits = "".join(text[start:end] for start, end in groups)
+    if len(digits) < _CARD_MIN_DIGITS:
+        return None
     if not digits.isascii():
         digits = "".join(str(int(char)) for char in digits)
     raw = digits.encode("ascii")
@@ -193,16 +291,22 @@ def _ssn_possible(area: str, group: str, serial: str) -> bool:
     return area_number not in {0, 666} and area_number < 900 and int(group) != 0 and int(serial) != 0
 
 
-def find_us_ssn(text: str) -> Span | None:
-    """The span of the first possible US social security number in ``text``: ``NNN-NN-NNNN``,
-    ``NNN NN NNNN`` or nine bare digits, as a whole word. Impossible numbers are not matched: area
-    000, 666 or 900-999, group 00, serial 0000."""
-    if len(text) < 9:
-        return None
+def _find_ssn(text: str) -> Span | None:
+    """``find_us_ssn`` on a text whose hex ids and IBANs are masked."""
     for match in _SSN.finditer(text):
         if _ssn_possible(match.group(1), match.group(3), match.group(4)):
             return match.span()
     return None
+
+
+def find_us_ssn(text: str) -> Span | None:
+    """The span of the first possible US social security number in ``text``: ``NNN-NN-NNNN`` with
+    both gaps spelled alike (any separators, see the module docstring) or nine bare digits, not
+    inside a longer digit run or a decimal number. Impossible numbers are not matched: area 000,
+    666 or 900-999, group 00, serial 0000."""
+    if len(text) < SHORTEST_MATCH:
+        return None
+    return _find_ssn(_masked(text))
 
 
 def is_us_ssn(text: str) -> bool:
@@ -225,26 +329,32 @@ def _iban_valid(chars: str) -> bool:
     return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
+def _iban_spans(text: str) -> Iterator[Span]:
+    """The spans of the IBANs in ``text``."""
+    if len(text) < _IBAN_MIN:
+        return
+    for match in _IBAN.finditer(text):
+        head, compact = match.group(1, 2)
+        if compact is not None:
+            if _iban_valid(head + compact):
+                yield match.span()
+            continue
+        # Grouped: the last groups may be words that follow the IBAN ("... 7034 THEN").
+        groups = list(_IBAN_GROUP.finditer(text, match.end(1), match.end()))
+        while groups:
+            if _iban_valid(head + "".join(group.group() for group in groups)):
+                yield match.start(), groups[-1].end()
+                break
+            groups.pop()
+
+
 def find_iban(text: str) -> Span | None:
     """The span of the first IBAN in ``text``: two letters, two check digits and 11-30 letters or
     digits (15-34 in all, the country's registered length when it is known), compact or in groups
-    of four separated by single spaces, with a valid ISO 7064 mod-97 checksum."""
+    of four separated like card groups, with a valid ISO 7064 mod-97 checksum, as a word."""
     if len(text) < _IBAN_MIN:
         return None
-    for match in _IBAN.finditer(text):
-        head, compact, spaced = match.group(1, 2, 3)
-        if compact is not None:
-            if _iban_valid(head + compact):
-                return match.span()
-            continue
-        # Grouped: the last groups may be words that follow the IBAN ("... 7034 THEN").
-        groups = spaced.split(" ")[1:]
-        end = match.end()
-        while groups:
-            if _iban_valid(head + "".join(groups)):
-                return match.start(), end
-            end -= len(groups.pop()) + 1
-    return None
+    return next(_iban_spans(text), None)
 
 
 def is_iban(text: str) -> bool:
@@ -256,12 +366,11 @@ def none_detected(texts: list[str]) -> bool:
     """Whether ``detect`` finds nothing in any of ``texts``. Many texts are answered at once by
     one quick scan of them all when they are ASCII and hold no candidate (see ``_CANDIDATE``);
     otherwise each text is scanned."""
-    # Joined by a newline: it is no letter, digit nor separator, so no candidate spans two texts.
-    joined = "\n".join(texts)
+    joined = _JOINER.join(texts)
     if joined.isascii():
         raw = joined.encode()
         if (
-            raw.translate(_ASCII_DIGIT_RUNS).find(b"0" * 9) < 0
+            raw.translate(_ASCII_DIGITS, _ASCII_SEPARATORS).find(b"0" * SHORTEST_MATCH) < 0
             and raw.translate(_ASCII_CLASSES).find(b"aa00") < 0
         ):
             return True
@@ -271,15 +380,15 @@ def none_detected(texts: list[str]) -> bool:
 def detect(text: str) -> Detection | None:
     """The first detector that finds sensitive data in ``text`` (``card_number``, ``us_ssn``,
     ``iban``, in that order), or None. Linear in ``len(text)``; strings shorter than nine
-    characters, or with neither nine digits in a row nor the start of an IBAN, are answered after
-    one quick scan."""
+    characters, or with neither nine digits nor the start of an IBAN, are answered after one
+    quick scan."""
     if len(text) < SHORTEST_MATCH:
         return None
     if text.isascii():
         classes = text.encode().translate(_ASCII_CLASSES)  # UTF-8 of ASCII text: the same bytes
         digits = classes.count(b"0")
         # find(), not "in": bytes "in" first tries its operand as an int (an exception each time).
-        if digits < 2 or (digits < 9 and classes.find(b"aa00") < 0):
+        if digits < 2 or (digits < SHORTEST_MATCH and classes.find(b"aa00") < 0):
             return None  # _CANDIDATE cannot match (see _ASCII_CLASSES)
     if _CANDIDATE(text) is None:
         return None
@@ -288,10 +397,38 @@ def detect(text: str) -> Detection | None:
 
 def _first_detection(text: str) -> Detection | None:
     """The detectors themselves, in ``detect``'s order, without any pre-filter."""
-    if find_card_number(text) is not None:
+    ibans = list(_iban_spans(text))
+    scanned = _masked(text, ibans)
+    if _find_card(scanned) is not None:
         return "card_number"
-    if find_us_ssn(text) is not None:
+    if _find_ssn(scanned) is not None:
         return "us_ssn"
-    if find_iban(text) is not None:
+    if ibans:
         return "iban"
     return None
+
+
+def detect_number(number: int | float) -> Detection | None:
+    """What ``detect`` finds in a number written in decimal digits (an integral float as the
+    integer it holds), or None. Only nine digits (an SSN) or 13-19 (a card number) can be flagged.
+
+    A number that starts with 1 is read as a card number only with 15 digits (UATP airline cards,
+    the only cards whose numbers start with 1): Unix times in milliseconds, microseconds and
+    nanoseconds (13, 16 and 19 digits, all starting with 1 until 2033) and snowflake ids are not
+    card numbers. An SSN held as a number has lost its leading zeros: one with area 001-099 has
+    fewer than nine digits and is not read as one.
+
+    >>> detect_number(123456789), detect_number(1732780800000), detect_number(4111111111111111.0)
+    ('us_ssn', None, 'card_number')
+    """
+    if isinstance(number, float):
+        if not math.isfinite(number) or not number.is_integer():
+            return None
+        number = int(number)
+    number = abs(number)
+    if number < _NUMBER_MIN or number >= _NUMBER_MAX:
+        return None
+    text = str(int(number))  # int(): an int subclass may render itself otherwise
+    if len(text) >= _CARD_MIN_DIGITS and text[0] == "1" and len(text) != 15:
+        return None
+    return _first_detection(text)

@@ -18,11 +18,13 @@ from typing import Any, Final, Self
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from cio_security.errors import ConfigurationError
-from cio_security.sanitizer.keys import HASH_SUFFIX, normalize_key
+from cio_security.sanitizer.keys import ALLOW, DROP, HASH, HASH_SUFFIX, KeyInfo, normalize_key
 from cio_security.validation import StrictModel
 
 # The default policy. Spellings are folded by normalize_key, so "creditCardNumber" and
-# "credit-card-number" need no entry of their own; exact names only, no substrings.
+# "credit-card-number" need no entry of their own, and a name also matches as a key's last words
+# ("user_ssn", "x-api-key", "primary_phone", "phone1": see cio_security.sanitizer.keys); never as a
+# substring of a word.
 DEFAULT_DROP_KEYS: Final[frozenset[str]] = frozenset(
     {
         # Government identifiers.
@@ -31,17 +33,19 @@ DEFAULT_DROP_KEYS: Final[frozenset[str]] = frozenset(
         "national_insurance_number", "nino", "passport", "passport_number",
         "drivers_license", "drivers_license_number", "driver_license", "driving_licence",
         # Payment cards.
-        "card_number", "card_num", "credit_card", "credit_card_number", "debit_card",
-        "debit_card_number", "cc_number", "ccnum", "pan", "primary_account_number", "cvv",
+        "card_number", "card_num", "card_no", "credit_card", "credit_card_number", "debit_card",
+        "debit_card_number", "cc", "cc_number", "ccnum", "pan", "primary_account_number", "cvv",
         "cvv2", "cvc", "cvc2", "security_code", "card_security_code", "card_expiry",
         "card_expiration",
         # Credentials (a password hash is a credential too).
         "password", "passwd", "pwd", "passphrase", "password_hash", "hashed_password",
         "encrypted_password", "password_digest", "password_salt", "salt", "hash",
         "password_confirmation", "current_password", "new_password", "old_password", "pin",
-        "pin_code", "otp", "one_time_password", "secret", "client_secret", "api_key",
-        "access_token", "refresh_token", "auth_token", "session_token", "id_token",
-        "private_key", "authorization",
+        "pin_code", "otp", "otp_code", "one_time_password", "mfa_code", "verification_code",
+        "recovery_code", "auth_code", "authorization_code", "secret", "client_secret",
+        "secret_key", "signing_key", "encryption_key", "secret_answer", "security_answer",
+        "api_key", "access_token", "refresh_token", "auth_token", "session_token", "id_token",
+        "private_key", "authorization", "credential", "credentials",
         # Bank accounts (the IBAN detector also catches IBAN values under any key).
         "bank_account", "bank_account_number", "account_number", "iban", "routing_number",
         "bank_routing_number", "aba", "aba_number", "sort_code",
@@ -50,18 +54,21 @@ DEFAULT_DROP_KEYS: Final[frozenset[str]] = frozenset(
 DEFAULT_HASH_KEYS: Final[frozenset[str]] = frozenset(
     {
         "phone", "phone_number", "mobile", "mobile_number", "mobile_phone", "cell_phone",
-        "telephone", "tel", "home_phone", "work_phone",
-        "ip", "ip_address", "ipv4", "ipv6", "client_ip", "remote_ip", "last_ip",
-        "address", "street", "street_address", "address_line1", "address_line2",
-        "address1", "address2", "postal_address", "home_address", "mailing_address",
-        "billing_address", "shipping_address",
+        "telephone", "tel", "home_phone", "work_phone", "msisdn",
+        "ip", "ip_address", "ip_addr", "ipv4", "ipv6", "client_ip", "remote_ip", "last_ip",
+        "address", "addr", "street", "street_address", "address_line", "address_line1",
+        "address_line2", "address1", "address2", "postal_address", "home_address",
+        "mailing_address", "billing_address", "shipping_address",
     }
 )  # fmt: skip
 # Customer.io's identifiers and the reporting webhook's ids: needed as they are, and a numeric id
-# must not be mistaken for an SSN. "email" is how Customer.io addresses a person.
+# must not be mistaken for an SSN. "email" (and the reporting webhook's "email_address") is how
+# Customer.io addresses a person. Allowed names are matched whole: an allowed key's scalar value is
+# trusted, containers under it are walked like any other.
 DEFAULT_ALLOW_KEYS: Final[frozenset[str]] = frozenset(
     {
-        "email", "id", "cio_id", "customer_id", "user_id", "anonymous_id", "identifiers",
+        "email", "email_address", "id", "cio_id", "customer_id", "user_id", "anonymous_id",
+        "identifiers",
         "event_id", "delivery_id", "campaign_id", "broadcast_id", "action_id",
         "parent_action_id", "journey_id", "newsletter_id", "message_id",
         "transactional_message_id", "trigger_event_id", "content_id", "link_id",
@@ -72,11 +79,15 @@ DEFAULT_MAX_DEPTH: Final = 32
 DEFAULT_MAX_NODES: Final = 10_000
 DEFAULT_MAX_STRING_LENGTH: Final = 65_536
 
-# What the walk does with a policy key (the values of SanitizerPolicy's private ``_actions`` map
-# from normalised key to action).
-DROP: Final = 1
-HASH: Final = 2
-ALLOW: Final = 3
+
+class KeyCache(dict[str, KeyInfo]):
+    """The descriptions of the keys a policy has met: derived data, so two caches are equal
+    whatever they hold (policies compare by their sets and limits)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyCache)
+
+    __hash__ = None
 
 
 class SanitizerPolicy(StrictModel):
@@ -97,7 +108,11 @@ class SanitizerPolicy(StrictModel):
     max_nodes: int = Field(default=DEFAULT_MAX_NODES, ge=1)
     max_string_length: int = Field(default=DEFAULT_MAX_STRING_LENGTH, ge=1)
 
+    # What the walk reads: the action of each normalised name (DROP, HASH or ALLOW), the length of
+    # the longest name, and the descriptions of the keys met so far (see keys.describe_key).
     _actions: dict[str, int] = PrivateAttr(default_factory=dict)
+    _longest: int = PrivateAttr(default=0)
+    _keys: dict[str, KeyInfo] = PrivateAttr(default_factory=KeyCache)
 
     @field_validator("drop", "hash", "allow", mode="after")
     @classmethod
@@ -132,6 +147,7 @@ class SanitizerPolicy(StrictModel):
         actions.update(dict.fromkeys(self.hash, HASH))
         actions.update(dict.fromkeys(self.allow, ALLOW))
         self._actions = actions
+        self._longest = max(map(len, actions), default=0)
 
     @classmethod
     def default(cls) -> SanitizerPolicy:

@@ -21,6 +21,7 @@ DropReason = Literal[
     "too_long",
     "unhashable",
     "collision",
+    "unverified_hash",
     "non_string_key",
     "unsupported_type",
 ]
@@ -31,8 +32,10 @@ class SanitizeReport:
     """What the sanitizer removed or hashed, as paths into the input (never values).
 
     ``reasons[i]`` says why ``dropped[i]`` was removed: ``policy`` (a drop key), a detector
-    (``card_number``, ``us_ssn``, ``iban``), ``too_long``, ``unhashable``, ``collision``,
-    ``non_string_key`` or ``unsupported_type``. ``hashed`` holds the paths of the original keys
+    (``card_number``, ``us_ssn``, ``iban``), ``too_long``, ``unhashable``, ``collision`` (a key
+    spelled like the ``_hash`` name of a hashed sibling), ``unverified_hash`` (a key naming a hashed
+    field whose value is not a digest the sanitizer could have made), ``non_string_key`` or
+    ``unsupported_type``. ``hashed`` holds the paths of the original keys
     (``$.phone``, now ``phone_hash``).
     """
 

@@ -14,18 +14,32 @@ from typing import Any, Final
 
 from cio_security.errors import PayloadLimitError
 from cio_security.hashing import keyed_hash
-from cio_security.sanitizer.detectors import SHORTEST_MATCH, Detection, detect
-from cio_security.sanitizer.keys import CACHED_KEY_LENGTH, HASH_SUFFIX, KEY_INFOS, KeyInfo, key_info
-from cio_security.sanitizer.policy import DROP, HASH, SanitizerPolicy
+from cio_security.sanitizer.detectors import SHORTEST_MATCH, Detection, detect, detect_number
+from cio_security.sanitizer.keys import (
+    ALLOW,
+    CACHED_KEY_LENGTH,
+    DETECTED,
+    DROP,
+    HASH,
+    HASH_SUFFIX,
+    HASHED,
+    REDACTED_SEGMENT,
+    KeyInfo,
+    describe_key,
+)
+from cio_security.sanitizer.policy import SanitizerPolicy
 from cio_security.sanitizer.report import DropReason
 
-_REDACTED_SEGMENT: Final = "[?]"
 _DROPPED: Final = object()
 _SCALARS: Final = (bool, int, float)
+# Numbers strictly between these have fewer than nine digits: no detector can flag them.
+_LOW, _HIGH = -100_000_000, 100_000_000
+# What the sanitizer's keyed hash looks like: 64 lowercase hex characters.
+_DIGEST_LENGTH: Final = 64
+_HEX_DIGITS: Final = frozenset("0123456789abcdef")
 
-# Frame kinds: untrusted containers are walked under the policy; trusted ones (under an allow key)
-# are copied as they are.
-_MAPPING, _SEQUENCE, _TRUSTED_MAPPING, _TRUSTED_SEQUENCE = range(4)
+# Frame kinds: a mapping or a sequence, walked under the policy.
+_MAPPING, _SEQUENCE = range(2)
 
 # A path, built lazily: "$" or (parent path, key segment or list index). Most paths are never
 # reported, so only reported ones are rendered to text (``_path_text``).
@@ -51,9 +65,10 @@ class Walk:
     met and filled when its frame is popped, so the output keeps the input's order.
 
     ``run`` handles the common types (exact ``str``, ``int``, ``float``, ``bool``, None, ``dict``,
-    ``list``) inline with ``type(x) is`` tests, in one loop: no call per value nor per container.
-    Anything else (subclasses, tuples, other mappings, unsupported types) takes ``_other`` and
-    ``_container``, which test with ``isinstance`` in the documented order.
+    ``list``) and ordinary keys inline with ``type(x) is`` tests, in one loop: no call per value
+    nor per container. Anything else (subclasses, tuples, other mappings, unsupported types) takes
+    ``_other`` and ``_container``, which test with ``isinstance`` in the documented order; keys a
+    policy acts on take ``_apply``.
 
     With ``defer_scans``, the plain strings the detectors would scan are kept and listed in
     ``deferred`` instead, for one scan of them all (``none_detected``): most records hold none to
@@ -65,7 +80,10 @@ class Walk:
         "actions",
         "deferred",
         "dropped",
+        "hash_outputs",
         "hashed",
+        "key_infos",
+        "longest",
         "max_depth",
         "max_length",
         "max_nodes",
@@ -76,7 +94,12 @@ class Walk:
 
     def __init__(self, policy: SanitizerPolicy, pepper: bytes, *, defer_scans: bool) -> None:
         # Read from pydantic's storage: the attribute (pydantic's __getattr__) costs a microsecond.
-        self.actions: dict[str, int] = (policy.__pydantic_private__ or {})["_actions"]
+        private = policy.__pydantic_private__ or {}
+        self.actions: dict[str, int] = private["_actions"]
+        self.longest: int = private["_longest"]
+        self.key_infos: dict[str, KeyInfo] = private["_keys"]
+        # The mapping whose hashed keys' output names were last listed, and those names.
+        self.hash_outputs: tuple[Any, frozenset[str]] = (None, frozenset())
         self.max_depth = policy.max_depth
         self.max_nodes = policy.max_nodes
         self.max_length = policy.max_string_length
@@ -89,7 +112,7 @@ class Walk:
         self.scan: Callable[[str], Detection | None] = self.deferred.append if defer_scans else detect
 
     def run(self, attrs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: PLR0912, PLR0915 - one loop is faster
-        actions, key_infos, drop, scan = self.actions, KEY_INFOS, self._drop, self.scan
+        key_infos, drop, scan = self.key_infos, self._drop, self.scan
         max_depth, max_length, max_nodes = self.max_depth, self.max_length, self.max_nodes
         # Whether a cached key (at most CACHED_KEY_LENGTH characters) may still be too long.
         short_keys = max_length < CACHED_KEY_LENGTH
@@ -111,20 +134,11 @@ class Walk:
                     info = key_infos.get(key) if type(key) is str else None
                     if (info is None or short_keys) and (info := self._checked_key(key, path)) is None:
                         continue
-                    normalised, segment, key_detection, base, base_normalised = info
-                    if base is not None and base in source and actions.get(base_normalised) == HASH:
-                        drop((path, segment), "collision")
+                    action, segment, _ = info
+                    if action:
+                        self._apply(info, source, target, key, value, path=path, depth=depth, stack=stack)
                         continue
-                    action = actions.get(normalised)
-                    if action is not None:
-                        self._apply(
-                            action, target, key, value, path=(path, segment), depth=depth, stack=stack
-                        )
-                        continue
-                    if key_detection is not None:
-                        drop((path, _REDACTED_SEGMENT), key_detection)
-                        continue
-                    # The value, as _other would have it.
+                    # An ordinary key's value, as _other would have it.
                     value_kind = type(value)
                     if value_kind is str:
                         size = len(value)
@@ -134,7 +148,12 @@ class Walk:
                             target[key] = value
                         else:
                             drop((path, segment), found)
-                    elif value_kind is int or value_kind is float or value_kind is bool or value is None:
+                    elif value_kind is int or value_kind is float:
+                        if _LOW < value < _HIGH or (found := detect_number(value)) is None:
+                            target[key] = value
+                        else:
+                            drop((path, segment), found)
+                    elif value_kind is bool or value is None:
                         target[key] = value
                     elif value_kind is dict:
                         if depth > max_depth:
@@ -148,7 +167,7 @@ class Walk:
                         stack.append((value, copy, (path, segment), depth, _SEQUENCE))
                     elif (kept := self._other(value, (path, segment), depth, stack)) is not _DROPPED:
                         target[key] = kept
-            elif kind == _SEQUENCE:
+            else:
                 append = target.append
                 for index, value in enumerate(source):
                     # As in a mapping. Repeated inline on purpose (measured): sharing these branches
@@ -167,7 +186,12 @@ class Walk:
                             raise self._too_deep()
                         append(copy := {})
                         stack.append((value, copy, (path, index), depth, _MAPPING))
-                    elif value_kind is int or value_kind is float or value_kind is bool or value is None:
+                    elif value_kind is int or value_kind is float:
+                        if _LOW < value < _HIGH or (found := detect_number(value)) is None:
+                            append(value)
+                        else:
+                            drop((path, index), found)
+                    elif value_kind is bool or value is None:
                         append(value)
                     elif value_kind is list:
                         if depth > max_depth:
@@ -176,8 +200,6 @@ class Walk:
                         stack.append((value, copy, (path, index), depth, _SEQUENCE))
                     elif (kept := self._other(value, (path, index), depth, stack)) is not _DROPPED:
                         append(kept)
-            else:
-                self._copy(source, target, depth, kind, stack)
             if len(stack) - children > 1:
                 # Depth first, in the input's order: the first child is popped next.
                 stack[children:] = reversed(stack[children:])
@@ -187,16 +209,17 @@ class Walk:
         """A key's description, or None when it is dropped for not being a string or for its
         length."""
         if not isinstance(key, str):
-            self._drop((path, _REDACTED_SEGMENT), "non_string_key")
+            self._drop((path, REDACTED_SEGMENT), "non_string_key")
             return None
         if len(key) > self.max_length:
-            self._drop((path, _REDACTED_SEGMENT), "too_long")
+            self._drop((path, REDACTED_SEGMENT), "too_long")
             return None
-        return key_info(key)
+        return describe_key(key, self.actions, self.longest, self.key_infos)
 
     def _apply(
         self,
-        action: int,
+        info: KeyInfo,
+        source: Any,
         target: dict[str, Any],
         key: str,
         value: Any,
@@ -205,14 +228,45 @@ class Walk:
         depth: int,
         stack: list[_Frame],
     ) -> None:
-        """A policy key's action: drop it, hash its value, or copy its value as it is."""
+        """What a key other than an ordinary one does: drop it, hash its value, keep a trusted
+        value, check a hashed field's name, or drop a key that holds sensitive data."""
+        action, segment, detail = info
         if action == DROP:
-            self._drop(path, "policy")
+            self._drop((path, segment), "policy")
         elif action == HASH:
-            self._hash(target, key, value, path)
-        else:  # ALLOW
-            copy = self._container(value, path, depth, True, stack)
+            self._hash(target, key, value, (path, segment))
+        elif action == ALLOW:
+            copy = self._container(value, (path, segment), depth, stack)
             target[key] = value if copy is None else copy
+        elif action == DETECTED:
+            self._drop((path, segment), detail)  # type: ignore[arg-type]  # a Detection
+        elif detail in self._hash_outputs(source):
+            # The computed hash of a sibling is written under this name: it wins.
+            self._drop((path, segment), "collision")
+        elif action == HASHED:
+            if value is None or _is_digest(value):
+                target[key] = value
+            else:
+                self._drop((path, segment), "unverified_hash")
+        elif (kept := self._other(value, (path, segment), depth, stack)) is not _DROPPED:  # HASH_LIKE
+            target[key] = kept
+
+    def _hash_outputs(self, source: Any) -> frozenset[str]:
+        """The normalised names the hashed keys of mapping ``source`` are written under, listed
+        once per mapping."""
+        listed, outputs = self.hash_outputs
+        if listed is not source:
+            infos = (self._checked_info(key) for key in source)
+            outputs = frozenset(info[2] for info in infos if info is not None and info[0] == HASH)
+            self.hash_outputs = (source, outputs)
+        return outputs
+
+    def _checked_info(self, key: Any) -> KeyInfo | None:
+        """A key's description, or None for a key the walk drops for its type or length (without
+        reporting it: the walk reports it where it meets it)."""
+        if not isinstance(key, str) or len(key) > self.max_length:
+            return None
+        return describe_key(key, self.actions, self.longest, self.key_infos)
 
     def _too_deep(self) -> PayloadLimitError:
         return PayloadLimitError(f"attributes nest deeper than {self.max_depth} levels")
@@ -222,50 +276,42 @@ class Walk:
         self.reasons.append(reason)
 
     def _other(self, value: Any, path: _Path, depth: int, stack: list[_Frame]) -> Any:
-        """A value of an untrusted container not handled inline, as it is kept (strings scanned,
-        containers queued), or ``_DROPPED``."""
+        """A value not handled inline, as it is kept (strings and numbers scanned, containers
+        queued), or ``_DROPPED``."""
         if isinstance(value, str):
             reason: DropReason | None = "too_long" if len(value) > self.max_length else detect(value)
             if reason is None:
                 return value
-        elif value is None or isinstance(value, _SCALARS):
+        elif value is None or isinstance(value, bool):
             return value
+        elif isinstance(value, int | float):
+            reason = detect_number(value)
+            if reason is None:
+                return value
         else:
-            copy = self._container(value, path, depth, False, stack)
+            copy = self._container(value, path, depth, stack)
             if copy is not None:
                 return copy
             reason = "unsupported_type"
         self._drop(path, reason)
         return _DROPPED
 
-    def _container(self, value: Any, path: _Path, depth: int, trusted: bool, stack: list[_Frame]) -> Any:
+    def _container(self, value: Any, path: _Path, depth: int, stack: list[_Frame]) -> Any:
         """The empty output copy of a mapping or list at ``depth`` (None when ``value`` is
         neither), pushed onto ``stack`` to be filled."""
         kind = type(value)
         if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
             copy: Any = {}
-            frame_kind = _TRUSTED_MAPPING if trusted else _MAPPING
+            frame_kind = _MAPPING
         elif kind is list or kind is tuple or isinstance(value, list | tuple):
             copy = []
-            frame_kind = _TRUSTED_SEQUENCE if trusted else _SEQUENCE
+            frame_kind = _SEQUENCE
         else:
             return None
         if depth > self.max_depth:
             raise self._too_deep()
         stack.append((value, copy, path, depth, frame_kind))
         return copy
-
-    def _copy(self, source: Any, target: Any, depth: int, kind: int, stack: list[_Frame]) -> None:
-        """A trusted container: copied as it is (containers too), only the limits apply. Its
-        paths are never reported: its containers get no path of their own."""
-        if kind == _TRUSTED_MAPPING:
-            for key, value in source.items():
-                copy = self._container(value, "", depth, True, stack)
-                target[key] = value if copy is None else copy
-        else:
-            for value in source:
-                copy = self._container(value, "", depth, True, stack)
-                target.append(value if copy is None else copy)
 
     def _hash(self, target: dict[str, Any], key: str, value: Any, path: _Path) -> None:
         if isinstance(value, str):
@@ -279,3 +325,8 @@ class Walk:
             return
         target[key + HASH_SUFFIX] = hashed
         self.hashed.append(_path_text(path))
+
+
+def _is_digest(value: Any) -> bool:
+    """Whether ``value`` has the shape of the sanitizer's keyed hash (64 lowercase hex digits)."""
+    return type(value) is str and len(value) == _DIGEST_LENGTH and _HEX_DIGITS.issuperset(value)
