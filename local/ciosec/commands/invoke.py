@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ciosec.commands import Subcommands
-from ciosec.emulator.functions import LambdaContext, load_function
+from ciosec.emulator.functions import LambdaContext, function_timeout_ms, load_function
 from ciosec.operations.stack import StackInfo, resolve
 
 FUNCTIONS = ("webhook", "gdpr_deletion", "rotation")
@@ -24,6 +24,7 @@ def function_environment(stack: StackInfo) -> dict[str, str]:
         "PEPPER_SECRET_ID": stack.pepper_secret_id,
         "EVENT_BUS_NAME": stack.event_bus_name,
         "IDEMPOTENCY_TABLE": stack.idempotency_table,
+        "WEBHOOK_QUARANTINE_BUCKET": stack.webhook_bucket,
         "AUDIT_TABLE": stack.audit_table,
         "DEAD_LETTER_QUEUE_URL": stack.deletion_dlq_url,
         "CUSTOMERIO_TRACK_URL": stack.sandbox_url,
@@ -43,7 +44,8 @@ def _invoke(args: argparse.Namespace) -> int:
         name, _, value = assignment.partition("=")
         os.environ[name] = value
     handler = load_function(args.function).handler
-    response = handler(event, LambdaContext(function_name=args.function))
+    context = LambdaContext(function_name=args.function, remaining_ms=function_timeout_ms(args.function))
+    response = handler(event, context)
     print(json.dumps(response, indent=2, default=str))
     return 0
 

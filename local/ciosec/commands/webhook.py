@@ -1,10 +1,18 @@
-"""``ciosec webhook send``: post a signed (or deliberately forged) test webhook to the stack."""
+"""``ciosec webhook send``: post a signed (or deliberately forged) test webhook to the stack.
+
+``ciosec webhook quarantine list | show ID | replay ID...``: the verified bodies the webhook kept
+instead of publishing (not an event, too large to parse, refused by EventBridge, a bug), on the
+local stack or, with ``--stack NAME``, a deployed one. ``show`` prints a body's structure, never its
+values, unless ``--raw`` is given; ``replay`` runs bodies through the current code and key ring and
+removes the ones published.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import secrets as random_tokens
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,9 +21,12 @@ import boto3
 import httpx
 
 from cio_security.config import boto_config
+from cio_security.errors import CioSecurityError
 from cio_security.secrets.store import SecretStore
+from cio_security.webhook.quarantine import KeptBody, QuarantineLookupError
 from cio_security.webhook.signature import sign_webhook
 from ciosec.commands import Subcommands
+from ciosec.operations.quarantine import StackClients, outline, quarantine_for, replay, replay_processor
 from ciosec.operations.stack import resolve
 
 
@@ -52,8 +63,84 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if response.status_code < 300 or args.forge else 1
 
 
+def _clients() -> StackClients:
+    return StackClients(
+        s3=boto3.client("s3", config=boto_config()),
+        secretsmanager=boto3.client("secretsmanager", config=boto_config()),
+        events=boto3.client("events", config=boto_config()),
+    )
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    kept = quarantine_for(resolve(args), _clients()).list(limit=args.limit)
+    if args.json:
+        print(json.dumps([k.public() for k in kept], indent=2))
+        return 0
+    if not kept:
+        print("no kept bodies")
+        return 0
+    for k in kept:
+        received = k.received_at.strftime("%Y-%m-%d %H:%M:%S") if k.received_at else "?"
+        event_id = k.event_id or "-"
+        print(f"{k.id[:16]}  {received}  {k.reason:<18} {k.size:>9} B  event_id={event_id}")
+    print(f"{len(kept)} kept bod{'y' if len(kept) == 1 else 'ies'} (show or replay by id or a prefix of 8+)")
+    return 0
+
+
+def _fetch(args: argparse.Namespace, body_id: str) -> KeptBody | None:
+    try:
+        return quarantine_for(resolve(args), _clients()).get(body_id)
+    except QuarantineLookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def _quarantine_show(args: argparse.Namespace) -> int:
+    kept = _fetch(args, args.id)
+    if kept is None or kept.body is None:
+        return 1
+    if args.raw:
+        print("warning: printing a kept body as it arrived: customer data", file=sys.stderr)
+        sys.stdout.buffer.write(kept.body)
+        sys.stdout.buffer.flush()
+        return 0
+    shown = {**kept.public(), "signed_at": kept.timestamp, "outline": outline(kept.body)}
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _quarantine_replay(args: argparse.Namespace) -> int:
+    stack = resolve(args)
+    clients = _clients()
+    quarantine = quarantine_for(stack, clients)
+    if not args.all and not args.ids:
+        print(
+            "name the kept bodies to replay (ids from `ciosec webhook quarantine list`) or --all",
+            file=sys.stderr,
+        )
+        return 2
+    if args.all:
+        bodies = [quarantine.get(k.id) for k in quarantine.list(limit=None)]
+    else:
+        found = [_fetch(args, body_id) for body_id in args.ids]
+        if any(k is None for k in found):
+            return 1
+        bodies = [k for k in found if k is not None]
+    if not bodies:
+        print("no kept bodies to replay")
+        return 0
+    try:
+        results = replay(replay_processor(stack, clients), bodies, keep=args.keep)
+    except CioSecurityError as exc:
+        print(f"replay stopped: {exc}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(result.line())
+    return 0 if all(r.outcome.kind in {"published", "duplicate"} for r in results) else 1
+
+
 def register(groups: Subcommands) -> None:
-    parser = groups.add_parser("webhook", help="send test webhooks to the stack")
+    parser = groups.add_parser("webhook", help="send test webhooks; inspect and replay kept bodies")
     commands = parser.add_subparsers(dest="command", required=True)
     send = commands.add_parser("send", help="post a webhook signed with the stack's current signing key")
     send.add_argument("--file", help="JSON body to send (default: a sample event with a fresh event_id)")
@@ -61,3 +148,28 @@ def register(groups: Subcommands) -> None:
     send.add_argument("--url", help="webhook URL (default: the stack's WebhookUrl)")
     send.add_argument("--forge", action="store_true", help="sign with a random key: expect 401")
     send.set_defaults(func=_send)
+
+    quarantine = commands.add_parser(
+        "quarantine", help="verified bodies kept instead of published: list, show, replay"
+    )
+    kept = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = kept.add_parser("list", help="ids, reasons, sizes and event ids of the kept bodies")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_quarantine_list)
+    show = kept.add_parser(
+        "show", help="a kept body's reason and structure (keys, types, lengths), never its values"
+    )
+    show.add_argument("id", help="the body's id, or a prefix of at least 8 characters")
+    show.add_argument(
+        "--raw", action="store_true", help="print the body exactly as it arrived (customer data)"
+    )
+    show.set_defaults(func=_quarantine_show)
+    again = kept.add_parser(
+        "replay", help="run kept bodies through the current code and key ring; remove the published"
+    )
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("ids", nargs="*", default=[], help="ids (or prefixes of 8+) of the bodies")
+    which.add_argument("--all", action="store_true", help="every kept body")
+    again.add_argument("--keep", action="store_true", help="leave published bodies in the bucket")
+    again.set_defaults(func=_quarantine_replay)

@@ -4,7 +4,11 @@
 - Customer.io is the project's sandbox, unless ``CUSTOMERIO_SITE_ID`` and ``CUSTOMERIO_API_KEY``
   (and optionally ``CUSTOMERIO_REGION``) are set: then the real Track API is used.
 - The webhook function answers on ``http://127.0.0.1:3000/webhooks/customerio``.
-- An SQS event source feeds the deletion function as Lambda's event source mapping would.
+- An SQS event source feeds the deletion function as Lambda's event source mapping would, and
+  another the erasure verification function from the verification queue; the App API it asks is
+  the sandbox's (``{sandbox}/app``), with an App API key of the sandbox's workspace. With the real
+  Track API, ``CUSTOMERIO_APP_API_KEY`` (optional) is the App API key; without it, erasures are
+  recorded ``not_verified``.
 - Rotation runs through the CLI (``ciosec secrets stage/rotate``), which drives the four steps.
 """
 
@@ -16,7 +20,7 @@ import os
 import secrets as random_tokens
 import socket
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,7 @@ from ciosec.emulator.provision import Provisioned, function_environment, provisi
 from ciosec.emulator.sqs_event_source import SqsEventSource
 from ciosec.emulator.template import Resolver
 from ciosec.operations.stack import LOCAL_STATE, StackInfo
-from ciosec.sandbox import CredentialSet, Sandbox
+from ciosec.sandbox import AppApiKey, CredentialSet, Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +43,18 @@ STACK_NAME = "cio-security-local"
 LOCAL_SIGNING_KEY = "local-test-signing-key-DO-NOT-USE-IN-PRODUCTION"
 LOCAL_SITE_ID = "local-site"
 LOCAL_ENVIRONMENT_ID = 100001
+LOCAL_VERIFICATION_TIMING = {
+    "VERIFICATION_FIRST_CHECK_SECONDS": "5",
+    "VERIFICATION_WINDOW_SECONDS": "600",
+    "VERIFICATION_MAX_INTERVAL_SECONDS": "60",
+}
+"""Erasure verification on the local stack: the first check 5 s after Customer.io accepted the
+erasure, checks at most a minute apart, a 10-minute window."""
 FUNCTIONS = {
     "WebhookFunction": "webhook",
     "GdprDeletionFunction": "gdpr_deletion",
     "RotationFunction": "rotation",
+    "ErasureVerificationFunction": "erasure_verification",
 }
 
 
@@ -64,6 +76,11 @@ class LocalStackOptions:
     deletion_concurrency: int | None = None  # default: the template's DeletionMaxConcurrency
     state_file: Path = LOCAL_STATE
     use_real_customerio: bool | None = None  # default: when CUSTOMERIO_SITE_ID/API_KEY are set
+    verification_concurrency: int | None = None  # default: the template's MaximumConcurrency (2)
+    verification_env: dict[str, str] = field(default_factory=lambda: dict(LOCAL_VERIFICATION_TIMING))
+    """The verification timing locally (``VERIFICATION_FIRST_CHECK_SECONDS``...): the template's
+    15 minutes and 24 hours are long for a local session."""
+    verification_batching_window: float = 1.0  # the template's 10 s, shortened for a local session
 
 
 class LocalStack:
@@ -75,6 +92,7 @@ class LocalStack:
         self.sandbox: Sandbox | None = None
         self.bridge: ApiGatewayBridge | None = None
         self.deletion_source: SqsEventSource | None = None
+        self.verification_source: SqsEventSource | None = None
         self.provisioned: Provisioned | None = None
         self.info = StackInfo()
         self._saved_env: dict[str, str | None] = {}
@@ -102,7 +120,10 @@ class LocalStack:
             environment_id=LOCAL_ENVIRONMENT_ID,
             region="us",
         )
-        self.sandbox = Sandbox(credentials=[credential], port=self.options.sandbox_port)
+        app_key = AppApiKey(
+            key="local-app-" + random_tokens.token_hex(16), environment_id=LOCAL_ENVIRONMENT_ID, region="us"
+        )
+        self.sandbox = Sandbox(credentials=[credential], app_keys=[app_key], port=self.options.sandbox_port)
         self.sandbox.start()
         creds = {"site_id": credential.site_id, "api_key": credential.api_key, "region": credential.region}
         return creds, self.sandbox.url
@@ -135,12 +156,26 @@ class LocalStack:
             "SigningKeySecret": json.dumps({"signing_key": LOCAL_SIGNING_KEY}),
         }
         overrides.update(dict.fromkeys(staging, "{}"))
+        app_key = self._app_api_key()
+        if app_key is not None:
+            overrides["AppApiKeySecret"] = json.dumps(app_key)
         self.provisioned = provision(resolver, region=REGION, overrides=overrides)
         self._configure_functions(resolver, track_url)
         self._start_functions(resolver)
         self.info = self._describe(endpoint)
         self.info.save(self.options.state_file)
         return self.info
+
+    def _app_api_key(self) -> dict[str, str] | None:
+        """The App API key secret's value: the sandbox's key, or ``CUSTOMERIO_APP_API_KEY`` with the
+        real Customer.io (None: the template's placeholder stays, verification is off)."""
+        if self.sandbox is not None:
+            (key,) = self.sandbox.app_keys
+            return {"app_api_key": key.key, "region": key.region}
+        real_key = os.environ.get("CUSTOMERIO_APP_API_KEY", "").strip()
+        if not real_key:
+            return None
+        return {"app_api_key": real_key, "region": os.environ.get("CUSTOMERIO_REGION", "us")}
 
     def _configure_functions(self, resolver: Resolver, track_url: str) -> None:
         env: dict[str, str] = {}
@@ -149,12 +184,14 @@ class LocalStack:
         env.update(
             {
                 "CUSTOMERIO_TRACK_URL": track_url,
+                "CUSTOMERIO_APP_URL": self.sandbox.app_url if self.sandbox else "",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "cio-security-local",
                 "SECRETS_CACHE_SECONDS": "5",
                 "SIGNING_KEY_REFRESH_SECONDS": "1",
             }
         )
+        env.update(self.options.verification_env)
         self._setenv(env)
 
     def _start_functions(self, resolver: Resolver) -> None:
@@ -179,8 +216,42 @@ class LocalStack:
             batch_size=int(resolver.resolve(event.get("BatchSize", 10), where=where)),
             concurrency=concurrency,
             region=REGION,
+            timeout_seconds=float(
+                resolver.template["Resources"]["GdprDeletionFunction"]["Properties"].get("Timeout", 900)
+            ),
         )
         self.deletion_source.start()
+        self.verification_source = self._verification_source(resolver, sqs)
+        self.verification_source.start()
+
+    def _verification_source(self, resolver: Resolver, sqs: Any) -> SqsEventSource:
+        """The verification queue's event source, as template.yaml declares it."""
+        logical_id = "ErasureVerificationFunction"
+        queue_url = self.provisioned.queues["VerificationQueue"] if self.provisioned else ""
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"VisibilityTimeout": str(self.options.retry_visibility_seconds)}
+        )
+        event = _sqs_event(resolver, logical_id)
+        where = f"resource {logical_id}, SQS event"
+        concurrency = self.options.verification_concurrency or int(
+            resolver.resolve(event.get("ScalingConfig", {}).get("MaximumConcurrency", 2), where=where)
+        )
+        return SqsEventSource(
+            sqs,
+            queue_url,
+            lambda: load_function("erasure_verification").handler,
+            batch_size=int(resolver.resolve(event.get("BatchSize", 10), where=where)),
+            batching_window=min(
+                self.options.verification_batching_window,
+                float(resolver.resolve(event.get("MaximumBatchingWindowInSeconds", 0), where=where)),
+            ),
+            concurrency=concurrency,
+            region=REGION,
+            function_name="erasure-verification",
+            timeout_seconds=float(
+                resolver.template["Resources"][logical_id]["Properties"].get("Timeout", 900)
+            ),
+        )
 
     def _describe(self, endpoint: str) -> StackInfo:
         if self.provisioned is None or self.bridge is None:
@@ -191,6 +262,7 @@ class LocalStack:
             deletion_dlq_url=p.queues.get("DeletionDeadLetterQueue", ""),
             audit_table=p.tables.get("AuditTable", ""),
             idempotency_table=p.tables.get("IdempotencyTable", ""),
+            webhook_bucket=p.buckets.get("WebhookBucket", ""),
             event_bus_name=next(iter(p.buses.values()), ""),
             track_credentials_secret_id=p.secrets.get("TrackCredentialsSecret", ""),
             signing_key_secret_id=p.secrets.get("SigningKeySecret", ""),
@@ -205,6 +277,8 @@ class LocalStack:
         """Stop everything and restore the environment; leaves no thread or port behind."""
         if self.deletion_source:
             self.deletion_source.stop()
+        if self.verification_source:
+            self.verification_source.stop()
         if self.bridge:
             self.bridge.stop()
         if self.sandbox:
@@ -235,9 +309,10 @@ def _is_staging(resolver: Resolver, logical_id: str, spec: dict[str, Any]) -> bo
     return isinstance(name, str) and name.endswith("/staged")
 
 
-def _sqs_event(resolver: Resolver) -> dict[str, Any]:
-    """The deletion function's SQS event properties (BatchSize, ScalingConfig...)."""
-    props = resolver.template["Resources"]["GdprDeletionFunction"]["Properties"]
+def _sqs_event(resolver: Resolver, logical_id: str = "GdprDeletionFunction") -> dict[str, Any]:
+    """A function's SQS event properties (BatchSize, ScalingConfig...): the deletion function's by
+    default."""
+    props = resolver.template["Resources"][logical_id]["Properties"]
     for event in props.get("Events", {}).values():
         if event.get("Type") == "SQS":
             found: dict[str, Any] = event.get("Properties", {})

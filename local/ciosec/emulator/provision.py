@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from ciosec.emulator.buckets import create_buckets
 from ciosec.emulator.template import Resolver
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Provisioned:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
     buses: dict[str, str] = field(default_factory=dict)  # logical id -> bus name
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     resolver: Resolver | None = None
 
 
@@ -60,7 +62,7 @@ def _generate(spec: dict[str, Any]) -> str:
 
 
 def provision(resolver: Resolver, *, region: str, overrides: dict[str, str] | None = None) -> Provisioned:
-    """Create every secret, queue, table and event bus of the template.
+    """Create every secret, queue, table, event bus and bucket of the template.
 
     ``overrides`` maps a secret's logical id to the SecretString to store instead of the
     template's (the local stack's sandbox credentials, for instance).
@@ -79,6 +81,9 @@ def provision(resolver: Resolver, *, region: str, overrides: dict[str, str] | No
     )
     _buses(
         resolver, by_type.get("AWS::Events::EventBus", []), result, boto3.client("events", region_name=region)
+    )
+    result.buckets = create_buckets(
+        resolver, by_type.get("AWS::S3::Bucket", []), boto3.client("s3", region_name=region), region=region
     )
     _secrets(
         resolver,

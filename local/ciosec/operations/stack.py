@@ -26,6 +26,7 @@ class StackInfo:
     deletion_dlq_url: str = ""  # DeletionDeadLetterQueueUrl
     audit_table: str = ""  # AuditTableName
     idempotency_table: str = ""  # IdempotencyTableName
+    webhook_bucket: str = ""  # WebhookBucketName
     event_bus_name: str = ""  # EventBusName
     track_credentials_secret_id: str = ""  # TrackCredentialsSecretArn
     signing_key_secret_id: str = ""  # SigningKeySecretArn
@@ -65,6 +66,7 @@ class StackInfo:
             "deletion_dlq_url": "DeletionDeadLetterQueueUrl",
             "audit_table": "AuditTableName",
             "idempotency_table": "IdempotencyTableName",
+            "webhook_bucket": "WebhookBucketName",
             "event_bus_name": "EventBusName",
             "track_credentials_secret_id": "TrackCredentialsSecretArn",
             "signing_key_secret_id": "SigningKeySecretArn",

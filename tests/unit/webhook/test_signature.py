@@ -188,3 +188,56 @@ class TestKeyRingRefresh:
         for _ in range(3):
             keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
         assert loads == [False]
+
+
+class TestTolerance:
+    """The past tolerance and the future skew are separate (DESIGN section 3)."""
+
+    @pytest.mark.parametrize(
+        ("offset", "ok"),
+        [(-691_200, True), (-691_201, False), (300, True), (301, False), (-86_400 * 7, True)],
+    )
+    def test_defaults_are_eight_days_past_and_300_seconds_ahead(self, offset: int, ok: bool) -> None:
+        headers = sign_webhook(KEY, b"{}", timestamp=NOW + offset)
+        if ok:
+            assert ring(KEY).verify(headers, b"{}", now=NOW) == NOW + offset
+        else:
+            with pytest.raises(SignatureError, match="stale"):
+                ring(KEY).verify(headers, b"{}", now=NOW)
+
+    def test_a_long_past_tolerance_does_not_widen_the_future_skew(self) -> None:
+        headers = sign_webhook(KEY, b"{}", timestamp=NOW + 3600)
+        with pytest.raises(SignatureError, match="stale"):
+            check_headers(headers, tolerance=10**6, future_skew=300, now=NOW)
+        assert check_headers(headers, tolerance=10, future_skew=3600, now=NOW)[0] == str(NOW + 3600)
+
+
+def test_read_body_without_a_limit_returns_whatever_arrived() -> None:
+    big = b"a" * 1_000_000
+    assert read_body(big.decode(), is_base64=False) == big
+    assert read_body(base64.b64encode(big).decode(), is_base64=True) == big
+
+
+class TestMatches:
+    def test_matches_ignores_freshness_for_a_kept_body(self) -> None:
+        headers = sign_webhook(KEY, b"kept", timestamp=1)  # decades old
+        digest = bytes.fromhex(headers["X-CIO-Signature"])
+        assert ring(KEY).matches("1", digest, b"kept")
+        assert not ring(OTHER).matches("1", digest, b"kept")
+
+    def test_clear_forgets_the_keys(self) -> None:
+        loads: list[bool] = []
+        keyring = SigningKeyRing(lambda refresh: loads.append(refresh) or [KEY], refresh_interval=3600)
+        keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
+        keyring.clear()
+        keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
+        assert loads == [False, False]
+
+
+def test_the_default_refresh_interval_is_a_few_seconds() -> None:
+    """Short enough that a key staged after regenerating it in Customer.io is picked up at once."""
+    from cio_security.config import DEFAULT_SIGNING_KEY_REFRESH_SECONDS
+
+    assert DEFAULT_SIGNING_KEY_REFRESH_SECONDS <= 10
+    keyring = SigningKeyRing(lambda refresh: [KEY])
+    assert keyring._refresh_interval == DEFAULT_SIGNING_KEY_REFRESH_SECONDS

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from cio_security.errors import InvalidEventError
+from cio_security.sanitizer.loggable import personal_data_shape
 from cio_security.validation import field_names
 
 __all__ = ["WebhookEvent", "parse_webhook_event"]
@@ -29,9 +30,13 @@ class WebhookEvent(BaseModel):
 
     @property
     def log_id(self) -> str:
-        """``event_id`` for logs when it has an id's shape (Customer.io sends ULIDs); otherwise a
-        placeholder, so a signed but odd id that looks like an email never reaches a log."""
-        return self.event_id if _LOGGABLE_ID(self.event_id) else "(withheld: not an id)"
+        """``event_id`` for logs when it has an id's shape (Customer.io sends ULIDs) and not the
+        shape of personal data (``personal_data_shape``: an email, a phone, card or social security
+        number, an IBAN); otherwise a placeholder, so a signed but odd id never puts personal data
+        in a log."""
+        if _LOGGABLE_ID(self.event_id) and personal_data_shape(self.event_id) is None:
+            return self.event_id
+        return "(withheld: not an id)"
 
 
 def parse_webhook_event(body: bytes) -> WebhookEvent:

@@ -1,4 +1,4 @@
-"""The webhook function's settings (DESIGN section 7)."""
+"""The webhook function's settings (DESIGN sections 3 and 7)."""
 
 from __future__ import annotations
 
@@ -9,35 +9,55 @@ from cio_security.errors import ConfigurationError
 
 __all__ = ["DEFAULT_DEDUPE_SECONDS", "WebhookSettings"]
 
-DEFAULT_DEDUPE_SECONDS = 7 * 24 * 3600
+DEFAULT_DEDUPE_SECONDS = config.DEFAULT_WEBHOOK_DEDUPE_SECONDS
 
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """The webhook function's settings, from DESIGN section 7's environment variables."""
+    """The webhook function's settings, from DESIGN section 7's environment variables.
+
+    ``tolerance_seconds`` is how old a signed timestamp may be, ``future_skew_seconds`` how far
+    ahead of our clock. The past tolerance is never longer than ``dedupe_seconds``: every accepted
+    timestamp is then either new or still remembered, so a replayed delivery is a duplicate.
+    ``max_body_bytes`` bounds what is parsed; a verified body above it is kept, never refused.
+    """
 
     signing_key_secret_id: str
     event_bus_name: str
     idempotency_table: str
+    quarantine_bucket: str = ""
     tolerance_seconds: int = config.DEFAULT_WEBHOOK_TOLERANCE_SECONDS
+    future_skew_seconds: int = config.DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS
     max_body_bytes: int = config.DEFAULT_WEBHOOK_MAX_BODY_BYTES
     grace_seconds: int = config.DEFAULT_SIGNING_KEY_GRACE_SECONDS
     dedupe_seconds: int = DEFAULT_DEDUPE_SECONDS
     key_refresh_seconds: int = config.DEFAULT_SIGNING_KEY_REFRESH_SECONDS
+    allowed_source_cidrs: str = ""
+
+    def __post_init__(self) -> None:
+        if self.tolerance_seconds > self.dedupe_seconds:
+            # A replay inside the tolerance must still find its idempotency record.
+            raise ConfigurationError(
+                f"{config.WEBHOOK_TOLERANCE_SECONDS} must not exceed {config.WEBHOOK_DEDUPE_SECONDS}"
+            )
 
     @classmethod
     def from_env(cls) -> WebhookSettings:
-        """Read and check the settings; a missing or invalid one raises ConfigurationError."""
-        tolerance = config.env_int(config.WEBHOOK_TOLERANCE_SECONDS, config.DEFAULT_WEBHOOK_TOLERANCE_SECONDS)
+        """Read and check the settings; a missing or invalid one raises ConfigurationError.
+
+        ``WEBHOOK_TOLERANCE_SECONDS`` unset (or 0) means "the dedupe window".
+        """
         dedupe = config.env_int(config.WEBHOOK_DEDUPE_SECONDS, DEFAULT_DEDUPE_SECONDS, minimum=1)
-        if dedupe < tolerance:
-            # A replay inside the tolerance must still find its idempotency record.
-            raise ConfigurationError("WEBHOOK_DEDUPE_SECONDS must be at least WEBHOOK_TOLERANCE_SECONDS")
+        tolerance = config.env_int(config.WEBHOOK_TOLERANCE_SECONDS, 0) or dedupe
         return cls(
             signing_key_secret_id=config.require_env(config.SIGNING_KEY_SECRET_ID),
             event_bus_name=config.require_env(config.EVENT_BUS_NAME),
             idempotency_table=config.require_env(config.IDEMPOTENCY_TABLE),
+            quarantine_bucket=config.require_env(config.WEBHOOK_QUARANTINE_BUCKET),
             tolerance_seconds=tolerance,
+            future_skew_seconds=config.env_int(
+                config.WEBHOOK_FUTURE_SKEW_SECONDS, config.DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS
+            ),
             max_body_bytes=config.env_int(
                 config.WEBHOOK_MAX_BODY_BYTES, config.DEFAULT_WEBHOOK_MAX_BODY_BYTES, minimum=1
             ),
@@ -48,4 +68,5 @@ class WebhookSettings:
             key_refresh_seconds=config.env_int(
                 config.SIGNING_KEY_REFRESH_SECONDS, config.DEFAULT_SIGNING_KEY_REFRESH_SECONDS
             ),
+            allowed_source_cidrs=config.env_str(config.WEBHOOK_ALLOWED_SOURCE_CIDRS),
         )

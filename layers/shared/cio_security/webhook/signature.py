@@ -23,7 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from cio_security.config import DEFAULT_SIGNING_KEY_REFRESH_SECONDS, DEFAULT_WEBHOOK_TOLERANCE_SECONDS
+from cio_security.config import (
+    DEFAULT_SIGNING_KEY_REFRESH_SECONDS,
+    DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS,
+    DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+)
 from cio_security.errors import SignatureError
 
 logger = logging.getLogger(__name__)
@@ -46,11 +50,14 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def read_body(body: str | bytes | None, *, is_base64: bool, max_bytes: int) -> bytes:
-    """The raw body bytes, bounded by ``max_bytes`` before and after base64 decoding.
+def read_body(body: str | bytes | None, *, is_base64: bool, max_bytes: int | None = None) -> bytes:
+    """The raw body bytes (base64-decoded when ``is_base64``), exactly as they were signed.
 
-    Raises SignatureError("too_large") above the limit and SignatureError("malformed") for
-    invalid base64.
+    With ``max_bytes``, a body above it raises SignatureError("too_large"), checked before and
+    after decoding so an oversized body is never decoded. The webhook passes none: whatever
+    Lambda delivered is verified, and a verified body too large to parse is kept, not refused.
+    Raises SignatureError("malformed") for invalid base64 or a string that cannot be the bytes
+    Customer.io signed.
     """
     if body is None:
         return b""
@@ -61,17 +68,17 @@ def read_body(body: str | bytes | None, *, is_base64: bool, max_bytes: int) -> b
     except UnicodeEncodeError:
         raise SignatureError("malformed", "webhook rejected: body is not encodable") from None
     if not is_base64:
-        if len(raw) > max_bytes:
+        if max_bytes is not None and len(raw) > max_bytes:
             raise SignatureError("too_large")
         return raw
     # Reject by the encoded length first so an oversized body is never decoded.
-    if len(raw) > (max_bytes // 3 + 1) * 4 + 4:
+    if max_bytes is not None and len(raw) > (max_bytes // 3 + 1) * 4 + 4:
         raise SignatureError("too_large")
     try:
         decoded = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise SignatureError("malformed", "webhook rejected: body is not valid base64") from None
-    if len(decoded) > max_bytes:
+    if max_bytes is not None and len(decoded) > max_bytes:
         raise SignatureError("too_large")
     return decoded
 
@@ -90,12 +97,31 @@ def sign_webhook(key: bytes | str, body: bytes, *, timestamp: int | None = None)
 
 
 def check_headers(
-    headers: Mapping[str, str] | None, *, tolerance: int, now: float | None = None
+    headers: Mapping[str, str] | None,
+    *,
+    tolerance: int = DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+    future_skew: int = DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS,
+    now: float | None = None,
 ) -> tuple[str, bytes]:
     """Validate the signature headers' presence, shape and freshness.
 
-    Returns the timestamp text and the signature digest. Raises SignatureError with reason
-    ``missing``, ``malformed`` or ``stale`` (too old or too far in the future).
+    A timestamp may be up to ``tolerance`` seconds old (Customer.io's retries may carry the first
+    attempt's timestamp) and up to ``future_skew`` seconds ahead of our clock. Returns the
+    timestamp text and the signature digest. Raises SignatureError with reason ``missing``,
+    ``malformed`` or ``stale`` (too old or too far in the future).
+    """
+    timestamp, digest = signature_headers(headers)
+    current = time.time() if now is None else now
+    age = current - int(timestamp)
+    if age > tolerance or -age > future_skew:
+        raise SignatureError("stale")
+    return timestamp, digest
+
+
+def signature_headers(headers: Mapping[str, str] | None) -> tuple[str, bytes]:
+    """The timestamp text and signature digest, checked for presence and shape only (no clock).
+
+    Raises SignatureError with reason ``missing`` or ``malformed``.
     """
     timestamp = header(headers, TIMESTAMP_HEADER)
     signature = header(headers, SIGNATURE_HEADER)
@@ -104,9 +130,6 @@ def check_headers(
     timestamp, signature = timestamp.strip(), signature.strip()
     if not _TIMESTAMP.match(timestamp) or not _HEX_SIGNATURE.match(signature):
         raise SignatureError("malformed")
-    current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > tolerance:
-        raise SignatureError("stale")
     return timestamp, bytes.fromhex(signature)
 
 
@@ -132,8 +155,8 @@ class SigningKeyRing:
 
     ``load(force_refresh)`` returns the keys (AWSCURRENT, AWSPENDING, then AWSPREVIOUS inside its
     grace window). On a signature mismatch the ring reloads once, at most every
-    ``refresh_interval`` seconds, so a rotated key is picked up without a redeploy and a flood of
-    forged requests costs at most one secret read a minute.
+    ``refresh_interval`` seconds (default 5), so a rotated key is picked up without a redeploy and
+    a flood of forged requests costs at most one key load per interval and execution environment.
     """
 
     def __init__(
@@ -166,15 +189,28 @@ class SigningKeyRing:
         body: bytes,
         *,
         tolerance: int = DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+        future_skew: int = DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS,
         now: float | None = None,
     ) -> int:
         """Verify a webhook; return its timestamp. Raises SignatureError on any failure."""
-        timestamp, digest = check_headers(headers, tolerance=tolerance, now=now)
-        keys = self._current(refresh=False)
-        index = matching_key_index(keys, timestamp, body, digest)
+        timestamp, digest = check_headers(headers, tolerance=tolerance, future_skew=future_skew, now=now)
+        if not self.matches(timestamp, digest, body):
+            raise SignatureError("mismatch")
+        return int(timestamp)
+
+    def matches(self, timestamp: str, digest: bytes, body: bytes) -> bool:
+        """Whether one of the ring's keys signed ``body`` at ``timestamp`` (no freshness check:
+        the operator's replay of a kept body uses it). Reloads the keys once on a miss, at most
+        every ``refresh_interval`` seconds."""
+        index = matching_key_index(self._current(refresh=False), timestamp, body, digest)
         if index is None and self._may_refresh():
             logger.info("signature mismatch: reloading signing keys")
             index = matching_key_index(self._current(refresh=True), timestamp, body, digest)
-        if index is None:
-            raise SignatureError("mismatch")
-        return int(timestamp)
+        return index is not None
+
+    def clear(self) -> None:
+        """Forget the cached keys (the next verification reads them again): after a SnapStart
+        restore, keys cached before the snapshot may have been rotated since."""
+        with self._lock:
+            self._keys = None
+            self._loaded_at = float("-inf")

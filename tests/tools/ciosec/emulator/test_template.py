@@ -147,6 +147,7 @@ def test_the_real_template_resolves_what_the_local_stack_uses() -> None:
         "AWS::DynamoDB::Table": ("TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification"),
         "AWS::Events::EventBus": ("Name",),
         "AWS::SecretsManager::Secret": ("Name", "SecretString", "GenerateSecretString"),
+        "AWS::S3::Bucket": ("BucketName", "PublicAccessBlockConfiguration", "LifecycleConfiguration"),
     }
     for logical_id, spec in resources.items():
         if spec["Type"] in provisioned:
