@@ -40,6 +40,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy --explicit-package-bases functions/webhook/app.py
 	$(VENV)/bin/mypy --explicit-package-bases functions/gdpr_deletion/app.py
 	$(VENV)/bin/mypy --explicit-package-bases functions/rotation/app.py
+	$(VENV)/bin/mypy --explicit-package-bases functions/erasure_verification/app.py
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

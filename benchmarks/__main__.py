@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "BENCHMARKS.md"
 RAW = ROOT / "benchmarks" / "results.json"
-MODULES = ["webhook", "sanitizer", "deletion_throughput", "layer_size"]
+MODULES = ["webhook", "sanitizer", "deletion_throughput", "verification_throughput", "layer_size"]
 
 
 def _run_all(selected: list[str]) -> dict[str, Any]:

@@ -1,12 +1,19 @@
-"""Chaos: nothing lost (issue 7). Erase requests go through the deletion queue and the real
-handler, fed by ``SqsEventSource`` exactly as Lambda's event source mapping feeds it, while the
-Customer.io sandbox injects seeded faults (10% 5xx, 5% 429 with ``Retry-After: 1``, 2% hangs past
-the client's read timeout, 1% connection resets) and 2% of the messages are delivered twice.
+"""Chaos: nothing lost (issues 7 and 14). Erase requests go through the deletion queue and the real
+handler, fed by ``SqsEventSource`` exactly as Lambda's event source mapping feeds it (the
+template's BatchSize, so each invocation sends its requests in one Track API v2 batch), while the
+Customer.io sandbox injects seeded faults: for each batch request 10% 5xx, 5% 429 with
+``Retry-After: 1``, 2% hangs past the client's read timeout and 1% connection resets (each fails
+every request in the batch); for each operation of a batch that got through 2% refused in a 207
+(``operation_error_rate``: that request alone is dead-lettered, its neighbours complete); and,
+scripted so that even a short run has them, a few whole-batch 400s (the handler splits the batch
+until each request is accepted) and two batches failing every attempt of the client (503s, then
+hangs: every request of the batch goes back to SQS and completes on redelivery). 2% of the
+messages are delivered twice.
 
 Every request must end either completed (audit record ``completed``, the person suppressed and
 gone from the sandbox) or on the dead-letter queue with a reason; none lost, none completed
-without an audit record, and no Customer.io call for a step after the audit record says that
-step was done (nor any call after completion). The counts are printed in the terminal summary.
+without an audit record, and no Customer.io operation for a request after its audit record says
+it was accepted (nor any after completion). The counts are printed in the terminal summary.
 
 Size: ``CHAOS_REQUESTS`` (300 in ``make test``, 10,000 in ``make chaos``). Also tunable:
 ``CHAOS_POLLERS`` (concurrent invocations, default 4); ``CHAOS_VISIBILITY_SECONDS`` (the deletion
@@ -16,7 +23,8 @@ third of the messages while they are still being processed, which the handler su
 doubles the work); ``CHAOS_BACKLOG`` (messages kept waiting on the queue while the rest are fed
 in, default 100); ``CHAOS_CLIENT_ATTEMPTS`` (the Track client's attempts per call, default 3;
 1 turns every fault into an SQS redelivery, so some messages reach their last delivery and are
-dead-lettered by the handler with reason ``retries_exhausted``); ``CHAOS_SEED``;
+dead-lettered by the handler with reason ``retries_exhausted``); ``CHAOS_OPERATION_ERROR_RATE``
+(2% by default); ``CHAOS_BATCH_SIZE`` (the template's BatchSize by default); ``CHAOS_SEED``;
 ``CHAOS_DRAIN_SECONDS`` (how long the run may take).
 
 AWS is moto's server in a child process on 127.0.0.1 (moto is the busiest part of the run, and
@@ -37,7 +45,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -68,6 +76,9 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261128"))
 DRAIN_SECONDS = float(os.environ.get("CHAOS_DRAIN_SECONDS", str(60 + 0.25 * REQUESTS)))
 BACKLOG = int(os.environ.get("CHAOS_BACKLOG", "100"))
 CLIENT_ATTEMPTS = int(os.environ.get("CHAOS_CLIENT_ATTEMPTS", "3"))
+OPERATION_ERROR_RATE = float(os.environ.get("CHAOS_OPERATION_ERROR_RATE", "0.02"))
+BATCH_SIZE = int(os.environ.get("CHAOS_BATCH_SIZE", "0"))  # 0: the template's BatchSize
+WHOLE_BATCH_400S = 3
 DUPLICATE_RATE = 0.02
 
 STACK_NAME = "cio-security-chaos"
@@ -79,6 +90,7 @@ FAULTS = Faults(
     timeout_rate=0.02,
     hang_seconds=0.75,  # past the client's 0.5 s read timeout
     reset_rate=0.01,
+    operation_error_rate=OPERATION_ERROR_RATE,
     seed=SEED,
 )
 # Every identifier starts with this: registering it as sensitive catches a leak of any of them
@@ -116,6 +128,8 @@ class ChaosStack(DeletionQueues):
     queue_url: str
     dlq_url: str
     batch_size: int
+    batching_window: float
+    timeout_seconds: float
     max_receive_count: int
     handlers: list[ModuleType] = field(default_factory=list)
     invocation_seconds: list[float] = field(default_factory=list)
@@ -231,7 +245,9 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
             QueueUrl=queue_url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
         )
         redrive = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
-        events = resolver.template["Resources"]["GdprDeletionFunction"]["Properties"]["Events"]
+        function = resolver.template["Resources"]["GdprDeletionFunction"]["Properties"]
+        event = next(e["Properties"] for e in function["Events"].values() if e["Type"] == "SQS")
+        where = "GdprDeletionFunction SQS event"
         stack = ChaosStack(
             sandbox=sandbox,
             provisioned=provisioned,
@@ -239,7 +255,12 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
             dynamodb=boto3.client("dynamodb", region_name=REGION),
             queue_url=queue_url,
             dlq_url=provisioned.queues["DeletionDeadLetterQueue"],
-            batch_size=next(int(e["Properties"]["BatchSize"]) for e in events.values() if e["Type"] == "SQS"),
+            batch_size=BATCH_SIZE or int(resolver.resolve(event["BatchSize"], where=where)),
+            # Lambda's window, scaled down like the visibility timeout: a busy queue fills a batch.
+            batching_window=min(
+                1.0, float(resolver.resolve(event["MaximumBatchingWindowInSeconds"], where=where))
+            ),
+            timeout_seconds=float(function["Timeout"]),
             max_receive_count=int(json.loads(redrive["Attributes"]["RedrivePolicy"])["maxReceiveCount"]),
         )
         try:
@@ -257,10 +278,30 @@ def _timestamp(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
+def _operations(call: RequestRecord) -> list[tuple[str | None, str]]:
+    """(action, identifier as a v1 path names it) of each operation a Track request carried: every
+    operation of a v2 batch (a request that got no answer or a whole-request error carried them
+    all the same), or the one a v1 call names."""
+    if call.operation == "batch" and isinstance(call.body, dict):
+        found: list[tuple[str | None, str]] = []
+        for op in call.body.get("batch", []):
+            ((kind, value),) = op["identifiers"].items()
+            found.append((op["action"], f"cio_{value}" if kind == "cio_id" else value))
+        return found
+    return [(call.operation, call.identifier)] if call.identifier is not None else []
+
+
+def _batch_sizes(calls: list[RequestRecord]) -> str:
+    sizes = [len(_operations(c)) for c in calls if c.operation == "batch"]
+    return f"{sum(sizes) / len(sizes):.1f} / {max(sizes)}" if sizes else "none"
+
+
 def _fault_kind(fault: str | None) -> str | None:
     if fault is None:
         return None
-    kind = fault.partition(":")[2]
+    source, _, kind = fault.partition(":")
+    if source.endswith("operation"):
+        return "207 (operation refused)"
     return "5xx" if kind.isdigit() and kind.startswith("5") else kind
 
 
@@ -284,8 +325,8 @@ class Observed:
             self.reasons[request_id].add(attributes.get("reason", {}).get("StringValue"))
         self.calls_for: dict[str, list[RequestRecord]] = defaultdict(list)
         for call in self.calls:
-            if call.identifier is not None:
-                self.calls_for[call.identifier].append(call)
+            for operation, identifier in _operations(call):
+                self.calls_for[identifier].append(replace(call, operation=operation, identifier=identifier))
 
 
 @dataclass
@@ -329,11 +370,17 @@ def _judge_outcome(verdict: Verdict, request_id: str, identifier: str, observed:
             verdict.completed_and_dead_lettered.add(request_id)
         if not erased:
             verdict.problem("completed but not erased in Customer.io", request_id)
-        steps = [record.steps.get(step) for step in ("suppress", "delete")]
-        if not record.completed_at or any(
-            s is None or s.status != "done" or s.status_code is None for s in steps
+        step = record.steps.get("suppress")  # an erase is one v2 operation
+        if (
+            not record.completed_at
+            or not record.submitted_at
+            or step is None
+            or step.status != "done"
+            or step.status_code is None
         ):
-            verdict.problem("completed with a step, a status code or completed_at missing", request_id)
+            verdict.problem(
+                "completed with its step, a status code, submitted_at or completed_at missing", request_id
+            )
     elif dead_lettered:
         verdict.dead_lettered.add(request_id)
         # The handler dead-letters even a message on its last delivery itself, with a reason:
@@ -444,11 +491,18 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
     messages = bodies + [bodies[i] for i in duplicated]
     rng.shuffle(messages)
     sqs = LockedQueueWrites(chaos.sqs)
+    # The first two batches fail every attempt of the client: transient for every request in them.
+    chaos.sandbox.fail_next(times=CLIENT_ATTEMPTS, status=503, operation="batch")
+    chaos.sandbox.fail_next(times=CLIENT_ATTEMPTS, kind="timeout", hang_seconds=0.75, operation="batch")
+    for _ in range(WHOLE_BATCH_400S):  # then whole-request 400s: the handler splits the batch
+        chaos.sandbox.fail_next(status=400, operation="batch")
     source = SqsEventSource(
         sqs,
         chaos.queue_url,
         chaos.handler_factory,
         batch_size=chaos.batch_size,
+        batching_window=chaos.batching_window,
+        timeout_seconds=chaos.timeout_seconds,
         concurrency=POLLERS,
         wait_seconds=1,
         region=REGION,
@@ -469,7 +523,7 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
     verdict = judge(requests, observed)
 
     calls = observed.calls
-    faults = Counter(_fault_kind(c.fault) for c in calls if c.fault)
+    faults = Counter(_fault_kind(label) for c in calls if c.fault for label in c.fault.split(","))
     dlq_reasons = Counter(
         m.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "(redriven by SQS)")
         for m in observed.dead_letters
@@ -494,6 +548,8 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
             "handler errors (whole batch)": stats.handler_errors,
             "Customer.io calls": len(calls),
             "Customer.io calls by operation": dict(sorted(Counter(str(c.operation) for c in calls).items())),
+            "operations sent (in all calls)": sum(len(_operations(c)) for c in calls),
+            "operations per batch call (mean / max)": _batch_sizes(calls),
             "faults injected": dict(sorted((str(k), v) for k, v in faults.items())),
             "audit attempts (attempts: requests)": dict(sorted(attempts.items())),
             "pollers / visibility timeout / maxReceiveCount": (
@@ -510,6 +566,7 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
     assert not verdict.problems, {kind: sorted(ids)[:10] for kind, ids in verdict.problems.items()}
     assert len(verdict.completed) + len(verdict.dead_lettered) == REQUESTS
     assert stats.handler_errors == 0
+    assert stats.failed_records > 0  # the scripted whole-batch failures went back to SQS
     assert chaos.queue_depth() == 0
 
 
@@ -527,6 +584,7 @@ def _record(
         record.steps[step] = StepRecord(status="done", status_code=200, at=iso(T0 + timedelta(seconds=1)))
     if completed:
         record.status, record.completed_at = "completed", iso(T0 + timedelta(seconds=2))
+        record.submitted_at = record.completed_at
     record.last_error = last_error
     return record
 
@@ -609,4 +667,40 @@ def test_judge_wants_a_reason_for_every_dead_letter_and_an_audit_record_for_ever
     assert dict(verdict.problems) == {
         "dead-lettered without a reason": ["r1", "r2"],
         "Customer.io called without an audit record": ["r1"],
+    }
+
+
+def _batch_call(identifiers: list[str], seconds: float, status: int = 200) -> RequestRecord:
+    return RequestRecord(
+        method="POST",
+        raw_path="/api/v2/batch",
+        operation="batch",
+        identifier=None,
+        status=status,
+        site_id="s",
+        request_id="r",
+        body={
+            "batch": [
+                {"type": "person", "action": "suppress", "identifiers": {"id": identifier}}
+                for identifier in identifiers
+            ]
+        },
+        received_at=(T0 + timedelta(seconds=seconds)).timestamp(),
+    )
+
+
+def test_judge_reads_each_operation_of_a_batch_as_a_call_for_its_request() -> None:
+    observed = _observed(
+        records={
+            "r1": _record("r1", done=("suppress",), completed=True),
+            "r2": _record("r2", done=("suppress",), completed=True),
+        },
+        calls=[_batch_call(["p1", "p2"], 0.5), _batch_call(["p2"], 3.0)],  # p2 sent again, too late
+        suppressed={"p1", "p2"},
+    )
+    verdict = judge({"r1": "p1", "r2": "p2"}, observed)
+    assert verdict.completed == {"r1", "r2"}
+    assert dict(verdict.problems) == {
+        "suppress called after it was recorded done": ["r2"],
+        "Customer.io called after completion": ["r2"],
     }

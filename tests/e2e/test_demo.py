@@ -1,4 +1,5 @@
-"""``make demo`` runs its scenario to the end and accounts for every request."""
+"""``make demo`` runs its scenario to the end: the webhook stream is not held up by an unprocessable
+event, and every deletion request is accounted for."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert report["webhooks"] == {"signed": 200, "forged": 401}
+    # A stream delivered as Customer.io does: the unprocessable event is kept and holds up nothing.
+    stream = report["webhook_stream"]
+    assert stream["delivered_in_order"] == stream["events"] == 20
+    assert stream["published"] == 19
+    assert stream["kept"] == {"not_json": 1}
+    assert stream["calls"] >= 20  # 20 unless a call took longer than Customer.io's 4 s
+    assert stream["longest_wait_seconds"] < 3600
+    assert stream["if_answered_400"]["events_held_up"] == 10
+    assert stream["if_answered_400"]["held_up_days"] == 7.0
+    assert "so nothing waited behind it" in result.stdout
     assert report["deletions"].get("completed", 0) + report["deletions"].get("dead-lettered", 0) == 100
     assert report["people_left_in_customerio"] == report["deletions"].get("dead-lettered", 0)
     assert sum(report["faults_injected"].values()) > 0

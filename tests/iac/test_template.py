@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-FUNCTIONS = ("WebhookFunction", "GdprDeletionFunction", "RotationFunction")
-ROTATED_SECRETS = ("TrackCredentialsSecret", "SigningKeySecret")
+FUNCTIONS = ("WebhookFunction", "GdprDeletionFunction", "RotationFunction", "ErasureVerificationFunction")
+ROTATED_SECRETS = ("TrackCredentialsSecret", "SigningKeySecret", "AppApiKeySecret")
 
 # DESIGN section 7: which function reads which variable.
 ENVIRONMENT = {
@@ -26,7 +26,10 @@ ENVIRONMENT = {
         "IDEMPOTENCY_TABLE",
         "EVENT_BUS_NAME",
         "WEBHOOK_TOLERANCE_SECONDS",
+        "WEBHOOK_DEDUPE_SECONDS",
         "WEBHOOK_MAX_BODY_BYTES",
+        "WEBHOOK_QUARANTINE_BUCKET",
+        "WEBHOOK_ALLOWED_SOURCE_CIDRS",
         "SIGNING_KEY_GRACE_SECONDS",
     },
     "GdprDeletionFunction": {
@@ -38,12 +41,25 @@ ENVIRONMENT = {
         "DEAD_LETTER_QUEUE_URL",
         "DELETION_MAX_CONCURRENCY",
         "DELETION_MAX_RECEIVE_COUNT",
+        "APP_API_KEY_SECRET_ID",
+        "VERIFICATION_QUEUE_URL",
+        "EVENT_BUS_NAME",
     },
     "RotationFunction": {
         "TRACK_CREDENTIALS_SECRET_ID",
         "SIGNING_KEY_SECRET_ID",
         "PEPPER_SECRET_ID",
         "CUSTOMERIO_TRACK_URL",
+        "APP_API_KEY_SECRET_ID",
+        "CUSTOMERIO_APP_URL",
+    },
+    "ErasureVerificationFunction": {
+        "APP_API_KEY_SECRET_ID",
+        "CUSTOMERIO_APP_URL",
+        "PEPPER_SECRET_ID",
+        "AUDIT_TABLE",
+        "VERIFICATION_QUEUE_URL",
+        "VERIFICATION_DEAD_LETTER_QUEUE_URL",
     },
 }
 
@@ -54,8 +70,12 @@ CUSTOM_METRICS = {
     "WebhookVerified",
     "WebhookRejected",
     "WebhookDuplicate",
+    "WebhookQuarantined",
     "PublishLatency",
     "DeletionCompleted",
+    "DeletionSubmitted",
+    "DeletionWrongUrl",
+    "ErasureEventFailed",
     "DeletionFailedPermanently",
     "DeletionRetried",
     "DeletionSentToDlq",
@@ -63,6 +83,14 @@ CUSTOM_METRICS = {
     "DeletionAge",
     "RotationStep",
     "RotationFailed",
+    "ErasureVerified",
+    "ErasureNotVerified",
+    "VerificationRescheduled",
+    "VerificationLookupFailed",
+    "AppApiRejected",
+    "VerificationDeadLettered",
+    "VerificationRetried",
+    "VerificationAge",
 }
 
 
@@ -136,7 +164,7 @@ def parameter_default(name: str) -> Any:
 # ------------------------------------------------------------------ functions and layer
 
 
-def test_template_declares_the_three_functions_and_nothing_else() -> None:
+def test_template_declares_the_four_functions_and_nothing_else() -> None:
     assert set(of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
 
 
@@ -211,6 +239,9 @@ def test_secret_ids_and_addresses_come_from_the_stack_not_literals() -> None:
         "AUDIT_TABLE": "AuditTable",
         "EVENT_BUS_NAME": "EventBus",
         "DEAD_LETTER_QUEUE_URL": "DeletionDeadLetterQueue",
+        "APP_API_KEY_SECRET_ID": "AppApiKeySecret",
+        "VERIFICATION_QUEUE_URL": "VerificationQueue",
+        "VERIFICATION_DEAD_LETTER_QUEUE_URL": "VerificationDeadLetterQueue",
     }
     for function in FUNCTIONS:
         variables = function_props(function)["Environment"]["Variables"]
@@ -237,7 +268,12 @@ def test_webhook_is_a_post_route_on_an_http_api_with_throttling_and_access_logs(
 
 def test_every_queue_is_encrypted_with_the_project_key() -> None:
     queues = of_type("AWS::SQS::Queue")
-    assert set(queues) == {"DeletionQueue", "DeletionDeadLetterQueue"}
+    assert set(queues) == {
+        "DeletionQueue",
+        "DeletionDeadLetterQueue",
+        "VerificationQueue",
+        "VerificationDeadLetterQueue",
+    }
     for logical_id in queues:
         assert ref(props(logical_id)["KmsMasterKeyId"]) == "ProjectKey", logical_id
 
@@ -254,7 +290,7 @@ def test_every_table_is_encrypted_with_the_project_key() -> None:
 
 def test_every_secret_is_encrypted_with_the_project_key() -> None:
     secrets = of_type("AWS::SecretsManager::Secret")
-    assert len(secrets) == 5
+    assert len(secrets) == 7
     for logical_id in secrets:
         assert ref(props(logical_id)["KmsKeyId"]) == "ProjectKey", logical_id
 
@@ -276,12 +312,13 @@ def test_project_key_rotates_and_lets_only_logs_in_besides_the_account() -> None
 
 
 def test_queues_refuse_insecure_transport() -> None:
-    (policy,) = of_type("AWS::SQS::QueuePolicy").values()
-    queues = {ref(q) for q in policy["Properties"]["Queues"]}
-    assert queues == {"DeletionQueue", "DeletionDeadLetterQueue"}
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    covered = set()
+    for policy in of_type("AWS::SQS::QueuePolicy").values():
+        covered |= {ref(q) for q in policy["Properties"]["Queues"]}
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert covered == set(of_type("AWS::SQS::Queue"))
 
 
 # ------------------------------------------------------------------ deletion queue
@@ -289,7 +326,9 @@ def test_queues_refuse_insecure_transport() -> None:
 
 def test_deletion_queue_visibility_is_at_least_six_times_the_function_timeout() -> None:
     timeout = int(function_props("GdprDeletionFunction")["Timeout"])
-    window = int(sqs_event("GdprDeletionFunction").get("MaximumBatchingWindowInSeconds", 0))
+    window_ref = ref(sqs_event("GdprDeletionFunction")["MaximumBatchingWindowInSeconds"])
+    assert window_ref == "DeletionBatchingWindowSeconds"
+    window = int(TEMPLATE["Parameters"][window_ref]["MaxValue"])  # the longest the parameter allows
     visibility = int(props("DeletionQueue")["VisibilityTimeout"])
     assert visibility >= 6 * timeout + window
 
@@ -326,7 +365,16 @@ def test_deletion_event_reports_batch_item_failures_and_caps_concurrency() -> No
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert ref(event["ScalingConfig"]["MaximumConcurrency"]) == "DeletionMaxConcurrency"
     assert TEMPLATE["Parameters"]["DeletionMaxConcurrency"]["MinValue"] >= 2  # the SQS minimum
-    assert 1 <= int(event["BatchSize"]) <= 10
+    # Batches fill one Track v2 request; AWS requires a batching window of at least 1 s above 10.
+    assert ref(event["BatchSize"]) == "DeletionBatchSize"
+    assert ref(event["MaximumBatchingWindowInSeconds"]) == "DeletionBatchingWindowSeconds"
+    size, window = (
+        TEMPLATE["Parameters"]["DeletionBatchSize"],
+        TEMPLATE["Parameters"]["DeletionBatchingWindowSeconds"],
+    )
+    assert 1 <= size["MinValue"] <= size["Default"] <= size["MaxValue"] <= 10_000  # standard queues
+    assert window["MinValue"] >= 1
+    assert size["Default"] > 10
     variables = function_props("GdprDeletionFunction")["Environment"]["Variables"]
     assert ref(variables["DELETION_MAX_CONCURRENCY"]) == "DeletionMaxConcurrency"
 
@@ -378,12 +426,27 @@ def test_function_role_is_least_privilege(function: str) -> None:
         ("GdprDeletionFunction", "sqs:DeleteMessage", "DeletionQueue"),
         ("GdprDeletionFunction", "sqs:SendMessage", "DeletionDeadLetterQueue"),
         ("GdprDeletionFunction", "kms:GenerateDataKey", "ProjectKey"),
+        ("GdprDeletionFunction", "events:PutEvents", "EventBus"),
         ("RotationFunction", "secretsmanager:PutSecretValue", "TrackCredentialsSecret"),
         ("RotationFunction", "secretsmanager:UpdateSecretVersionStage", "SigningKeySecret"),
         ("RotationFunction", "secretsmanager:DescribeSecret", "TrackCredentialsSecret"),
         ("RotationFunction", "secretsmanager:GetSecretValue", "TrackCredentialsStagingSecret"),
         ("RotationFunction", "secretsmanager:PutSecretValue", "SigningKeyStagingSecret"),
         ("RotationFunction", "kms:GenerateDataKey", "ProjectKey"),
+        ("RotationFunction", "secretsmanager:UpdateSecretVersionStage", "AppApiKeySecret"),
+        ("RotationFunction", "secretsmanager:PutSecretValue", "AppApiKeyStagingSecret"),
+        ("GdprDeletionFunction", "sqs:SendMessage", "VerificationQueue"),
+        ("GdprDeletionFunction", "secretsmanager:GetSecretValue", "AppApiKeySecret"),
+        ("ErasureVerificationFunction", "sqs:ReceiveMessage", "VerificationQueue"),
+        ("ErasureVerificationFunction", "sqs:DeleteMessage", "VerificationQueue"),
+        ("ErasureVerificationFunction", "sqs:SendMessage", "VerificationQueue"),
+        ("ErasureVerificationFunction", "sqs:SendMessage", "VerificationDeadLetterQueue"),
+        ("ErasureVerificationFunction", "secretsmanager:GetSecretValue", "AppApiKeySecret"),
+        ("ErasureVerificationFunction", "secretsmanager:GetSecretValue", "PepperSecret"),
+        ("ErasureVerificationFunction", "dynamodb:GetItem", "AuditTable"),
+        ("ErasureVerificationFunction", "dynamodb:UpdateItem", "AuditTable"),
+        ("ErasureVerificationFunction", "events:PutEvents", "EventBus"),
+        ("ErasureVerificationFunction", "logs:PutLogEvents", "ErasureVerificationFunctionLogGroup"),
     ],
 )
 def test_function_role_grants_what_the_function_needs(function: str, action: str, resource: str) -> None:
@@ -403,6 +466,13 @@ def test_function_role_grants_what_the_function_needs(function: str, action: str
         ("WebhookFunction", "secretsmanager:ListSecretVersionIds", "SigningKeySecret"),
         ("GdprDeletionFunction", "sqs:ChangeMessageVisibility", "DeletionQueue"),
         ("RotationFunction", "secretsmanager:GetSecretValue", "PepperSecret"),
+        # Verification reads people: it never holds the Track key (which deletes them), never
+        # creates or deletes an audit record, never changes the App API key.
+        ("ErasureVerificationFunction", "secretsmanager:GetSecretValue", "TrackCredentialsSecret"),
+        ("ErasureVerificationFunction", "dynamodb:PutItem", "AuditTable"),
+        ("ErasureVerificationFunction", "dynamodb:DeleteItem", "AuditTable"),
+        ("ErasureVerificationFunction", "secretsmanager:PutSecretValue", "AppApiKeySecret"),
+        ("GdprDeletionFunction", "sqs:ReceiveMessage", "VerificationQueue"),
     ],
 )
 def test_function_role_does_not_grant_what_it_does_not_need(
@@ -412,9 +482,10 @@ def test_function_role_does_not_grant_what_it_does_not_need(
 
 
 VIA_SERVICES = {
-    "WebhookFunction": {"secretsmanager", "dynamodb", "lambda"},
+    "WebhookFunction": {"secretsmanager", "dynamodb", "s3", "lambda"},
     "GdprDeletionFunction": {"sqs", "secretsmanager", "dynamodb", "lambda"},
     "RotationFunction": {"secretsmanager", "lambda"},
+    "ErasureVerificationFunction": {"sqs", "secretsmanager", "dynamodb", "lambda"},
 }
 
 
@@ -454,7 +525,7 @@ def test_secrets_manager_may_invoke_the_rotation_function_from_this_account_only
     assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
-def test_both_rotated_secrets_have_a_schedule_that_never_rotates_on_deploy() -> None:
+def test_every_rotated_secret_has_a_schedule_that_never_rotates_on_deploy() -> None:
     schedules = of_type("AWS::SecretsManager::RotationSchedule")
     assert {ref(s["Properties"]["SecretId"]) for s in schedules.values()} == set(ROTATED_SECRETS)
     for spec in schedules.values():
@@ -529,9 +600,13 @@ def test_operations_alarms_exist() -> None:
     }
     assert ("MetricsNamespace", "DeadlineAtRisk") in by_metric
     assert ("MetricsNamespace", "RotationFailed") in by_metric
-    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in by_metric
-    dlq_alarm = props(by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")])
-    assert ref(dlq_alarm["Dimensions"][0]["Value"]) == "DeletionDeadLetterQueue"
+    assert ("MetricsNamespace", "ErasureNotVerified") in by_metric
+    dlq_alarms = {
+        ref(alarm["Properties"]["Dimensions"][0]["Value"])
+        for alarm in of_type("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert dlq_alarms == {"DeletionDeadLetterQueue", "VerificationDeadLetterQueue"}
     rejected = props("WebhookRejectedAlarm")
     assert "WebhookRejected" in rejected["Metrics"][0]["Expression"]["Fn::Sub"]
     assert rejected["Threshold"] == {"Ref": "WebhookRejectedAlarmThreshold"}
@@ -558,10 +633,13 @@ def test_outputs_name_what_the_operator_cli_reads() -> None:
         "DeletionDeadLetterQueueUrl",
         "AuditTableName",
         "IdempotencyTableName",
+        "WebhookBucketName",
         "EventBusName",
         "TrackCredentialsSecretArn",
         "SigningKeySecretArn",
         "PepperSecretArn",
+        "AppApiKeySecretArn",
+        "VerificationQueueUrl",
         "WebhookUrl",
         "RotationFunctionArn",
         "SharedLayerArn",

@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "TrackResponse": "customerio.responses",
     "RetryPolicy": "customerio.retry",
     "TrackClient": "customerio.track",
+    "AppClient": "customerio.app_api",
     "TRACK_URLS": "customerio.urls",
     "DeadLetterQueue": "deletion.dead_letters",
     "DeletionOutcome": "deletion.outcome",
@@ -59,6 +60,10 @@ _EXPORTS: dict[str, str] = {
     "parse_deletion_message": "deletion.request",
     "DeletionSettings": "deletion.settings",
     "rate_per_invocation": "deletion.settings",
+    "VerificationPolicy": "deletion.verification",
+    "VerificationProcessor": "deletion.verification_processor",
+    "QueueVerifier": "deletion.verification_queue",
+    "VerificationSettings": "deletion.verification_settings",
     "AuditConflictError": "errors",
     "AuditError": "errors",
     "AuthenticationError": "errors",
@@ -119,6 +124,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "TRACK_URLS",
+    "AppClient",
     "AuditBackend",
     "AuditConflictError",
     "AuditError",
@@ -144,6 +150,7 @@ __all__ = [
     "Pepper",
     "PermanentError",
     "PublishError",
+    "QueueVerifier",
     "RateLimitedError",
     "RedirectRefusedError",
     "RegionInfo",
@@ -168,6 +175,9 @@ __all__ = [
     "TrackResponse",
     "TransientError",
     "TransportError",
+    "VerificationPolicy",
+    "VerificationProcessor",
+    "VerificationSettings",
     "WebhookEvent",
     "WebhookSettings",
     "check_headers",
@@ -200,6 +210,7 @@ if TYPE_CHECKING:
     from cio_security.audit.base import AuditBackend
     from cio_security.audit.dynamodb import AuditStore
     from cio_security.audit.record import AuditRecord, subject_hash
+    from cio_security.customerio.app_api import AppClient
     from cio_security.customerio.ratelimit import TokenBucket
     from cio_security.customerio.responses import RegionInfo, TrackResponse
     from cio_security.customerio.retry import RetryPolicy
@@ -210,6 +221,10 @@ if TYPE_CHECKING:
     from cio_security.deletion.processor import DeletionProcessor
     from cio_security.deletion.request import DeletionRequest, parse_deletion_message
     from cio_security.deletion.settings import DeletionSettings, rate_per_invocation
+    from cio_security.deletion.verification import VerificationPolicy
+    from cio_security.deletion.verification_processor import VerificationProcessor
+    from cio_security.deletion.verification_queue import QueueVerifier
+    from cio_security.deletion.verification_settings import VerificationSettings
     from cio_security.errors import (
         AuditConflictError,
         AuditError,

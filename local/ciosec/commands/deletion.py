@@ -1,4 +1,5 @@
-"""``ciosec deletion submit|status|bulk`` and ``ciosec dlq list|redrive``: GDPR/CCPA requests.
+"""``ciosec deletion submit|status|bulk|report`` and ``ciosec dlq list|redrive``: GDPR/CCPA
+requests.
 
 Identifiers are personal data: ``submit`` reads one from standard input (``--identifier-stdin``,
 e.g. ``pbpaste | ciosec deletion submit --request-id dsar-1 --identifier-stdin``) or from a
@@ -24,10 +25,15 @@ from ciosec.operations.deletion import (
     RequestInputError,
     audit_status,
     build_request,
+    compliance_report,
     list_dead_letters,
+    parse_since,
     read_bulk_csv,
     read_identifier,
     redrive,
+    report_csv,
+    report_json,
+    report_summary,
     submit,
     submit_bulk,
 )
@@ -96,6 +102,22 @@ def _status(args: argparse.Namespace) -> int:
         )
         return 1
     print(json.dumps(record, indent=2))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    stack = resolve(args)
+    try:
+        since = parse_since(args.since)
+    except RequestInputError as exc:
+        print(f"no report: {exc}", file=sys.stderr)
+        return 1
+    rows = compliance_report(_dynamodb(), _need(stack.audit_table, "audit table"), since=since)
+    print(
+        report_csv(rows) if args.format == "csv" else report_json(rows),
+        end="" if args.format == "csv" else "\n",
+    )
+    print(report_summary(rows), file=sys.stderr)
     return 0
 
 
@@ -179,7 +201,11 @@ def register(groups: Subcommands) -> None:
         "--identifier-stdin", action="store_true", help="read the identifier from standard input"
     )
     source.add_argument("--identifier", help="the identifier itself (lands in shell history: avoid)")
-    sub.add_argument("--identifier-type", choices=("id", "email", "cio_id"), help="default: inferred")
+    sub.add_argument(
+        "--identifier-type",
+        choices=("id", "email", "cio_id", "phone"),
+        help="default: inferred from the shape (state it when ids look like emails or phone numbers)",
+    )
     sub.add_argument("--action", choices=("erase", "delete"), default="erase")
     sub.add_argument("--regulation", choices=("gdpr", "ccpa"), default="gdpr")
     sub.add_argument("--requested-at", help="ISO 8601 with a timezone (default: now)")
@@ -188,6 +214,14 @@ def register(groups: Subcommands) -> None:
     status = commands.add_parser("status", help="print a request's audit record as JSON")
     status.add_argument("request_id")
     status.set_defaults(func=_status)
+
+    report = commands.add_parser(
+        "report",
+        help="every request since a date: status, deadline, whether it was met, verification (for a DPO)",
+    )
+    report.add_argument("--since", required=True, help="ISO 8601 date (UTC) or date-time with a timezone")
+    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.set_defaults(func=_report)
 
     bulk = commands.add_parser("bulk", help="submit every request of a CSV file (validated first)")
     bulk.add_argument(

@@ -1,9 +1,12 @@
 """``ciosec demo`` (``make demo``): start the local stack, drive one scenario end to end, print a
 short report, stop everything.
 
-The scenario: a valid and a forged webhook; 100 deletion requests while the Customer.io sandbox
-injects faults (5xx, 429 with Retry-After, connection resets); a Track credential rotation while
-those deletions run; then every request is accounted for (completed, or in the DLQ with a reason).
+The scenario: a valid and a forged webhook; a stream of webhooks delivered by the sandbox as
+Customer.io delivers them (in order, each failure holding up the rest), one in the middle signed but
+unprocessable, which is kept and must hold up nothing (and what a 400 for it would have cost); 100
+deletion requests while the Customer.io sandbox injects faults (5xx, 429 with Retry-After,
+connection resets); a Track credential rotation while those deletions run; then every request is
+accounted for (completed, or in the DLQ with a reason).
 """
 
 from __future__ import annotations
@@ -21,19 +24,27 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 
+from cio_security.config import boto_config
 from cio_security.errors import RotationError
 from cio_security.rotation import RotationSettings
 from cio_security.secrets.models import TrackCredentials
 from ciosec.commands import Subcommands
+from ciosec.commands.sandbox import unprocessable_body
 from ciosec.commands.webhook import sample_event, send_webhook
 from ciosec.emulator.local_stack import LOCAL_SIGNING_KEY, LocalStack, LocalStackOptions
 from ciosec.operations.deletion import audit_status, build_request, list_dead_letters, submit_bulk
+from ciosec.operations.quarantine import StackClients, quarantine_for
 from ciosec.operations.rotation import discard_stale_pending, rotate_locally, stage
+from ciosec.sandbox import FastForwardClock, WebhookSender
 
 REQUESTS = 100
 ROTATION_ATTEMPTS = 5
 FAULTS = {"error_rate": 0.10, "rate_limited_rate": 0.05, "retry_after": 1, "reset_rate": 0.02, "seed": 7}
+STREAM = 20
+UNPROCESSABLE = 10  # the position (from 1) of the signed body that is no event
+ONE_HOUR = 3600.0
 
 
 def _webhooks(stack: LocalStack) -> dict[str, int]:
@@ -41,6 +52,100 @@ def _webhooks(stack: LocalStack) -> dict[str, int]:
     return {
         "signed": send_webhook(stack.info.webhook_url, body, LOCAL_SIGNING_KEY.encode()).status_code,
         "forged": send_webhook(stack.info.webhook_url, body, None).status_code,
+    }
+
+
+def _stream() -> list[tuple[str, bytes]]:
+    """(event id, body) of ``STREAM`` events; the ``UNPROCESSABLE``th is cut-off JSON."""
+    events = [sample_event() for _ in range(STREAM)]
+    return [
+        (e["event_id"], unprocessable_body(e) if n == UNPROCESSABLE else json.dumps(e).encode())
+        for n, e in enumerate(events, start=1)
+    ]
+
+
+def _webhook_stream(stack: LocalStack) -> dict[str, Any]:
+    """The sandbox delivers the stream to the webhook as Customer.io would (its waits
+    fast-forwarded); count what reached the bus and the quarantine and how long anything waited."""
+    assert stack.sandbox is not None  # noqa: S101 - the demo always runs on the sandbox
+    published = _subscribe(stack)
+    sender = stack.sandbox.configure_webhooks(stack.info.webhook_url, LOCAL_SIGNING_KEY, fast_forward=True)
+    stream = _stream()
+    ids = [sender.enqueue(body, event_id=event_id) for event_id, body in stream]
+    sender.wait_idle(60)
+    records = sender.deliveries(ids)
+    valid = {event_id for n, (event_id, _) in enumerate(stream, start=1) if n != UNPROCESSABLE}
+    clients = StackClients(
+        s3=boto3.client("s3", config=boto_config()),
+        secretsmanager=boto3.client("secretsmanager", config=boto_config()),
+        events=boto3.client("events", config=boto_config()),
+    )
+    kept = Counter(k.reason for k in quarantine_for(stack.info, clients).list())
+    return {
+        "events": len(ids),
+        "delivered_in_order": sum(r.state == "delivered" for r in records),
+        "published": len(published(valid) & valid),
+        "kept": dict(kept),
+        "calls": len(sender.attempts(ids)),
+        "longest_wait_seconds": round(max((r.waited or 0.0) for r in records), 3),
+        "if_answered_400": _if_answered_400(stream),
+    }
+
+
+def _subscribe(stack: LocalStack) -> Any:
+    """A queue receiving what the bus publishes; returns a function that waits (at most 15 s)
+    until the given event ids have arrived and answers every event id that did."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue_url = sqs.create_queue(QueueName="demo-published-webhooks")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = stack.info.event_bus_name
+    events.put_rule(Name="demo-all", EventBusName=bus, EventPattern=json.dumps({"source": ["customerio"]}))
+    events.put_targets(Rule="demo-all", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def arrived(expected: set[str]) -> set[str]:
+        seen: set[str] = set()
+        deadline = time.monotonic() + 15
+        while not expected <= seen and time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                seen.add(json.loads(message["Body"])["detail"]["event_id"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            time.sleep(0.1)
+        return seen
+
+    return arrived
+
+
+def _if_answered_400(stream: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """The same stream to a receiver that refuses a body that is not JSON with a 400: Customer.io
+    waits an hour, retries for 7 days, and every event behind it waits that long."""
+
+    def strict(request: httpx.Request) -> httpx.Response:
+        try:
+            json.loads(request.content)
+        except ValueError:
+            return httpx.Response(400)
+        return httpx.Response(200)
+
+    ticking = FastForwardClock()
+    sender = WebhookSender(
+        "http://127.0.0.1/webhooks/customerio",
+        LOCAL_SIGNING_KEY,
+        clock=ticking.now,
+        sleep=ticking.sleep,
+        transport=httpx.MockTransport(strict),
+    )
+    for event_id, body in stream:
+        sender.enqueue(body, event_id=event_id)
+    records = sender.deliver_pending(max_seconds=30)
+    sender.stop()
+    refused = records[UNPROCESSABLE - 1]
+    behind = records[UNPROCESSABLE:]
+    return {
+        "calls_for_it": refused.attempts,
+        "events_held_up": len(behind),
+        "held_up_days": round(min((r.waited or 0.0) for r in behind) / 86400, 1),
     }
 
 
@@ -102,8 +207,21 @@ def _run(args: argparse.Namespace) -> int:
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
         report, outcomes = _scenario(args)
     print(json.dumps(report, indent=2))
+    stream = report["webhook_stream"]
+    counterfactual = stream["if_answered_400"]
+    print(
+        f"webhooks: {stream['delivered_in_order']} of {stream['events']} delivered in order, "
+        f"{stream['published']} published; the unprocessable one was kept ({sum(stream['kept'].values())} "
+        f"in the quarantine) and answered 200, so nothing waited behind it (longest wait "
+        f"{stream['longest_wait_seconds']} s); a 400 would have held the {counterfactual['events_held_up']} "
+        f"behind it for {counterfactual['held_up_days']} days ({counterfactual['calls_for_it']} calls)"
+    )
     ok = (
         report["webhooks"] == {"signed": 200, "forged": 401}
+        and stream["delivered_in_order"] == stream["events"] == STREAM
+        and stream["published"] == STREAM - 1
+        and stream["kept"].get("not_json", 0) >= 1
+        and stream["longest_wait_seconds"] < ONE_HOUR
         and outcomes["in progress"] == 0
         and outcomes["completed"] + outcomes["dead-lettered"] == REQUESTS
     )
@@ -115,7 +233,7 @@ def _scenario(args: argparse.Namespace) -> tuple[dict[str, Any], Counter[str]]:
     options = LocalStackOptions(webhook_port=0, state_file=Path(args.state))
     with LocalStack(options) as stack:
         assert stack.sandbox is not None  # noqa: S101
-        report: dict[str, Any] = {"webhooks": _webhooks(stack)}
+        report: dict[str, Any] = {"webhooks": _webhooks(stack), "webhook_stream": _webhook_stream(stack)}
 
         people = [f"demo-user-{i:03d}" for i in range(REQUESTS)]
         for person in people:

@@ -1,9 +1,13 @@
-"""``ciosec secrets stage|rotate|status``: rotate the Track credentials or the signing key.
+"""``ciosec secrets stage|rotate|status|incident``: rotate the Track credentials or the signing key.
 
 The operator flow (DESIGN section 5): create the new credential set (or regenerate the signing
 key) in Customer.io, ``ciosec secrets stage track`` (a hidden prompt, or the JSON on standard
 input; never an argument), then ``ciosec secrets rotate track``. Against a deployed stack the
 rotation runs in the rotation function; against the local stack the CLI drives the four steps.
+
+``ciosec secrets incident track|signing-key``: the guided response to a credential that leaked
+(``ciosec.operations.incident``): stage and rotate at once, confirm the new value works, revoke the
+old one and confirm it is refused, with every step recorded in a JSON lines file.
 """
 
 from __future__ import annotations
@@ -11,20 +15,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 
-from cio_security.config import CUSTOMERIO_TRACK_URL, boto_config
+from cio_security.config import CUSTOMERIO_APP_URL, CUSTOMERIO_TRACK_URL, boto_config
 from cio_security.errors import RotationError
 from cio_security.rotation import (
     STAGING_SUFFIX,
     KindName,
     RetryableRotationError,
+    RotatedValue,
     RotationSettings,
     StepResult,
 )
 from ciosec.commands import Subcommands
+from ciosec.operations.incident import IncidentLog, Operator, operator_identity, respond
 from ciosec.operations.rotation import (
     CLI_KINDS,
     StageInputError,
@@ -48,8 +55,15 @@ def _client() -> SecretsManagerClient:
     return client
 
 
+_SECRET_FIELDS: dict[str, str] = {
+    "track": "track_credentials_secret_id",
+    "signing_key": "signing_key_secret_id",
+    "app_api_key": "app_api_key_secret_id",
+}
+
+
 def _secret_id(stack: StackInfo, kind: KindName) -> str:
-    secret_id = stack.track_credentials_secret_id if kind == "track" else stack.signing_key_secret_id
+    secret_id = str(getattr(stack, _SECRET_FIELDS[kind], ""))
     if not secret_id:
         raise SystemExit(f"the stack has no {kind} secret")
     return secret_id
@@ -116,6 +130,64 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _incident(args: argparse.Namespace) -> int:
+    kind = CLI_KINDS[args.kind]
+    stack = resolve(args)
+    client = _client()
+    secret_id = _secret_id(stack, kind)
+    interactive = sys.stdin.isatty()
+    if not interactive and not args.yes:
+        raise SystemExit(
+            "standard input is not a terminal: pass --yes to confirm the steps you take in Customer.io, "
+            "and the new value on standard input"
+        )
+    meta = client.describe_secret(SecretId=secret_id)
+    who = operator_identity(stack, lambda: boto3.client("sts", config=boto_config()))
+    log = IncidentLog(Path(args.record), who=who, kind=kind, secret=meta["Name"], secret_arn=meta["ARN"])
+
+    def confirm(question: str) -> bool:
+        return bool(args.yes) or input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+    def new_value(value_kind: KindName) -> RotatedValue:
+        value, ignored = read_new_value(value_kind, sys.stdin, interactive=interactive)
+        if ignored:
+            print(f"ignored field(s): {', '.join(ignored)}", file=sys.stderr)
+        return value
+
+    def wait_for_deletion(_message: str) -> None:
+        if interactive:
+            input("Press Enter once it is deleted in Customer.io... ")
+        else:
+            print(f"waiting up to {args.revocation_timeout:g} s for it to stop working")
+
+    print(f"incident {log.incident_id}: {kind} secret {meta['Name']}; recording to {args.record}")
+    settings = RotationSettings(
+        track_credentials_secret_id=stack.track_credentials_secret_id,
+        signing_key_secret_id=stack.signing_key_secret_id,
+        track_url=stack.sandbox_url or os.environ.get(CUSTOMERIO_TRACK_URL) or None,
+        app_url=(stack.sandbox_url + "/app" if stack.sandbox_url else None)
+        or os.environ.get(CUSTOMERIO_APP_URL),
+    )
+    result = respond(
+        client,
+        secret_id,
+        kind,
+        stack=stack,
+        operator=Operator(
+            say=print, confirm=confirm, new_value=new_value, wait_for_deletion=wait_for_deletion
+        ),
+        log=log,
+        settings=settings,
+        revocation_timeout=args.revocation_timeout,
+        rotation_wait=args.wait,
+    )
+    if result.complete:
+        print(f"done: the leaked credential is replaced and refused; the record is in {args.record}")
+        return 0
+    print(f"the response is not complete: see {args.record} (incident {log.incident_id})", file=sys.stderr)
+    return 1
+
+
 def _status(args: argparse.Namespace) -> int:
     stack = resolve(args)
     client = _client()
@@ -151,6 +223,39 @@ def register(groups: Subcommands) -> None:
         help="deployed stack: seconds to wait for the rotation to finish (0: do not wait)",
     )
     rotate.set_defaults(func=_rotate)
+
+    incident = commands.add_parser(
+        "incident",
+        help="respond to a leaked credential: replace, rotate, confirm, revoke, confirm; recorded",
+        description=(
+            "The guided response to a credential that leaked: create a new one in Customer.io, stage "
+            "it (hidden prompt, or standard input), rotate at once, confirm the stack works with it, "
+            "delete the old one in Customer.io and confirm it no longer authenticates (a signing key: "
+            "the webhook refuses it). Every step is appended to --record as a JSON line (who, when, "
+            "which secret and versions; never a value). Without a terminal, --yes confirms the steps "
+            "taken in Customer.io and standard input holds the new value."
+        ),
+    )
+    incident.add_argument("kind", choices=kinds)
+    incident.add_argument("--yes", action="store_true", help="confirm the Customer.io steps without asking")
+    incident.add_argument(
+        "--record",
+        default="ciosec-incidents.jsonl",
+        help="the JSON lines file the steps are appended to (default: %(default)s)",
+    )
+    incident.add_argument(
+        "--revocation-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to keep checking that the old credential is refused (default: %(default)s)",
+    )
+    incident.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        help="deployed stack: seconds to wait for the rotation to finish (default: %(default)s)",
+    )
+    incident.set_defaults(func=_incident)
 
     status = commands.add_parser("status", help="versions, staged value and rotation state (no values)")
     status.add_argument("kind", nargs="?", choices=kinds)

@@ -11,7 +11,7 @@ from types import ModuleType
 
 from ciosec.project import EVENTS, FUNCTIONS, ROOT
 
-__all__ = ["EVENTS", "FUNCTIONS", "ROOT", "LambdaContext", "load_function"]
+__all__ = ["EVENTS", "FUNCTIONS", "ROOT", "LambdaContext", "function_timeout_ms", "load_function"]
 
 
 def load_function(name: str) -> ModuleType:
@@ -26,6 +26,23 @@ def load_function(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def function_timeout_ms(name: str) -> int:
+    """functions/<name>'s Timeout in template.yaml (its own, else the Globals one), in ms: what a
+    Lambda context says is left when an invocation starts."""
+    from ciosec.emulator.template import load_template  # noqa: PLC0415 - PyYAML only when asked
+
+    template = load_template()
+    default = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    for spec in template.get("Resources", {}).values():
+        properties = spec.get("Properties", {})
+        if (
+            spec.get("Type") == "AWS::Serverless::Function"
+            and properties.get("CodeUri") == f"functions/{name}"
+        ):
+            return int(properties.get("Timeout", default)) * 1000
+    return int(default) * 1000
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """An SQS event source that feeds a handler exactly as Lambda's event source mapping does:
-batches of up to BatchSize records, ``batchItemFailures`` stay on the queue for redelivery after
+batches of up to BatchSize records (gathered ten at a time, SQS's ReceiveMessage maximum, for at
+most the batching window), ``batchItemFailures`` stay on the queue for redelivery after
 their visibility timeout, every other record is deleted, and the queue's redrive policy (applied
 by SQS itself) moves a message to the DLQ after maxReceiveCount receives. A handler exception
 fails the whole batch, as in Lambda."""
@@ -73,7 +74,9 @@ class SqsEventSource:
     """Polls ``queue_url`` and invokes ``handler`` with Lambda-shaped SQS events.
 
     ``concurrency`` pollers run at once, each with its own handler from ``handler_factory`` (one
-    execution environment each, like the ScalingConfig's MaximumConcurrency).
+    execution environment each, like the ScalingConfig's MaximumConcurrency). ``batch_size`` and
+    ``batching_window`` are the event source's BatchSize and MaximumBatchingWindowInSeconds;
+    ``timeout_seconds`` the function's Timeout (what the context says is left at the start).
     """
 
     def __init__(
@@ -83,10 +86,12 @@ class SqsEventSource:
         handler_factory: Callable[[], Handler],
         *,
         batch_size: int = 10,
+        batching_window: float = 0.0,
         concurrency: int = 1,
         wait_seconds: int = 1,
         region: str = "eu-west-1",
         function_name: str = "gdpr-deletion",
+        timeout_seconds: float = 900.0,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -95,28 +100,37 @@ class SqsEventSource:
         ]["QueueArn"]
         self.handler_factory = handler_factory
         self.batch_size = batch_size
+        self.batching_window = batching_window
         self.concurrency = concurrency
         self.wait_seconds = wait_seconds
         self.region = region
         self.function_name = function_name
+        self.timeout_seconds = timeout_seconds
         self.stats = PollStats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def poll_once(self, handler: Handler) -> int:
         """Receive one batch, invoke the handler, delete what succeeded. Returns records seen."""
-        received = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=self.wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = received.get("Messages", [])
+        messages = self._receive(min(10, self.batch_size), self.wait_seconds)
         if not messages:
             return 0
+        # Like Lambda's batching window: keep gathering until the batch is full, the window is
+        # over, or (without a window) the queue has nothing more to give at once.
+        closes = time.monotonic() + self.batching_window
+        while len(messages) < self.batch_size:
+            more = self._receive(min(10, self.batch_size - len(messages)), 0)
+            if more:
+                messages.extend(more)
+            elif time.monotonic() >= closes:
+                break
+            else:
+                self._stop.wait(0.05)
         event = {"Records": [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]}
-        context = LambdaContext(function_name=self.function_name)
+        # Each invocation starts with the function's whole Timeout left, as in Lambda.
+        context = LambdaContext(
+            function_name=self.function_name, remaining_ms=int(self.timeout_seconds * 1000)
+        )
         try:
             response = handler(event, context) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
@@ -137,6 +151,16 @@ class SqsEventSource:
             self.stats.records += len(messages)
             self.stats.failed_records += len(failed)
         return len(messages)
+
+    def _receive(self, count: int, wait_seconds: int) -> list[MessageTypeDef]:
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(received.get("Messages", []))
 
     def _run(self) -> None:
         handler = self.handler_factory()

@@ -1,6 +1,7 @@
 """The operator's side of deletion requests (``ciosec deletion ...`` and ``ciosec dlq ...``):
-submit one request or a CSV of them, look up an audit record, list and redrive the dead-letter
-queue. Every function takes boto3 clients, so it runs against AWS, the local stack or moto alike.
+submit one request or a CSV of them, look up an audit record, report every request since a date
+for a data-protection officer, list and redrive the dead-letter queue. Every function takes boto3
+clients, so it runs against AWS, the local stack or moto alike.
 
 Identifiers are personal data: they are read from standard input or a hidden prompt rather than
 the command line (where shell history and process listings keep them), and the dead-letter queue
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import ValidationError
 
 from cio_security.audit.dynamodb import AuditStore
+from cio_security.audit.record import AuditRecord, iso
 from cio_security.deletion.request import DeletionRequest
 
 if TYPE_CHECKING:
@@ -116,6 +119,129 @@ def audit_status(dynamodb: DynamoDBClient, table: str, request_id: str) -> dict[
     """The audit record of ``request_id`` as JSON-ready data, or None when there is none yet."""
     record = AuditStore(table, client=dynamodb).get(request_id)
     return record.model_dump(mode="json") if record else None
+
+
+# -- the compliance report -----------------------------------------------------------------------
+
+REPORT_COLUMNS = (
+    "request_id",
+    "action",
+    "regulation",
+    "status",
+    "requested_at",
+    "deadline",
+    "deadline_met",
+    "accepted_at",
+    "completed_at",
+    "verification",
+    "verified_at",
+    "failure_reason",
+    "attempts",
+)
+"""What the report holds per request: no identifier, no subject hash."""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One request in the compliance report. ``deadline_met``: True or False once known, None
+    while a request not yet erased still has time (``AuditRecord.deadline_met``)."""
+
+    request_id: str
+    action: str
+    regulation: str
+    status: str
+    requested_at: str
+    deadline: str
+    deadline_met: bool | None
+    accepted_at: str | None
+    completed_at: str | None
+    verification: str | None
+    verified_at: str | None
+    failure_reason: str | None
+    attempts: int
+
+    @classmethod
+    def of(cls, record: AuditRecord, now: datetime) -> ReportRow:
+        return cls(
+            request_id=record.request_id,
+            action=record.action,
+            regulation=record.regulation,
+            status=record.status,
+            requested_at=record.requested_at,
+            deadline=record.deadline,
+            deadline_met=record.deadline_met(now),
+            accepted_at=record.accepted_at,
+            completed_at=record.completed_at,
+            verification=record.verification,
+            verified_at=record.verified_at,
+            failure_reason=record.failure_reason,
+            attempts=record.attempts,
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {column: getattr(self, column) for column in REPORT_COLUMNS}
+
+
+def compliance_report(
+    dynamodb: DynamoDBClient, table: str, *, since: datetime, now: datetime | None = None
+) -> list[ReportRow]:
+    """Every audit record whose request was made at or after ``since`` (a full scan of the audit
+    table, filtered on ``requested_at``), oldest first, judged against its deadline at ``now``."""
+    if since.tzinfo is None:
+        raise RequestInputError("--since needs a timezone or a plain date (taken as UTC)")
+    moment = now or datetime.now(UTC)
+    rows: list[ReportRow] = []
+    paginator = dynamodb.get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=table,
+        FilterExpression="requested_at >= :since",
+        ExpressionAttributeValues={":since": {"S": iso(since)}},
+    )
+    for page in pages:
+        rows.extend(ReportRow.of(AuditRecord.from_item(item), moment) for item in page.get("Items", []))
+    return sorted(rows, key=lambda row: (row.requested_at, row.request_id))
+
+
+def report_csv(rows: Sequence[ReportRow]) -> str:
+    """The report as CSV with a header row; ``deadline_met`` as yes, no or pending."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    for row in rows:
+        data = row.public()
+        met = data["deadline_met"]
+        data["deadline_met"] = "pending" if met is None else ("yes" if met else "no")
+        writer.writerow(["" if data[c] is None else data[c] for c in REPORT_COLUMNS])
+    return out.getvalue()
+
+
+def report_json(rows: Sequence[ReportRow]) -> str:
+    """The report as a JSON array of objects."""
+    return json.dumps([row.public() for row in rows], indent=2)
+
+
+def report_summary(rows: Sequence[ReportRow]) -> str:
+    """One line: how many requests, by status, and how many missed their deadline."""
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row.status] = statuses.get(row.status, 0) + 1
+    missed = sum(1 for row in rows if row.deadline_met is False)
+    pending = sum(1 for row in rows if row.deadline_met is None)
+    by_status = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"
+    return f"{len(rows)} request(s): {by_status}; {missed} missed the deadline, {pending} still open in time"
+
+
+def parse_since(value: str) -> datetime:
+    """``--since``: an ISO 8601 date (midnight UTC) or date and time with a timezone."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise RequestInputError("--since must be an ISO 8601 date, e.g. 2026-11-01") from None
+    if moment.tzinfo is None:
+        if len(value.strip()) > 10:
+            raise RequestInputError("--since needs a timezone when it has a time (e.g. 2026-11-01T00:00Z)")
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 # -- bulk ----------------------------------------------------------------------------------------

@@ -21,6 +21,14 @@ It needs no Track auth: it is only ever bound on 127.0.0.1, and refuses a foreig
                                             answers it in full, key included
     DELETE /_sandbox/app-keys/{key}         remove an App API key
     POST   /_sandbox/reset                  back to the state the sandbox started with
+    POST   /_sandbox/webhooks               set up a workspace's reporting webhook and start its
+                                            sender (ReportingWebhook: url, signing_key, ...);
+                                            answers its settings, never the key
+    POST   /_sandbox/webhooks/events        queue events: {"events": [QueuedWebhook, ...],
+                                            "environment_id"}; answers {"queued": [event ids]}
+    GET    /_sandbox/webhooks               the sender's settings, deliveries and attempts, never
+                                            a body (``/webhooks/report/{environment_id}``: another
+                                            workspace's)
 """
 
 from __future__ import annotations
@@ -35,12 +43,14 @@ from pydantic import ValidationError
 from ciosec.sandbox.config import HOST
 from ciosec.sandbox.faults import OperationFault, ScriptedFault
 from ciosec.sandbox.models import Reply, error_reply
+from ciosec.sandbox.webhooks import QueuedWebhook, ReportingWebhook
 
 if TYPE_CHECKING:
     from ciosec.sandbox.sandbox import Sandbox
 
 ADMIN_PREFIX = "/_sandbox"
 _LOCAL_HOSTS = {HOST, "localhost"}
+MAX_QUEUED_PER_REQUEST = 1000
 
 
 def is_admin_path(path: str) -> bool:
@@ -65,6 +75,8 @@ def handle(sandbox: Sandbox, method: str, path: str, headers: Mapping[str, str],
         return error_reply(400, "expected a JSON object")
     endpoint = path[len(ADMIN_PREFIX) :].rstrip("/")
     try:
+        if endpoint == "/webhooks" or endpoint.startswith("/webhooks/"):
+            return _webhooks(sandbox, method, endpoint, data)
         return _route(sandbox, method, endpoint, data)
     except ValidationError as exc:
         return Reply(400, {"meta": {"error": "invalid settings"}, "errors": json.loads(exc.json())})
@@ -112,3 +124,41 @@ def _add_person(sandbox: Sandbox, data: dict[str, Any]) -> Reply:
         return error_reply(400, "environment_id must be an integer or a string")
     sandbox.add_person(identifier, attributes, environment_id)
     return Reply(200, {})
+
+
+def _webhooks(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]) -> Reply:
+    if (method, endpoint) == ("POST", "/webhooks"):
+        setup = ReportingWebhook.model_validate(data)
+        sender = sandbox.configure_webhooks(
+            setup.url,
+            setup.signing_key,
+            environment_id=setup.environment_id,
+            retry_signing=setup.retry_signing,
+            policy=setup.policy,
+            fast_forward=setup.fast_forward,
+        )
+        return Reply(200, {**sender.public(), "fast_forward": setup.fast_forward})
+    if (method, endpoint) == ("POST", "/webhooks/events"):
+        events_in = data.get("events")
+        if set(data) - {"events", "environment_id"} or not isinstance(events_in, list):
+            return error_reply(400, "expected events (a list) and environment_id only")
+        if len(events_in) > MAX_QUEUED_PER_REQUEST:
+            return error_reply(400, f"at most {MAX_QUEUED_PER_REQUEST} events per request")
+        events = [QueuedWebhook.model_validate(item) for item in events_in]
+        try:
+            sender = sandbox.webhooks(data.get("environment_id"))
+        except LookupError:
+            return error_reply(409, "set up the reporting webhook first (POST /_sandbox/webhooks)")
+        queued = [
+            sender.enqueue(e.body.encode(), event_id=e.event_id, lost_responses=e.lost_responses)
+            for e in events
+        ]
+        return Reply(200, {"queued": queued})
+    if method == "GET" and (endpoint == "/webhooks" or endpoint.startswith("/webhooks/report/")):
+        named = unquote_to_bytes(endpoint[len("/webhooks/report/") :]).decode("utf-8", "replace")
+        try:
+            sender = sandbox.webhooks(named or None)
+        except LookupError:
+            return error_reply(404, "no reporting webhook is set up for that workspace")
+        return Reply(200, sender.report())
+    return error_reply(404, "no such admin endpoint")

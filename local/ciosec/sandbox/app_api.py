@@ -11,6 +11,9 @@ another host, ``https://api.customer.io``, EU ``https://api-eu.customer.io``):
                                                missing people omitted; 400 for a malformed body
 ``GET /v1/info/ip_addresses``                  200 ``{"ip_addresses": [...]}``: the addresses
                                                Customer.io sends webhooks from (here, loopback)
+``GET /v1/workspaces``                         200 ``{"workspaces": [{"id", "name", ...}]}``: the
+                                               workspaces of the key's account (here, one
+                                               account per workspace: the key's own)
 =============================================  ==================================================
 
 ``Authorization: Bearer <App API key>``, a key of its own per workspace (never the Track
@@ -58,6 +61,8 @@ def route(method: str, path: str) -> tuple[Operation | None, str | None, Reply |
     if segments == ["", "v1", "info", "ip_addresses"]:
         operation: Operation = "app_ip_addresses"
         allowed, customer = "GET", None
+    elif segments == ["", "v1", "workspaces"]:
+        operation, allowed, customer = "app_workspaces", "GET", None
     elif segments == ["", "v1", "customers", "attributes"]:
         operation, allowed, customer = "app_people", "POST", None
     elif len(segments) == 5 and segments[:3] == ["", "v1", "customers"] and segments[4] == "attributes":
@@ -133,10 +138,14 @@ def apply(
     workspace: Workspace,
     ip_addresses: tuple[str, ...],
     now: float,
+    workspace_id: str = "",
 ) -> Reply:
-    """The App API semantics of one authenticated request (nothing is changed)."""
+    """The App API semantics of one authenticated request (nothing is changed). ``workspace_id``
+    is the key's workspace (its ``environment_id``), which ``/v1/workspaces`` lists."""
     if operation == "app_ip_addresses":
         return Reply(200, {"ip_addresses": list(ip_addresses)})
+    if operation == "app_workspaces":
+        return Reply(200, {"workspaces": [_workspace_summary(workspace_id, workspace, now=now)]})
     id_type = id_type_of(query)
     if id_type is None:
         return app_error_reply(400, "id_type must be one of id, email, cio_id, phone")
@@ -160,3 +169,17 @@ def apply(
         if person is not None:
             found.setdefault(person.cio_id, person)
     return Reply(200, {"customers": [{"customer": customer(p)} for p in found.values()]})
+
+
+def _workspace_summary(workspace_id: str, workspace: Workspace, *, now: float) -> dict[str, Any]:
+    """A workspace as ``GET /v1/workspaces`` lists it (the documented example's fields)."""
+    visible = sum(1 for person in workspace.people.values() if person.visible_from <= now)
+    return {
+        "id": workspace_id,
+        "name": f"Workspace {workspace_id}",
+        "messages_sent": 0,
+        "billable_messages_sent": 0,
+        "people": visible,
+        "object_types": 0,
+        "objects": 0,
+    }

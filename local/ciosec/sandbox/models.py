@@ -20,6 +20,7 @@ Operation = Literal[
     "app_person",
     "app_people",
     "app_ip_addresses",
+    "app_workspaces",
 ]
 """The operations the sandbox models: Track v1 (``ciosec.sandbox.track_api``), Track v2
 (``entity``, ``batch``: ``ciosec.sandbox.track_v2``) and the App API (``app_*``:

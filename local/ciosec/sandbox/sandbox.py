@@ -1,6 +1,6 @@
 """``Sandbox``: the Customer.io sandbox's state (Track credential sets, App API keys, workspaces,
-the request log, settings, scripted faults), its Python API for tests, and its lifecycle
-(``start``/``stop``).
+the request log, settings, scripted faults, reporting webhook senders), its Python API for tests,
+and its lifecycle (``start``/``stop``).
 
 Each Track request goes: latency (in the HTTP server), the fault injection (before auth, as a
 proxy's 503 would), authentication, the rate limit, then the semantics of
@@ -48,6 +48,7 @@ from ciosec.sandbox.models import (
     workspace_key,
 )
 from ciosec.sandbox.server import SandboxHTTPServer
+from ciosec.sandbox.webhooks import DeliveryPolicy, FastForwardClock, RetrySigning, WebhookSender
 
 MAX_LOGGED_REQUESTS: int | None = 10_000
 """The request log keeps the newest entries: a long ``make local`` session stays small."""
@@ -85,6 +86,8 @@ class Sandbox:
         self._log: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._faults = FaultInjector()
         self._bucket: TokenBucket | None = None
+        self._webhooks: dict[str, WebhookSender] = {}
+        self._webhook_settings: dict[str, tuple[Any, ...]] = {}
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -102,7 +105,9 @@ class Sandbox:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving, drop open connections, join every thread and close the port."""
+        """Stop serving and sending webhooks (the senders are dropped), drop open connections, join
+        every thread and close the port."""
+        self._stop_webhooks()
         server, self._server = self._server, None
         if server is None:
             return
@@ -153,6 +158,9 @@ class Sandbox:
     def threads(self) -> list[threading.Thread]:
         """The sandbox's live threads (empty after ``stop()``)."""
         live = [self._thread] if self._thread and self._thread.is_alive() else []
+        with self._lock:
+            senders = [s.thread for s in self._webhooks.values()]
+        live.extend(t for t in senders if t is not None and t.is_alive())
         if self._server is not None:
             with self._server.tracking:
                 live.extend(t for t in self._server.threads if t.is_alive())
@@ -313,7 +321,8 @@ class Sandbox:
 
     def reset(self) -> None:
         """Back to the state at construction: initial credentials, App API keys and config, no
-        people, no suppressions, an empty log, no scripted faults."""
+        people, no suppressions, an empty log, no scripted faults, no reporting webhooks."""
+        self._stop_webhooks()
         with self._lock:
             self._credentials = {}
             self._app_keys = {}
@@ -327,6 +336,64 @@ class Sandbox:
                 self.add_app_key(key)
             self._config = self._initial_config
             self.configure(faults=self._initial_config.faults)
+
+    # -- reporting webhooks (ciosec.sandbox.webhooks) ---------------------------------------------
+
+    def configure_webhooks(
+        self,
+        url: str,
+        signing_key: bytes | str,
+        *,
+        environment_id: int | str | None = None,
+        retry_signing: RetrySigning = "resign",
+        policy: DeliveryPolicy | None = None,
+        fast_forward: bool = False,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ) -> WebhookSender:
+        """Set up a workspace's reporting webhook (default: the first credential set's) and start
+        its sender: events queued on it are delivered to ``url``, signed with ``signing_key``, as
+        Customer.io delivers them. ``fast_forward`` makes its waits take no time (``clock`` and
+        ``sleep`` replace its time altogether). The same settings keep the running sender and its
+        log; other settings replace it (its pending events are dropped)."""
+        policy = policy or DeliveryPolicy()
+        key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
+        settings = (url, key, retry_signing, policy, fast_forward)
+        injected = clock is not None or sleep is not None
+        if fast_forward and not injected:
+            ticking = FastForwardClock()
+            clock, sleep = ticking.now, ticking.sleep
+        with self._lock:
+            env = self._default_environment(fallback=True) if environment_id is None else environment_id
+            workspace = workspace_key(env)
+            current = self._webhooks.get(workspace)
+            if current is not None and not injected and self._webhook_settings.get(workspace) == settings:
+                return current
+            sender = WebhookSender(
+                url, key, policy=policy, retry_signing=retry_signing, clock=clock, sleep=sleep
+            )
+            self._webhooks[workspace] = sender.start()
+            self._webhook_settings[workspace] = settings
+        if current is not None:
+            current.stop()  # outside the lock: it may be waiting on a call
+        return sender
+
+    def webhooks(self, environment_id: int | str | None = None) -> WebhookSender:
+        """A workspace's webhook sender (default: the first credential set's workspace); raises
+        LookupError when its reporting webhook is not set up."""
+        with self._lock:
+            env = self._default_environment(fallback=True) if environment_id is None else environment_id
+            sender = self._webhooks.get(workspace_key(env))
+            if sender is None:
+                raise LookupError("no reporting webhook is set up for that workspace")
+            return sender
+
+    def _stop_webhooks(self) -> None:
+        with self._lock:
+            senders, self._webhooks = list(self._webhooks.values()), {}
+            self._webhook_settings = {}
+        for sender in senders:
+            sender.stop()
 
     # -- inspection ------------------------------------------------------------------------------
 
@@ -439,6 +506,7 @@ class Sandbox:
                     for fault, remaining in self._faults.scripted_operations()
                 ],
                 "requests": [r.as_dict() for r in self._log],
+                "webhooks": {env: sender.public() for env, sender in self._webhooks.items()},
             }
 
     # -- requests, as the HTTP server hands them over --------------------------------------------
@@ -549,6 +617,7 @@ class Sandbox:
                             workspace=self._workspace(environment),
                             ip_addresses=self._config.ip_addresses,
                             now=self._clock(),
+                            workspace_id=str(environment),
                         )
             assert reply is not None  # noqa: S101 - route() answers whatever it does not route
             self._record(

@@ -73,6 +73,14 @@ def deletion_body(request_id: str, identifier: str, **fields: Any) -> str:
     return json.dumps(data)
 
 
+# What template.yaml gives the function and the queue's redrive policy alike.
+MAX_RECEIVE_COUNT = int(load_template()["Parameters"]["DeletionMaxReceiveCount"]["Default"])
+# An invocation starts with the function's whole Timeout left.
+FUNCTION_TIMEOUT_MS = (
+    int(load_template()["Resources"]["GdprDeletionFunction"]["Properties"]["Timeout"]) * 1000
+)
+
+
 @dataclass
 class DeletionStack(DeletionQueues):
     app: ModuleType
@@ -84,7 +92,9 @@ class DeletionStack(DeletionQueues):
     queue_arn: str
     dlq_url: str
     context: FakeLambdaContext = field(
-        default_factory=lambda: FakeLambdaContext(function_name="gdpr-deletion")
+        default_factory=lambda: FakeLambdaContext(
+            function_name="gdpr-deletion", remaining_ms=FUNCTION_TIMEOUT_MS
+        )
     )
     responses: list[dict[str, Any]] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
@@ -154,11 +164,25 @@ class DeletionStack(DeletionQueues):
         return list(self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"])
 
     def calls(self, identifier: str | None = None) -> list[tuple[str | None, str | None, int | None]]:
-        """(operation, identifier, status) of every Track request the sandbox received."""
+        """(action, identifier, status) of every Track operation the sandbox received: each
+        operation of a v2 batch (a cio_id with its ``cio_`` prefix back on) with its request's
+        status, and each v1 call."""
+        found: list[tuple[str | None, str | None, int | None]] = []
+        for r in self.sandbox.requests():
+            if r.operation == "batch" and isinstance(r.body, dict):
+                for op in r.body.get("batch", []):
+                    ((kind, value),) = op["identifiers"].items()
+                    found.append((op["action"], f"cio_{value}" if kind == "cio_id" else value, r.status))
+            else:
+                found.append((r.operation, r.identifier, r.status))
+        return [c for c in found if identifier is None or c[1] == identifier]
+
+    def batches(self) -> list[tuple[int | None, int]]:
+        """(status, number of operations) of every Track v2 batch request the sandbox received."""
         return [
-            (r.operation, r.identifier, r.status)
+            (r.status, len(r.body.get("batch", [])) if isinstance(r.body, dict) else 0)
             for r in self.sandbox.requests()
-            if identifier is None or r.identifier == identifier
+            if r.operation == "batch"
         ]
 
 
@@ -184,10 +208,6 @@ def create_deletion_resources() -> tuple[Any, Any, Any, str, str, str]:
         "QueueArn"
     ]
     return sqs, ddb, sm, queue_url, queue_arn, dlq_url
-
-
-# What template.yaml gives the function and the queue's redrive policy alike.
-MAX_RECEIVE_COUNT = int(load_template()["Parameters"]["DeletionMaxReceiveCount"]["Default"])
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The deletion handler end to end: moto SQS/DynamoDB/Secrets Manager and the sandbox over HTTP."""
+"""The deletion handler end to end: moto SQS/DynamoDB/Secrets Manager/EventBridge and the sandbox
+over HTTP, Track API v2 batches."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from cio_security.audit.dynamodb import AuditStore
 from cio_security.audit.record import AuditRecord, subject_hash
 from cio_security.deletion.request import DeletionRequest
+from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext
 from fixtures.logs import LogCapture, sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS
@@ -28,7 +31,7 @@ from .conftest import (
     track_json,
 )
 
-SUPPRESS = "/api/v1/customers/*/suppress"
+BATCH = "/api/v2/batch"
 
 
 def failures(response: dict[str, Any]) -> set[str]:
@@ -51,30 +54,40 @@ def erase(stack: DeletionStack, request_id: str, identifier: str, **fields: Any)
     return stack.deliver()
 
 
+def deliver_all(stack: DeletionStack, count: int) -> dict[str, Any]:
+    """Receive ``count`` messages (SQS hands out at most 10 per call) and invoke the handler once."""
+    messages: list[dict[str, Any]] = []
+    while len(messages) < count:
+        messages.extend(stack.receive())
+    return stack.invoke(messages)
+
+
 # -- both actions ---------------------------------------------------------------------------------
 
 
-def test_erase_suppresses_then_deletes_and_audits(deletion: DeletionStack) -> None:
-    deletion.sandbox.add_person("user-1", {"plan": "pro"})
+def test_erase_is_one_suppress_in_a_v2_batch_and_is_audited(deletion: DeletionStack) -> None:
+    deletion.sandbox.add_person("user-1", {"plan": "pro", "email": "u1@example.org"})
     deletion.send(deletion_body("dsar-1", "user-1", action="erase", regulation="gdpr"))
     response = deletion.deliver()
     assert response == {"batchItemFailures": []}
-    assert deletion.calls() == [("suppress", "user-1", 200), ("delete", "user-1", 200)]
+    assert deletion.calls() == [("suppress", "user-1", 200)]
+    assert deletion.batches() == [(200, 1)]
     assert "user-1" not in deletion.sandbox.people()
-    assert "user-1" in deletion.sandbox.suppressed()
+    assert {"user-1", "u1@example.org"} <= deletion.sandbox.suppressed()  # suppress blocks id and email
     assert deletion.queue_depth() == 0
     record = deletion.audit("dsar-1")
     assert record is not None
-    assert record.status == "completed"
-    assert record.attempts == 1
-    assert {s: (r.status, r.status_code) for s, r in record.steps.items()} == {
-        "suppress": ("done", 200),
-        "delete": ("done", 200),
-    }
+    assert (record.status, record.verification, record.attempts) == ("completed", "not_verified", 1)
+    step = record.steps["suppress"]
+    assert (step.status, step.status_code) == ("done", 200)
+    (sent,) = deletion.sandbox.requests()
+    assert step.customerio_request_id == sent.request_id
+    assert set(record.steps) == {"suppress"}
     assert record.subject_hash == subject_hash("id", "user-1", PEPPER)
     assert (record.requested_at, record.deadline) == ("2026-11-28T10:00:00.000Z", "2026-12-28T10:00:00.000Z")
-    assert record.received_at <= (record.completed_at or "")
+    assert record.received_at <= (record.submitted_at or "") <= (record.completed_at or "")
     assert record.lease_until is None
+    sensitive("u1@example.org")
 
 
 def test_delete_only_deletes_and_the_person_may_come_back(deletion: DeletionStack) -> None:
@@ -99,15 +112,106 @@ def test_deleting_someone_who_never_existed_completes(deletion: DeletionStack) -
     assert (record.status, record.steps["delete"].status_code) == ("completed", 200)
 
 
-def test_a_404_on_delete_is_dead_lettered_not_recorded_as_gone(deletion: DeletionStack) -> None:
-    deletion.sandbox.fail_next(status=404, operation="delete")  # a wrong base URL or a proxy
-    deletion.send(deletion_body("dsar-404", "user-404", action="delete"))
+def test_a_whole_batch_is_one_track_request(deletion: DeletionStack) -> None:
+    identifiers = [f"user-b{i}" for i in range(10)] + ["b@example.org", "cio_0000ab12"]
+    for identifier in identifiers:
+        deletion.sandbox.add_person(identifier)
+    deletion.send(*(deletion_body(f"b-{i}", ident) for i, ident in enumerate(identifiers)))
+    assert deliver_all(deletion, len(identifiers)) == {"batchItemFailures": []}
+    assert deletion.batches() == [(200, len(identifiers))]
+    assert deletion.sandbox.people() == {}
+    assert {deletion.audit(f"b-{i}").status for i in range(len(identifiers))} == {"completed"}  # type: ignore[union-attr]
+    sensitive("b@example.org", "0000ab12")
+
+
+def test_a_stated_identifier_type_is_honoured(deletion: DeletionStack) -> None:
+    # A workspace whose ids look like emails: the stated type reaches Customer.io as given.
+    deletion.sandbox.add_person("cio_0000cafe", {"id": "shop-7@example.org"})
+    deletion.sandbox.add_person("shop-7@example.org")  # someone else, whose email it is
+    deletion.send(deletion_body("typed", "shop-7@example.org", identifier_type="id"))
     assert deletion.deliver() == {"batchItemFailures": []}
-    record = deletion.audit("dsar-404")
-    assert record is not None
-    assert (record.status, record.failure_reason) == ("failed", "customerio_404")
-    (letter,) = deletion.dead_letters()
-    assert letter["MessageAttributes"]["reason"]["StringValue"] == "customerio_404"
+    (request,) = deletion.sandbox.requests()
+    assert request.body == {
+        "batch": [{"type": "person", "action": "suppress", "identifiers": {"id": "shop-7@example.org"}}]
+    }
+    assert "cio_0000cafe" not in deletion.sandbox.people()
+    assert "shop-7@example.org" in deletion.sandbox.people()  # the email's owner is untouched
+    sensitive("shop-7@example.org", "0000cafe")
+
+
+def test_an_id_over_150_bytes_is_a_schema_error_not_a_track_failure(deletion: DeletionStack) -> None:
+    deletion.send(deletion_body("too-long", "x" * 151))
+    assert deletion.deliver() == {"batchItemFailures": []}
+    assert deletion.calls() == []
+    (dead,) = deletion.dead_letters()
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "schema_error"
+    assert deletion.audit("too-long") is None
+
+
+def test_a_404_dead_letters_every_request_of_the_batch_as_a_wrong_url(
+    deletion: DeletionStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deletion.sandbox.fail_next(status=404, operation="batch")  # a wrong base URL or a proxy
+    deletion.send(
+        deletion_body("dsar-404", "user-404", action="delete"), deletion_body("dsar-404b", "user-404b")
+    )
+    capsys.readouterr()
+    assert deliver_all(deletion, 2) == {"batchItemFailures": []}
+    for request_id in ("dsar-404", "dsar-404b"):
+        record = deletion.audit(request_id)
+        assert record is not None
+        assert (record.status, record.failure_reason, record.submitted_at) == (
+            "failed",
+            "customerio_404",
+            None,
+        )
+    assert reasons(deletion) == {"dsar-404": "customerio_404", "dsar-404b": "customerio_404"}
+    assert metric_totals(capsys.readouterr().out)["DeletionWrongUrl"] == 2.0  # alarmed
+
+
+# -- 207: per-operation outcomes ------------------------------------------------------------------
+
+
+def test_a_207_dead_letters_only_the_refused_operation(deletion: DeletionStack) -> None:
+    for identifier in ("user-ok-1", "user-bad", "user-ok-2"):
+        deletion.sandbox.add_person(identifier)
+    deletion.sandbox.fail_operations(identifier="user-bad", reason="invalid_identifiers")
+    deletion.send(
+        deletion_body("ok-1", "user-ok-1"),
+        deletion_body("bad", "user-bad"),
+        deletion_body("ok-2", "user-ok-2", action="delete"),
+    )
+    assert deliver_all(deletion, 3) == {"batchItemFailures": []}
+    assert deletion.batches() == [(207, 3)]
+    assert reasons(deletion) == {"bad": "customerio_rejected_invalid_identifiers"}
+    assert set(deletion.sandbox.people()) == {"user-bad"}
+    bad = deletion.audit("bad")
+    assert bad is not None
+    assert (bad.status, bad.steps["suppress"].status, bad.steps["suppress"].status_code) == (
+        "failed",
+        "failed",
+        207,
+    )
+    for request_id in ("ok-1", "ok-2"):
+        record = deletion.audit(request_id)
+        assert record is not None
+        assert (record.status, record.steps[next(iter(record.steps))].status_code) == ("completed", 207)
+
+
+def test_a_one_off_whole_request_400_is_split_and_every_request_completes(deletion: DeletionStack) -> None:
+    deletion.sandbox.fail_next(status=400, operation="batch")
+    deletion.send(*(deletion_body(f"split-{i}", f"user-s{i}") for i in range(4)))
+    assert deliver_all(deletion, 4) == {"batchItemFailures": []}
+    assert deletion.batches() == [(400, 4), (200, 2), (200, 2)]
+    assert deletion.dead_letters() == []
+
+
+def test_a_400_for_a_single_request_is_permanent(deletion: DeletionStack) -> None:
+    deletion.sandbox.fail_next(status=400, operation="batch")
+    deletion.send(deletion_body("dsar-400", "user-p"))
+    assert deletion.deliver() == {"batchItemFailures": []}
+    assert deletion.batches() == [(400, 1)]
+    assert reasons(deletion) == {"dsar-400": "customerio_400"}
 
 
 # -- transient failures: batch item failures, then redelivery -------------------------------------
@@ -123,14 +227,14 @@ def test_a_404_on_delete_is_dead_lettered_not_recorded_as_gone(deletion: Deletio
         ({"kind": "reset"}, "customerio_unreachable"),
     ],
 )
-def test_transient_failure_after_retries_is_a_batch_item_failure(
+def test_a_transient_failure_is_a_batch_item_failure_for_every_request_in_the_call(
     deletion: DeletionStack, fault: dict[str, Any], reason: str
 ) -> None:
-    deletion.sandbox.fail_next(times=3, path=SUPPRESS, **fault)  # every attempt of the client
-    (message_id,) = deletion.send(deletion_body("dsar-t", "user-t"))
-    response = deletion.deliver()
-    assert failures(response) == {message_id}
-    assert [op for op, _, _ in deletion.calls()] == ["suppress"] * 3
+    deletion.sandbox.fail_next(times=3, path=BATCH, **fault)  # every attempt of the client
+    ids = deletion.send(deletion_body("dsar-t", "user-t"), deletion_body("dsar-t2", "user-t2"))
+    response = deliver_all(deletion, 2)
+    assert failures(response) == set(ids)
+    assert len(deletion.batches()) == 3
     assert deletion.dead_letters() == []
     record = deletion.audit("dsar-t")
     assert record is not None
@@ -138,37 +242,34 @@ def test_transient_failure_after_retries_is_a_batch_item_failure(
     assert record.steps["suppress"].status == "pending"
     assert record.lease_token is None
 
-    # The visibility timeout passes and SQS redelivers: the request completes.
+    # The visibility timeout passes and SQS redelivers: the requests complete.
     deletion.expire_failures()
-    assert deletion.deliver() == {"batchItemFailures": []}
+    assert deliver_all(deletion, 2) == {"batchItemFailures": []}
     final = deletion.audit("dsar-t")
     assert final is not None
     assert (final.status, final.attempts) == ("completed", 2)
 
 
-def test_a_transient_failure_on_delete_resumes_at_delete(deletion: DeletionStack) -> None:
-    deletion.sandbox.fail_next(times=3, status=502, operation="delete")
-    (message_id,) = deletion.send(deletion_body("dsar-resume", "user-r"))
-    assert failures(deletion.deliver()) == {message_id}
-    deletion.expire_failures()
-    assert deletion.deliver() == {"batchItemFailures": []}
-    operations = [(op, status) for op, _, status in deletion.calls()]
-    assert operations == [
-        ("suppress", 200),
-        ("delete", 502),
-        ("delete", 502),
-        ("delete", 502),
-        ("delete", 200),
-    ]
+def test_random_operation_refusals_and_whole_batch_failures_lose_nothing(deletion: DeletionStack) -> None:
+    deletion.sandbox.configure(faults={"operation_error_rate": 0.3, "error_rate": 0.3, "seed": 7})
+    identifiers = {f"rand-{i}": f"user-rand-{i}" for i in range(20)}
+    deletion.send(*(deletion_body(rid, ident) for rid, ident in identifiers.items()))
+    deletion.drain()
+    dead = reasons(deletion)
+    assert dead and set(dead.values()) == {"customerio_rejected_injected"}
+    for request_id in identifiers:
+        record = deletion.audit(request_id)
+        assert record is not None
+        assert (record.status == "completed") != (request_id in dead)
 
 
 def test_a_retry_after_beyond_the_cap_is_not_waited_for(deletion: DeletionStack) -> None:
-    deletion.sandbox.fail_next(status=429, path=SUPPRESS, headers={"Retry-After": "3600"})
+    deletion.sandbox.fail_next(status=429, path=BATCH, headers={"Retry-After": "3600"})
     (message_id,) = deletion.send(deletion_body("dsar-slow", "user-slow"))
     started = time.monotonic()
     assert failures(deletion.deliver()) == {message_id}
     assert time.monotonic() - started < 5
-    assert len(deletion.calls()) == 1
+    assert len(deletion.batches()) == 1
 
 
 def test_the_last_delivery_dead_letters_with_the_cause(deletion: DeletionStack) -> None:
@@ -222,6 +323,7 @@ def test_without_the_receive_count_setting_sqs_still_dead_letters(
         ('{"request_id": "dsar-bad-json", "identifier": ', "invalid_json", None),
         (deletion_body("dsar-schema", "user-s", action="shred"), "schema_error", "dsar-schema"),
         (deletion_body("dsar-schema-2", "user-s", requested_at="yesterday"), "schema_error", "dsar-schema-2"),
+        (deletion_body("dsar-phone", "4155552671", identifier_type="phone"), "schema_error", "dsar-phone"),
         (json.dumps({"identifier": "user-s"}), "schema_error", None),
     ],
 )
@@ -242,18 +344,16 @@ def test_invalid_messages_go_to_the_dlq_at_once(
     assert deletion.audit_items() == []
 
 
-@pytest.mark.parametrize("status", [400, 403])
-def test_customerio_rejections_go_to_the_dlq_with_their_status(deletion: DeletionStack, status: int) -> None:
-    deletion.sandbox.fail_next(status=status, path=SUPPRESS)
-    body = deletion_body(f"dsar-{status}", "user-p")
-    deletion.send(body)
-    assert deletion.deliver() == {"batchItemFailures": []}
-    assert len(deletion.calls()) == 1  # no retry for a permanent failure
-    assert reasons(deletion) == {f"dsar-{status}": f"customerio_{status}"}
-    record = deletion.audit(f"dsar-{status}")
+def test_a_403_dead_letters_every_request_of_the_batch(deletion: DeletionStack) -> None:
+    deletion.sandbox.fail_next(status=403, path=BATCH)
+    deletion.send(deletion_body("dsar-403", "user-p"), deletion_body("dsar-403b", "user-q"))
+    assert deliver_all(deletion, 2) == {"batchItemFailures": []}
+    assert len(deletion.batches()) == 1  # no retry for a permanent failure
+    assert reasons(deletion) == {"dsar-403": "customerio_403", "dsar-403b": "customerio_403"}
+    record = deletion.audit("dsar-403")
     assert record is not None
-    assert (record.status, record.failure_reason) == ("failed", f"customerio_{status}")
-    assert record.steps["suppress"].status_code == status
+    assert (record.status, record.failure_reason) == ("failed", "customerio_403")
+    assert record.steps["suppress"].status_code == 403
 
 
 def test_401_even_after_a_credential_refresh_goes_to_the_dlq(deletion: DeletionStack) -> None:
@@ -278,84 +378,57 @@ def test_a_401_forces_one_credential_refresh_then_succeeds(deletion: DeletionSta
 
     assert erase(deletion, "dsar-rotated", "user-rot") == {"batchItemFailures": []}
     seen = [(r.operation, r.status, r.site_id) for r in deletion.sandbox.requests()]
-    assert seen == [
-        ("suppress", 401, None),
-        ("suppress", 200, ROTATED.site_id),
-        ("delete", 200, ROTATED.site_id),
-    ]
+    assert seen == [("batch", 401, None), ("batch", 200, ROTATED.site_id)]
     assert deletion.dead_letters() == []
 
 
-# -- batches ---------------------------------------------------------------------------------------
+# -- batches and the rate budget -------------------------------------------------------------------
 
 
-def test_partial_batch_failure_reports_only_the_transient_records(deletion: DeletionStack) -> None:
-    deletion.sandbox.fail_next(times=3, status=503, path="/api/v1/customers/user-flaky/suppress")
-    deletion.sandbox.fail_next(status=400, path="/api/v1/customers/user-bad/suppress")
+def test_a_mixed_batch_settles_each_message_on_its_own(deletion: DeletionStack) -> None:
+    deletion.sandbox.fail_operations(identifier="user-bad", reason="invalid_identifiers")
     ids = deletion.send(
         deletion_body("ok-1", "user-ok-1"),
-        deletion_body("flaky", "user-flaky"),
         deletion_body("ok-2", "user-ok-2", action="delete"),
         "not json at all",
         deletion_body("bad", "user-bad"),
         deletion_body("ok-3", "user-ok-3", regulation="ccpa"),
     )
-    messages = []
-    while len(messages) < len(ids):
-        messages.extend(deletion.receive())
-    response = deletion.invoke(messages)
-    assert failures(response) == {ids[1]}
-    assert reasons(deletion) == {"not json at all": "invalid_json", "bad": "customerio_400"}
+    response = deliver_all(deletion, len(ids))
+    assert response == {"batchItemFailures": []}
+    assert reasons(deletion) == {
+        "not json at all": "invalid_json",
+        "bad": "customerio_rejected_invalid_identifiers",
+    }
     for request_id in ("ok-1", "ok-2", "ok-3"):
         record = deletion.audit(request_id)
         assert record is not None
         assert record.status == "completed"
-    assert deletion.queue_depth() == 1
+    assert deletion.queue_depth() == 0
 
 
-def test_a_batch_is_processed_concurrently(deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTOMERIO_TIMEOUT_SECONDS", "5")
-    deletion.sandbox.configure(latency=0.2)
-    deletion.send(*(deletion_body(f"conc-{i}", f"user-c{i}") for i in range(10)))
-    messages = []
-    while len(messages) < 10:
-        messages.extend(deletion.receive())
-    started = time.monotonic()
-    assert deletion.invoke(messages) == {"batchItemFailures": []}
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.0, f"20 calls of 0.2 s took {elapsed:.1f} s: not concurrent"  # sequential: 4 s+
-
-
-def test_the_batch_stays_under_its_share_of_the_rate_budget(
+def test_every_track_request_takes_a_token_of_the_invocations_budget(
     deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT_RPS", "20")
-    monkeypatch.setenv("DELETION_MAX_CONCURRENCY", "2")  # 10 requests/s for this invocation
-    deletion.sandbox.configure(rate_limit_rps=12, rate_limit_burst=2)
-    deletion.send(*(deletion_body(f"rate-{i}", f"user-r{i}") for i in range(10)))
-    messages = []
-    while len(messages) < 10:
-        messages.extend(deletion.receive())
+    monkeypatch.setenv("CUSTOMERIO_RATE_LIMIT_RPS", "4")
+    monkeypatch.setenv("DELETION_MAX_CONCURRENCY", "2")  # 2 requests/s for this invocation
+    deletion.sandbox.configure(rate_limit_rps=2.5, rate_limit_burst=1)
+    deletion.sandbox.fail_next(status=400, operation="batch")  # 1 refused + 2 halves: 3 requests
+    deletion.send(*(deletion_body(f"rate-{i}", f"user-r{i}") for i in range(4)))
     started = time.monotonic()
-    assert deletion.invoke(messages) == {"batchItemFailures": []}
-    assert time.monotonic() - started >= 1.8  # 20 calls at 10/s
-    assert [s for _, _, s in deletion.calls() if s == 429] == []
+    assert deliver_all(deletion, 4) == {"batchItemFailures": []}
+    assert time.monotonic() - started >= 0.9  # 3 requests at 2/s, the first one at once
+    assert [status for status, _ in deletion.batches()] == [400, 200, 200]
 
 
 # -- duplicates and crashes ------------------------------------------------------------------------
 
 
-def test_duplicate_in_one_batch_calls_customerio_once_per_step(deletion: DeletionStack) -> None:
-    deletion.sandbox.configure(latency=0.1)
+def test_duplicate_in_one_batch_calls_customerio_once(deletion: DeletionStack) -> None:
     body = deletion_body("dsar-dup", "user-dup")
-    ids = deletion.send(body, body, deletion_body("dsar-other", "user-other"))
-    messages = []
-    while len(messages) < 3:
-        messages.extend(deletion.receive())
-    response = deletion.invoke(messages)
-    assert failures(response) <= set(ids[:2])  # a concurrent duplicate waits for redelivery
-    deletion.drain()
-    assert deletion.calls("user-dup") == [("suppress", "user-dup", 200), ("delete", "user-dup", 200)]
+    deletion.send(body, body, deletion_body("dsar-other", "user-other"))
+    assert deliver_all(deletion, 3) == {"batchItemFailures": []}
+    assert deletion.calls("user-dup") == [("suppress", "user-dup", 200)]
     assert deletion.dead_letters() == []
 
 
@@ -365,48 +438,52 @@ def test_duplicate_across_batches_calls_nothing_the_second_time(deletion: Deleti
     assert deletion.deliver() == {"batchItemFailures": []}
     deletion.send(body)  # delivered again later (at-least-once delivery, or resubmitted)
     assert deletion.deliver() == {"batchItemFailures": []}
-    assert len(deletion.calls()) == 2
+    assert len(deletion.calls()) == 1
     record = deletion.audit("dsar-again")
     assert record is not None
     assert (record.status, record.attempts) == ("completed", 1)
 
 
-def test_resume_after_a_crash_between_suppress_and_delete(deletion: DeletionStack) -> None:
-    # What a crashed invocation leaves: suppress done and recorded, its lease run out.
+def test_resume_of_a_pre_v2_erase_whose_suppress_was_done(deletion: DeletionStack) -> None:
+    # What a crashed Track v1 invocation left: suppress done and recorded, delete pending, the lease
+    # run out. Suppress already deleted the person: the request completes without any call.
     request = DeletionRequest.model_validate_json(deletion_body("dsar-crash", "user-crash"))
     store = AuditStore(AUDIT_TABLE, client=deletion.dynamodb)
     then = datetime.now(UTC) - timedelta(minutes=20)
     record = store.begin(request, then, subject_hash("id", "user-crash", PEPPER), 60)
-    store.mark_step("dsar-crash", "suppress", 200, then, lease_token=record.lease_token)
+    store.record_transient_failure(
+        "dsar-crash", "delete", 503, "customerio_503", then, lease_token=record.lease_token
+    )
+    again = store.begin(request, then, subject_hash("id", "user-crash", PEPPER), 60)
+    store.mark_step("dsar-crash", "suppress", 200, then, lease_token=again.lease_token)
 
-    deletion.sandbox.add_person("user-crash")
     deletion.send(request.model_dump_json())
     assert deletion.deliver() == {"batchItemFailures": []}
-    assert deletion.calls() == [("delete", "user-crash", 200)]
+    assert deletion.calls() == []
     final = deletion.audit("dsar-crash")
     assert final is not None
-    assert (final.status, final.attempts) == ("completed", 2)
+    assert (final.status, final.attempts) == ("completed", 3)
 
 
-def test_a_crash_inside_a_step_leaves_the_message_for_redelivery(
+def test_a_crash_inside_the_call_leaves_the_messages_for_redelivery(
     deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (message_id,) = deletion.send(deletion_body("dsar-bug", "user-bug"))
     client = deletion.app.processor().client
-    original = client.delete
+    original = client.batch
 
-    def crash(_identifier: str) -> Any:
+    def crash(_operations: Any) -> Any:
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(client, "delete", crash)
+    monkeypatch.setattr(client, "batch", crash)
     assert failures(deletion.deliver()) == {message_id}
-    monkeypatch.setattr(client, "delete", original)
+    monkeypatch.setattr(client, "batch", original)
     deletion.expire_failures()
     assert deletion.deliver() == {"batchItemFailures": []}
-    assert [op for op, _, _ in deletion.calls()] == ["suppress", "delete"]
+    assert [op for op, _, _ in deletion.calls()] == ["suppress"]
 
 
-def test_no_step_starts_without_time_left(deletion: DeletionStack) -> None:
+def test_no_call_starts_without_time_left(deletion: DeletionStack) -> None:
     deletion.context = FakeLambdaContext(function_name="gdpr-deletion", remaining_ms=1000)
     (message_id,) = deletion.send(deletion_body("dsar-late", "user-late"))
     assert failures(deletion.deliver()) == {message_id}
@@ -419,7 +496,7 @@ def test_no_step_starts_without_time_left(deletion: DeletionStack) -> None:
 # -- identifiers -----------------------------------------------------------------------------------
 
 
-def test_hostile_identifiers_are_deleted_exactly(deletion: DeletionStack) -> None:
+def test_hostile_identifiers_are_erased_exactly(deletion: DeletionStack) -> None:
     for identifier in HOSTILE_IDENTIFIERS:
         deletion.sandbox.add_person(identifier, {"plan": "pro"})
     deletion.sandbox.add_person("a", {"bystander": True})
@@ -430,16 +507,14 @@ def test_hostile_identifiers_are_deleted_exactly(deletion: DeletionStack) -> Non
     assert all(r == {"batchItemFailures": []} for r in deletion.responses)
     assert set(deletion.sandbox.people()) == {"a", "accounts"}
     assert deletion.sandbox.suppressed() == set(HOSTILE_IDENTIFIERS)
-    assert {r.operation for r in deletion.sandbox.requests()} == {"suppress", "delete"}
-    for request in deletion.sandbox.requests():
-        assert request.raw_path.count("/") == (5 if request.operation == "suppress" else 4)
+    assert {r.operation for r in deletion.sandbox.requests()} == {"batch"}
+    assert {r.raw_path for r in deletion.sandbox.requests()} == {BATCH}  # identifiers never in a path
 
 
 def test_audit_records_and_logs_hold_no_identifier(
     deletion: DeletionStack, captured_logs: LogCapture
 ) -> None:
-    deletion.sandbox.fail_next(status=403, path="/api/v1/customers/first%2Blast%40example.com/suppress")
-    deletion.sandbox.fail_next(times=3, status=503, method="DELETE", path="/api/v1/customers/a%2Fb")
+    deletion.sandbox.fail_operations(identifier="first+last@example.com", reason="invalid_identifiers")
     deletion.send(*(deletion_body(f"pii-{i}", ident) for i, ident in enumerate(HOSTILE_IDENTIFIERS)))
     deletion.drain()
     items = deletion.audit_items()
@@ -457,7 +532,7 @@ def test_audit_records_and_logs_hold_no_identifier(
         }
         assert record.expires_at > time.time() + 730 * 86400
     text = captured_logs.text
-    assert "pii-0" in text  # request ids are logged ...
+    assert "pii-4" in text  # request ids are logged ...
     for identifier in HOSTILE_IDENTIFIERS:
         if len(identifier.strip()) >= 4:
             assert identifier.strip() not in text  # ... identifiers never
@@ -474,32 +549,118 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+# -- metrics and events ----------------------------------------------------------------------------
+
+
+def metric_totals(stdout: str) -> dict[str, float]:
+    """The EMF metrics in ``stdout``, summed by name."""
+    totals: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for definition in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in definition["Metrics"]:
+                value = blob[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0.0) + sum(
+                    value if isinstance(value, list) else [value]
+                )
+    return totals
+
+
 def test_metrics_are_emitted_with_their_template_names(
     deletion: DeletionStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    deletion.sandbox.fail_next(times=3, status=503, path="/api/v1/customers/user-m2/suppress")
+    deletion.sandbox.fail_operations(identifier="user-m2", reason="invalid_identifiers")
     deletion.send(
         deletion_body("m-1", "user-m1", requested_at="2026-01-01T00:00:00Z"),  # long past its deadline
         deletion_body("m-2", "user-m2"),
         "{broken",
     )
-    messages = []
-    while len(messages) < 3:
-        messages.extend(deletion.receive())
     capsys.readouterr()
-    deletion.invoke(messages)
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    values: dict[str, list[float]] = {}
-    for blob in emitted:
-        for definition in blob["_aws"]["CloudWatchMetrics"]:
-            for metric in definition["Metrics"]:
-                value = blob[metric["Name"]]
-                values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
-    totals = {name: sum(v) for name, v in values.items()}
+    deliver_all(deletion, 3)
+    totals = metric_totals(capsys.readouterr().out)
     assert totals["DeletionCompleted"] == 1.0
-    assert totals["DeletionRetried"] == 1.0
-    assert totals["DeletionFailedPermanently"] == 1.0
-    assert totals["DeletionSentToDlq"] == 1.0
+    assert totals["DeletionFailedPermanently"] == 2.0
+    assert totals["DeletionSentToDlq"] == 2.0
     assert totals["DeadlineAtRisk"] == 1.0
-    assert values["DeletionAge"][0] > 300 * 86400
+    assert totals["DeletionAge"] > 300 * 86400
+    assert "DeletionRetried" not in totals
     sensitive("user-m1", "user-m2")
+
+
+@pytest.fixture
+def erasure_events(deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The stack's bus with a rule sending ``cio-security.deletion`` events to a queue; yields a
+    function returning the events received so far."""
+    events = boto3.client("events", region_name=REGION)
+    bus = events.create_event_bus(Name="cio-security-customerio")["EventBusArn"]
+    sink = deletion.sqs.create_queue(QueueName="erasure-events")["QueueUrl"]
+    sink_arn = deletion.sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="erasures", EventBusName=bus, EventPattern=json.dumps({"source": ["cio-security.deletion"]})
+    )
+    events.put_targets(Rule="erasures", EventBusName=bus, Targets=[{"Id": "sink", "Arn": sink_arn}])
+    monkeypatch.setenv("EVENT_BUS_NAME", "cio-security-customerio")
+    deletion.app.settings.cache_clear()
+    deletion.app.processor.cache_clear()
+
+    def received() -> list[dict[str, Any]]:
+        found = []
+        while got := deletion.sqs.receive_message(QueueUrl=sink, MaxNumberOfMessages=10).get("Messages", []):
+            found.extend(json.loads(m["Body"]) for m in got)
+        return found
+
+    return received
+
+
+def test_completion_and_failure_events_reach_the_bus(deletion: DeletionStack, erasure_events: Any) -> None:
+    deletion.sandbox.fail_operations(identifier="user-ev-bad", reason="invalid_identifiers")
+    deletion.send(
+        deletion_body("ev-ok", "user-ev-ok", regulation="ccpa"), deletion_body("ev-bad", "user-ev-bad")
+    )
+    assert deliver_all(deletion, 2) == {"batchItemFailures": []}
+    received = {e["detail"]["request_id"]: e for e in erasure_events()}
+    assert {(e["source"], e["detail-type"]) for e in received.values()} == {
+        ("cio-security.deletion", "ErasureCompleted"),
+        ("cio-security.deletion", "ErasureFailed"),
+    }
+    ok = received["ev-ok"]["detail"]
+    assert ok | {"submitted_at": None, "completed_at": None} == {
+        "request_id": "ev-ok",
+        "status": "completed",
+        "verification": "not_verified",
+        "action": "erase",
+        "regulation": "ccpa",
+        "requested_at": "2026-11-28T10:00:00.000Z",
+        "submitted_at": None,
+        "completed_at": None,
+        "deadline": "2027-01-12T10:00:00.000Z",
+        "deadline_met": True,
+    }
+    bad = received["ev-bad"]["detail"]
+    assert (bad["status"], bad["reason"]) == ("failed", "customerio_rejected_invalid_identifiers")
+    assert "failed_at" in bad
+    text = json.dumps(list(received.values()))
+    assert "user-ev" not in text
+    record = deletion.audit("ev-ok")
+    assert record is not None
+    assert record.subject_hash not in text
+    sensitive("user-ev-ok", "user-ev-bad")
+
+
+def test_a_bus_that_refuses_events_never_changes_an_outcome(
+    deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EVENT_BUS_NAME", "no-such-bus")
+    deletion.app.settings.cache_clear()
+    deletion.app.processor.cache_clear()
+    deletion.send(deletion_body("ev-lost", "user-ev-lost"))
+    capsys.readouterr()
+    assert deletion.deliver() == {"batchItemFailures": []}
+    record = deletion.audit("ev-lost")
+    assert record is not None
+    assert record.status == "completed"
+    assert metric_totals(capsys.readouterr().out)["ErasureEventFailed"] == 1.0

@@ -65,11 +65,12 @@ def test_submit_from_stdin_then_status(
 
     assert ciosec(state, "deletion", "status", "op-1") == 0
     record = json.loads(capsys.readouterr().out)
-    assert (record["status"], record["regulation"], record["steps"]["delete"]["status"]) == (
-        "completed",
-        "ccpa",
-        "done",
-    )
+    assert (
+        record["status"],
+        record["regulation"],
+        record["verification"],
+        record["steps"]["suppress"]["status"],
+    ) == ("completed", "ccpa", "not_verified", "done")
     assert EMAIL not in json.dumps(record)
     assert ciosec(state, "deletion", "status", "op-unknown") == 1
 

@@ -1,5 +1,6 @@
-"""events/gdpr_deletion/sqs_batch.json through the real handler: the valid requests complete, the
-invalid ones go to the dead-letter queue with their reasons, and nothing is a batch failure."""
+"""events/gdpr_deletion/sqs_batch.json through the real handler: the valid requests complete in one
+Track v2 batch (their identifier types as stated: a phone number, an email-shaped id), the invalid
+ones go to the dead-letter queue with their reasons, and nothing is a batch failure."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ def test_sample_sqs_batch(deletion: DeletionStack) -> None:
     valid = [json.loads(b) for b in bodies if b.rstrip().endswith("}") and '"shred"' not in b]
     identifiers = [request["identifier"] for request in valid]
     sensitive(*identifiers)
-    for identifier in identifiers:
-        deletion.sandbox.add_person(identifier)
+    for request in valid:
+        if request.get("identifier_type") == "id" and "@" in request["identifier"]:
+            deletion.sandbox.add_person("cio_0000beef", {"id": request["identifier"]})  # an email-shaped id
+        elif request.get("identifier_type") != "phone":  # the sandbox seeds no phone numbers
+            deletion.sandbox.add_person(request["identifier"])
 
     response = deletion.app.handler(event, deletion.context)
 
     assert response == {"batchItemFailures": []}
+    assert deletion.batches() == [(200, len(valid))]
     assert deletion.sandbox.people() == {}
     erased = {r["identifier"] for r in valid if r.get("action", "erase") == "erase"}
     assert deletion.sandbox.suppressed() == erased
@@ -31,6 +36,7 @@ def test_sample_sqs_batch(deletion: DeletionStack) -> None:
         assert record is not None
         assert record.status == "completed"
         assert record.regulation == request.get("regulation", "gdpr")
+        assert record.identifier_type == request.get("identifier_type", record.identifier_type)
     dead = {
         m["MessageAttributes"]["source_message_id"]["StringValue"]: m["MessageAttributes"]["reason"][
             "StringValue"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +225,71 @@ def test_rotate_against_a_deployed_stack_asks_secrets_manager(
     assert calls == [("start", info["track_credentials_secret_id"]), ("wait", 30.0)]
     assert "version tok is now AWSCURRENT" in out
     assert cli.stages() == [["AWSCURRENT"]]  # nothing ran locally
+
+
+# -- issue 18: the response to a leaked credential ------------------------------------------------------
+
+
+def _delete_in_customerio_once_rotated(cli: Cli, sandbox: Sandbox) -> threading.Thread:
+    """What the operator does while the command waits: once the new set is AWSCURRENT, delete the
+    leaked one in Customer.io (here, the sandbox)."""
+
+    def delete() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if cli.current() == json.loads(track_json(PENDING)):
+                sandbox.remove_credentials(CURRENT.site_id)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=delete, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_incident_replaces_a_leaked_track_set_and_records_each_step(
+    cli: Cli, rotation_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    record = tmp_path / "incidents.jsonl"
+    thread = _delete_in_customerio_once_rotated(cli, rotation_sandbox)
+    code, out, err = cli(
+        "secrets", "incident", "track", "--yes", "--record", str(record), "--revocation-timeout", "20",
+        stdin=track_json(PENDING),
+    )  # fmt: skip
+    thread.join(timeout=30)
+    assert code == 0, err
+    assert "confirmed: Customer.io refused the leaked credential" in out
+    assert cli.current() == json.loads(track_json(PENDING))
+    entries = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(e["step"], e["outcome"]) for e in entries] == [
+        ("started", "done"),
+        ("created", "done"),
+        ("staged", "done"),
+        ("rotated", "done"),
+        ("new_credential_works", "confirmed"),
+        ("old_credential_deleted", "done"),
+        ("old_credential_refused", "confirmed"),
+    ]
+    assert {e["secret"] for e in entries} == {TRACK_SECRET}
+    # Who: the AWS caller identity (moto's here; the local stack's state names a local user).
+    assert {e["who"] for e in entries} == {"arn:aws:sts::123456789012:user/moto"}
+    assert_no_secret_values(record.read_text())
+
+
+def test_incident_without_a_terminal_needs_yes(cli: Cli, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="pass --yes"):
+        cli("secrets", "incident", "track", "--record", str(tmp_path / "r.jsonl"), stdin=track_json(PENDING))
+    assert cli.current() == json.loads(track_json(CURRENT))
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_incident_reports_a_leaked_set_that_still_works(cli: Cli, tmp_path: Path) -> None:
+    record = tmp_path / "r.jsonl"
+    code, _, err = cli(
+        "secrets", "incident", "track", "--yes", "--record", str(record), "--revocation-timeout", "1",
+        stdin=track_json(PENDING),
+    )  # fmt: skip
+    assert code == 1
+    assert "the response is not complete" in err
+    last = json.loads(record.read_text().splitlines()[-1])
+    assert (last["step"], last["outcome"]) == ("old_credential_refused", "not_confirmed")

@@ -66,7 +66,7 @@ def test_begin_creates_a_leased_record_with_every_field(any_store: AuditBackend)
     record = begin(any_store, req, lease=120)
     assert record.status == "received"
     assert record.attempts == 1
-    assert set(record.steps) == {"suppress", "delete"}
+    assert set(record.steps) == {"suppress"}  # an erase is one Track v2 operation
     assert all(step.status == "pending" for step in record.steps.values())
     assert record.requested_at == "2026-11-28T10:00:00.000Z"
     assert record.received_at == iso(START)
@@ -279,3 +279,71 @@ def test_a_lease_taken_by_another_delivery_meanwhile_is_held(any_store: AuditBac
     stored = any_store.get(req.request_id)
     assert stored is not None
     assert (stored.attempts, stored.lease_token) == (2, taken.lease_token)
+
+
+# -- Track v2 submissions: written on the held record, without reading first ------------------------
+
+
+class CountingReads:
+    """Counts a store's reads (``_get_record``)."""
+
+    def __init__(self, store: AuditBackend) -> None:
+        self.reads = 0
+        original = store._get_record
+
+        def counted(request_id: str) -> AuditRecord | None:
+            self.reads += 1
+            return original(request_id)
+
+        store._get_record = counted  # type: ignore[method-assign]
+
+
+def test_accept_and_complete_in_one_write_without_a_read(any_store: AuditBackend) -> None:
+    req = request()
+    record = begin(any_store, req)
+    counter = CountingReads(any_store)
+    done = any_store.accept(record, "suppress", 200, "cio-req-1", START + timedelta(seconds=1), complete=True)
+    assert counter.reads == 0
+    assert (done.status, done.verification) == ("completed", "not_verified")
+    assert done.submitted_at == done.completed_at == iso(START + timedelta(seconds=1))
+    assert done.steps["suppress"].customerio_request_id == "cio-req-1"
+    assert done.lease_token is None
+    assert any_store.get(req.request_id) == done
+    assert begin(any_store, req, now=START + timedelta(hours=1)) == done  # finished: untouched
+
+
+def test_accept_then_await_verification(any_store: AuditBackend) -> None:
+    req = request()
+    record = begin(any_store, req)
+    accepted = any_store.accept(record, "suppress", 207, None, START + timedelta(seconds=1), complete=False)
+    assert (accepted.status, accepted.lease_token) == ("in_progress", record.lease_token)
+    assert accepted.submitted
+    waiting = any_store.await_verification(accepted, START + timedelta(seconds=2))
+    assert (waiting.status, waiting.verification, waiting.lease_token) == ("submitted", "pending", None)
+    assert waiting.completed_at is None
+    assert waiting.finished
+    assert any_store.get(req.request_id) == waiting
+
+
+def test_accept_refuses_a_record_whose_lease_was_taken_over(any_store: AuditBackend) -> None:
+    req = request()
+    first = begin(any_store, req, lease=60)
+    second = begin(any_store, req, now=START + timedelta(seconds=61))
+    with pytest.raises(LeaseLostError):
+        any_store.accept(first, "suppress", 200, None, START + timedelta(seconds=62), complete=True)
+    stored = any_store.get(req.request_id)
+    assert stored == second  # nothing written
+    with pytest.raises(AuditError):
+        any_store.await_verification(stored.model_copy(update={"lease_token": None}), START)
+
+
+def test_accepting_a_legacy_erase_keeps_its_other_step(any_store: AuditBackend) -> None:
+    req = request()
+    record = begin(any_store, req)
+    any_store.record_transient_failure(
+        req.request_id, "delete", 503, "customerio_503", START, lease_token=record.lease_token
+    )
+    again = begin(any_store, req, now=START + timedelta(seconds=1))
+    done = any_store.accept(again, "suppress", 200, None, START + timedelta(seconds=2), complete=True)
+    assert done.steps["delete"].status_code == 503  # written by another writer: kept
+    assert done.step_done("suppress")

@@ -41,6 +41,12 @@ def new(req: DeletionRequest | None = None, *, holder: str = "token-1", lease: f
     )
 
 
+def legacy(record: AuditRecord | None = None) -> AuditRecord:
+    """An erase record as written before Track v2: a suppress step and a delete step."""
+    record = record or new()
+    return record.model_copy(update={"steps": {"suppress": StepRecord(), "delete": StepRecord()}}, deep=True)
+
+
 def unchanged(record: AuditRecord) -> AuditRecord:
     """A deep copy to compare ``record`` with after a transition."""
     return record.model_copy(deep=True)
@@ -50,7 +56,7 @@ def test_new_record_is_leased_to_its_creator_with_every_step_pending() -> None:
     record = new(lease=120)
     assert (record.request_id, record.status, record.attempts) == ("dsar-transitions-1", "received", 1)
     assert record.identifier_type == "id"
-    assert record.steps == {"suppress": StepRecord(), "delete": StepRecord()}
+    assert record.steps == {"suppress": StepRecord()}  # an erase is one v2 operation: suppress
     assert (record.received_at, record.updated_at) == (iso(START), iso(START))
     assert record.requested_at == "2026-11-28T10:00:00.000Z"
     assert record.deadline == "2026-12-28T10:00:00.000Z"
@@ -98,7 +104,7 @@ def test_lease_taken_lifts_a_failed_status_and_clears_its_reason() -> None:
 
 
 def test_step_done_records_the_status_code_and_leaves_other_steps() -> None:
-    record = new()
+    record = legacy()
     before = unchanged(record)
     done = transitions.step_done(record, "suppress", 200, LATER)
     assert done.steps["suppress"] == StepRecord(status="done", status_code=200, at=iso(LATER))
@@ -112,7 +118,7 @@ def test_step_done_records_the_status_code_and_leaves_other_steps() -> None:
 
 
 def test_transient_failure_keeps_the_step_pending_and_gives_the_lease_back() -> None:
-    record = transitions.step_done(new(), "suppress", 200, START)
+    record = transitions.step_done(legacy(), "suppress", 200, START)
     before = unchanged(record)
     failed = transitions.transient_failure(record, "delete", 503, "customerio_503", LATER)
     assert failed.steps["delete"] == StepRecord(status="pending", status_code=503, at=iso(LATER))
@@ -212,7 +218,7 @@ def test_transitions_do_not_read_the_clock() -> None:
 
 
 def test_record_changes_are_what_a_transition_changed() -> None:
-    record = transitions.step_done(new(), "suppress", 200, START)
+    record = transitions.step_done(legacy(), "suppress", 200, START)
     leased = transitions.lease_taken(
         transitions.failed(record, "customerio_500", START), LATER, lease_seconds=60, lease_token="t2"
     )
@@ -228,3 +234,77 @@ def test_record_changes_are_what_a_transition_changed() -> None:
     assert changes.apply(leased) == done
     same = RecordChanges.between(done, done)
     assert set(same.values) == {"updated_at"}  # a write is never empty
+
+
+# -- Track v2 submissions -----------------------------------------------------------------------------
+
+
+def test_submission_accepted_records_the_step_the_request_id_and_submitted_at() -> None:
+    record = new()
+    before = unchanged(record)
+    accepted = transitions.submission_accepted(record, "suppress", 207, "cio-req-9", LATER)
+    assert accepted.steps["suppress"] == StepRecord(
+        status="done", status_code=207, customerio_request_id="cio-req-9", at=iso(LATER)
+    )
+    assert (accepted.status, accepted.submitted_at, accepted.last_status_code) == (
+        "in_progress",
+        iso(LATER),
+        207,
+    )
+    assert accepted.submitted and not accepted.finished
+    assert accepted.lease_token == "token-1"  # kept for what follows
+    assert record == before
+
+
+def test_completed_not_verified_when_nothing_verifies() -> None:
+    accepted = transitions.submission_accepted(new(), "suppress", 200, None, START)
+    done = transitions.completed(accepted, LATER, verification="not_verified")
+    assert (done.status, done.verification, done.completed_at) == ("completed", "not_verified", iso(LATER))
+    assert done.lease_token is None
+    assert transitions.completed(accepted, LATER).verification is None  # unchanged unless given
+
+
+def test_awaiting_verification_releases_the_lease_and_finishes_the_queue_work() -> None:
+    accepted = transitions.submission_accepted(new(), "suppress", 200, "r", START)
+    waiting = transitions.awaiting_verification(accepted, LATER, retention_days=900)
+    assert (waiting.status, waiting.verification, waiting.verified_at) == ("submitted", "pending", None)
+    assert waiting.lease_until is waiting.lease_token is None
+    assert waiting.expires_at == expiry_for(LATER, 900)
+    assert waiting.completed_at is None
+    assert waiting.finished  # a redelivered message calls nothing
+    assert not transitions.may_lease(waiting, LATER)
+
+
+@pytest.mark.parametrize(
+    ("status", "finished"),
+    [
+        ("received", False),
+        ("in_progress", False),
+        ("failed", False),
+        ("submitted", True),
+        ("completed", True),
+        ("unverified", True),
+    ],
+)
+def test_finished_statuses(status: str, finished: bool) -> None:
+    assert new().model_copy(update={"status": status}).finished is finished
+
+
+def test_a_legacy_erase_is_submitted_once_its_suppress_is_done() -> None:
+    # Before Track v2 an erase was suppress then delete; suppress alone deletes the person, so a
+    # record whose suppress is done (delete pending) was accepted and is never sent again.
+    record = transitions.step_done(legacy(), "suppress", 200, START)
+    assert record.submitted
+    assert not legacy().submitted
+    assert new(request(action="delete")).steps == {"delete": StepRecord()}
+
+
+def test_failures_record_customerios_request_id() -> None:
+    failed = transitions.failed(
+        new(), "customerio_rejected_x", LATER, step="suppress", status_code=207, customerio_request_id="cio-1"
+    )
+    assert failed.steps["suppress"].customerio_request_id == "cio-1"
+    pending = transitions.transient_failure(
+        new(), "suppress", 503, "customerio_503", LATER, customerio_request_id="cio-2"
+    )
+    assert pending.steps["suppress"].customerio_request_id == "cio-2"

@@ -154,3 +154,63 @@ def test_the_default_pace_is_the_app_apis_ten_per_second() -> None:
     finally:
         app.close()
     assert repr(AppClient(KEY, region="eu")) == "AppClient(base_url='https://api-eu.customer.io')"
+
+
+# -- issue 14: the host from the key's region, and trust that follows the key ----------------------
+
+
+def test_without_a_base_url_or_region_the_keys_region_picks_the_host() -> None:
+    hosts: list[str] = []
+    eu_key = AppApiKey(app_api_key="app-key-0123456789abcdef", region="eu")
+
+    def api(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return FakeAppApi()(request)
+
+    fast = APP_LOOKUP.with_changes(max_attempts=1)
+    with AppClient(eu_key, retry=fast, transport=httpx.MockTransport(api)) as app:
+        assert app.person_exists("id", "gone") is False
+        assert repr(app) == "AppClient(base_url='https://api-eu.customer.io')"
+    assert hosts == ["api-eu.customer.io", "api-eu.customer.io"]
+
+
+def test_check_returns_the_accounts_workspace_ids() -> None:
+    with client_for(FakeAppApi()) as app:
+        assert app.check() == frozenset({"13XXXX"})
+
+
+def test_a_key_rotated_in_is_proved_before_its_404_counts() -> None:
+    api = FakeAppApi()
+    keys = [KEY]
+
+    def provider(refresh: bool) -> AppApiKey:
+        return keys[-1]
+
+    with client_for(api, key=provider) as app:
+        assert app.person_exists("id", "a") is False
+        keys.append(NEW_KEY)  # the cache expired: the rotated key, no 401 in between
+        api.key = NEW_KEY.app_api_key.get_secret_value()
+        assert app.person_exists("id", "b") is False
+    assert [r.url.path for r in api.requests] == [
+        "/v1/workspaces",
+        "/v1/customers/a/attributes",
+        "/v1/workspaces",
+        "/v1/customers/b/attributes",
+    ]
+
+
+def test_a_404_answered_to_a_re_read_key_is_asked_again_once_the_key_is_proved() -> None:
+    api = FakeAppApi()
+    reads: list[bool] = []
+
+    def provider(refresh: bool) -> AppApiKey:
+        reads.append(refresh)
+        return NEW_KEY if refresh or len(reads) > 3 else KEY
+
+    with client_for(api, key=provider) as app:
+        app.check()  # KEY proved
+        api.key = NEW_KEY.app_api_key.get_secret_value()  # then revoked, NEW_KEY live
+        assert app.person_exists("id", "gone") is False
+    paths = [r.url.path for r in api.requests]
+    assert paths.count("/v1/workspaces") >= 2  # the new key was proved before the 404 counted
+    assert paths[-1] == "/v1/customers/gone/attributes"

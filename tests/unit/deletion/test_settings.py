@@ -1,4 +1,4 @@
-"""The rate budget formula, the erase worst case, settings from the environment, and message
+"""The rate budget formula, the invocation's worst case, settings from the environment, and message
 parsing."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 from cio_security.customerio.retry import DELETION
 from cio_security.deletion.request import parse_deletion_message
 from cio_security.deletion.settings import (
+    AFTER_CALL_PHASES,
     AUDIT_WRITE_ALLOWANCE_SECONDS,
-    ERASE_CALLS,
     DeletionSettings,
     rate_per_invocation,
 )
@@ -46,17 +46,28 @@ def test_the_deletion_preset_worst_case_counts_the_401_refresh() -> None:
 def test_default_settings_use_the_deletion_preset() -> None:
     settings = DeletionSettings(audit_table="t", dead_letter_queue_url="q")
     assert settings.retry is DELETION
-    # an erase: suppress and delete at their worst, each with its audit write
-    assert settings.erase_worst_case_seconds == pytest.approx(2 * (48.0 + 2.0))
-    assert len(parse_deletion_message('{"request_id": "r", "identifier": "u"}').steps) == ERASE_CALLS
+    # one operation per request, in a v2 batch: an erase is a suppress
+    assert parse_deletion_message('{"request_id": "r", "identifier": "u"}').steps == ("suppress",)
+    assert parse_deletion_message('{"request_id": "r", "identifier": "u", "action": "delete"}').steps == (
+        "delete",
+    )
 
 
-def test_default_settings_step_budget() -> None:
-    # tests/iac/test_timeouts.py checks erase_worst_case_seconds against template.yaml's Timeout
-    # (the old 86 s fitted 90 s only because the 401 refresh request was not counted).
+def test_default_settings_call_budget_and_invocation_worst_case() -> None:
+    # tests/iac/test_timeouts.py checks invocation_worst_case_seconds against template.yaml's Timeout.
     settings = DeletionSettings(audit_table="t", dead_letter_queue_url="q")
-    # a step starts whenever one attempt still fits (the local stack's contexts give 30 s)
-    assert settings.step_budget_seconds == 2 + 5 + AUDIT_WRITE_ALLOWANCE_SECONDS
+    # a Track call starts only with time for it at its worst and for everything after it
+    assert sum(AFTER_CALL_PHASES) == 10.0
+    assert settings.call_budget_seconds == pytest.approx(48.0 + 10.0)
+    assert settings.invocation_worst_case_seconds == pytest.approx(AUDIT_WRITE_ALLOWANCE_SECONDS + 58.0)
+
+
+def test_the_event_bus_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIT_TABLE", "audit")
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", "https://sqs.example.invalid/q")
+    assert DeletionSettings.from_env().event_bus_name is None
+    monkeypatch.setenv("EVENT_BUS_NAME", "cio-security-customerio")
+    assert DeletionSettings.from_env().event_bus_name == "cio-security-customerio"
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,7 +78,11 @@ def no_network(request: httpx.Request) -> httpx.Response:
 
 
 def test_one_object_per_kind_registered_by_its_name() -> None:
-    assert dict(SECRET_KINDS) == {"track": TRACK_CREDENTIALS, "signing_key": SIGNING_KEY}
+    assert dict(SECRET_KINDS) == {
+        "track": TRACK_CREDENTIALS,
+        "signing_key": SIGNING_KEY,
+        "app_api_key": SECRET_KINDS["app_api_key"],  # tests/unit/rotation/test_app_api_key_kind.py
+    }
     for name, kind in SECRET_KINDS.items():
         assert kind.name == name
         assert secret_kind(name) is kind

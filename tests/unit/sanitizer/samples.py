@@ -31,6 +31,62 @@ VALID_IBANS = (
 )
 
 
+# Card networks as their published tables give them (Wikipedia's "Payment card number" IIN table,
+# Mastercard's 2-series 222100-272099, Discover Global Network's IIN ranges, Braintree's
+# credit-card-type), written as lists of prefixes, independently of CARD_RANGES in the detectors:
+# network -> [(prefixes, lengths)]. Visa's legacy 13-digit numbers are apart (LEGACY_VISA_13).
+
+
+def _span(low: int, high: int) -> tuple[str, ...]:
+    return tuple(str(n) for n in range(low, high + 1))
+
+
+MAESTRO_IINS = ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763", "676770", "676774")
+CARD_NETWORKS: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = {
+    "visa": [(("4",), (16, 18, 19))],
+    "mastercard": [(_span(51, 55) + _span(2221, 2720), (16,))],
+    "american_express": [(("34", "37"), (15,))],
+    "discover": [(("6011", *_span(644, 649), "65"), (16, 17, 18, 19))],
+    "jcb": [(_span(3528, 3589), (16, 17, 18, 19))],
+    "diners_club": [
+        (("36", *_span(300, 305)), (14, 15, 16, 17, 18, 19)),
+        (("3095", "38", "39"), (16, 17, 18, 19)),
+    ],
+    "unionpay": [(("62", *_span(8100, 8171)), (16, 17, 18, 19))],
+    "maestro": [(MAESTRO_IINS, tuple(range(12, 20))), (("50", *_span(56, 69)), (16, 17, 18, 19))],
+    "mir": [(_span(2200, 2204), (16, 17, 18, 19))],
+    "rupay": [(("60", "81", "82", "508"), (16,))],
+    "troy": [(("9792",), (16,))],
+    "uatp": [(("1",), (15,))],
+}
+# The eight networks of issue 18, whose recall is measured (the others are read too).
+MEASURED_NETWORKS = (
+    "visa", "mastercard", "american_express", "discover", "jcb", "diners_club", "unionpay", "maestro",
+)  # fmt: skip
+
+
+def ean13_ok(digits: str) -> bool:
+    """GS1's check for 13 digits: weights 1, 3, 1, 3... from the left, total a multiple of ten."""
+    return len(digits) == 13 and sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(digits)) % 10 == 0
+
+
+def network_issues(digits: str) -> bool:
+    """Whether a network issues a number of this length with these first digits (no Luhn check);
+    a 13-digit number starting with 4 (Visa's legacy length) only when it is not a valid EAN-13."""
+    if len(digits) == 13 and digits.startswith("4"):
+        return not ean13_ok(digits)
+    return any(
+        len(digits) in lengths and digits.startswith(prefixes)
+        for ranges in CARD_NETWORKS.values()
+        for prefixes, lengths in ranges
+    )
+
+
+def is_card_reference(digits: str) -> bool:
+    """The card detector's rule on a string of digits, by this module's own table."""
+    return 12 <= len(digits) <= 19 and luhn_ok(digits) and network_issues(digits)
+
+
 def luhn_ok(digits: str) -> bool:
     """Luhn from the right: double every second digit, sum the digits of the products."""
     total = 0
@@ -70,11 +126,22 @@ IBAN_LENGTHS = {"GB": 22, "DE": 22, "FR": 27, "NL": 18, "NO": 15, "MT": 31, "BE"
 
 
 @st.composite
+def issued_card(draw: st.DrawFn, network: str | None = None) -> str:
+    """A card number a network issues (``network``, or any in CARD_NETWORKS): one of its
+    prefixes, one of its lengths, random digits, the Luhn check digit."""
+    name = network or draw(st.sampled_from(sorted(CARD_NETWORKS)))
+    prefixes, lengths = draw(st.sampled_from(CARD_NETWORKS[name]))
+    prefix = draw(st.sampled_from(prefixes))
+    length = draw(st.sampled_from(lengths))
+    body = draw(st.text("0123456789", min_size=length - 1 - len(prefix), max_size=length - 1 - len(prefix)))
+    return luhn_complete(prefix + body)
+
+
+@st.composite
 def card_numbers(draw: st.DrawFn) -> str:
-    """A Luhn-valid 13-19 digit number, compact or grouped by fours with spaces or dashes."""
-    length = draw(st.integers(13, 19))
-    body = draw(st.text("0123456789", min_size=length - 1, max_size=length - 1))
-    number = luhn_complete(body)
+    """A card number a network issues (12-19 digits, Luhn-valid), compact or grouped by fours with
+    spaces or dashes."""
+    number = draw(issued_card())
     style = draw(st.sampled_from(["compact", " ", "-"]))
     return number if style == "compact" else grouped(number, 4, style)
 
@@ -135,18 +202,10 @@ GLUE_LETTERS = string.ascii_letters.translate(str.maketrans("", "", "abcdefABCDE
 glue = st.text(GLUE_LETTERS, max_size=6)
 
 
-@st.composite
-def card_digits(draw: st.DrawFn, *, as_number: bool = False) -> str:
-    """A Luhn-valid 13-19 digit number; ``as_number``: one a card network could issue as an int
-    (no leading zero; a leading 1 only with 15 digits, as UATP cards have)."""
-    length = draw(st.integers(13, 19))
-    first = "0123456789"
-    if as_number:
-        first = "123456789" if length == 15 else "23456789"
-    body = draw(st.sampled_from(first)) + draw(
-        st.text("0123456789", min_size=length - 2, max_size=length - 2)
-    )
-    return luhn_complete(body)
+def card_digits() -> st.SearchStrategy[str]:
+    """A card number a network issues, as its digits (12-19, Luhn-valid; no network's number starts
+    with 0, so every one reads the same as an int)."""
+    return issued_card()
 
 
 @st.composite
@@ -176,7 +235,7 @@ def glued(draw: st.DrawFn, value: st.SearchStrategy[str]) -> str:
     return draw(glue) + draw(value) + draw(glue)
 
 
-card_ints = card_digits(as_number=True).map(int)
+card_ints = card_digits().map(int)
 
 
 @st.composite

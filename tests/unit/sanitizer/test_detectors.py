@@ -86,7 +86,7 @@ def test_embedded_card_is_found_with_its_span(text: str, span: tuple[int, int]) 
 @pytest.mark.parametrize(
     "text",
     [
-        luhn_complete("1" * 11),  # 12 digits: too short
+        luhn_complete("1" * 11),  # 12 digits starting with 1: no network issues it
         luhn_complete("1" * 19),  # 20 digits: too long
         "4111    1111 1111 1111",  # four separators split it into 4 + 12 digits
         "4111_1111_1111_1111",  # underscores are not separators

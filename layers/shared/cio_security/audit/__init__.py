@@ -15,19 +15,23 @@ _EXPORTS: dict[str, str] = {
     "BaseAuditStore": "base",
     "AuditStore": "dynamodb",
     "DEFAULT_RETENTION_DAYS": "record",
+    "FINISHED_STATUSES": "record",
     "MIN_RETENTION_DAYS": "record",
     "AuditRecord": "record",
     "RecordStatus": "record",
     "StepName": "record",
     "StepRecord": "record",
     "StepStatus": "record",
+    "Verification": "record",
     "expiry_for": "record",
     "iso": "record",
     "subject_hash": "record",
+    "submission_step": "record",
 }
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
+    "FINISHED_STATUSES",
     "MIN_RETENTION_DAYS",
     "AuditBackend",
     "AuditRecord",
@@ -37,9 +41,11 @@ __all__ = [
     "StepName",
     "StepRecord",
     "StepStatus",
+    "Verification",
     "expiry_for",
     "iso",
     "subject_hash",
+    "submission_step",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -49,13 +55,16 @@ if TYPE_CHECKING:
     from cio_security.audit.dynamodb import AuditStore
     from cio_security.audit.record import (
         DEFAULT_RETENTION_DAYS,
+        FINISHED_STATUSES,
         MIN_RETENTION_DAYS,
         AuditRecord,
         RecordStatus,
         StepName,
         StepRecord,
         StepStatus,
+        Verification,
         expiry_for,
         iso,
         subject_hash,
+        submission_step,
     )

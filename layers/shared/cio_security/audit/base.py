@@ -24,6 +24,17 @@ Writes are conditional, so concurrent deliveries of one request cannot both call
   raises ``LeaseHeldError``: that duplicate is reported for redelivery and finds the outcome then.
 - ``mark_step``, ``record_transient_failure``, ``release``, ``fail`` and ``complete`` are
   conditional on the caller's lease token; a lease taken over meanwhile raises ``LeaseLostError``.
+  They read the record, apply the transition and write what changed.
+- ``accept`` and ``await_verification`` (a Track v2 submission and what follows it) take the record
+  the caller holds, as its last write returned it, and write without reading first: under the
+  caller's lease token no one else writes the record, and the token condition makes the write fail
+  (``LeaseLostError``) if the lease was taken over. One write per step instead of a read and a
+  write: audit writes bound the deletion function's throughput (BENCHMARKS.md).
+- ``record_verification_check``, ``record_verified`` and ``record_unverified`` (the erasure
+  verifier's) hold no lease: they write a record only while it awaits verification, conditional
+  on the status and attempts read (``LeaseFree``: no deletion holds it either), so of two
+  concurrent checks of one request only one can end its verification. They return None when the
+  record no longer awaits verification (another check ended it).
 
 >>> store = AuditStore("audit-table")                                     # doctest: +SKIP
 >>> record = store.begin(request, now, subject_hash=h, lease_seconds=120) # doctest: +SKIP
@@ -50,6 +61,7 @@ from cio_security.audit.record import (
     RecordStatus,
     StepName,
     StepRecord,
+    Verification,
 )
 from cio_security.deletion.request import DeletionRequest
 from cio_security.errors import AuditError, LeaseHeldError, LeaseLostError
@@ -298,18 +310,25 @@ class BaseAuditStore(ABC):
         now: datetime,
         *,
         lease_token: str | None = None,
-    ) -> None:
+        customerio_request_id: str | None = None,
+    ) -> AuditRecord:
         """Record a failure a retry may fix (``reason`` a short code such as ``customerio_503``)
-        and release the lease, so the redelivered message is processed at once."""
-        self._write(
+        and release the lease, so the redelivered message is processed at once. Returns the record
+        as stored."""
+        return self._write(
             request_id,
             lease_token,
-            lambda r: transitions.transient_failure(r, step, status_code, reason, now),
+            lambda r: transitions.transient_failure(
+                r, step, status_code, reason, now, customerio_request_id=customerio_request_id
+            ),
         )
 
-    def release(self, request_id: str, reason: str, now: datetime, *, lease_token: str | None = None) -> None:
-        """Give the lease back without touching the steps (``reason`` recorded as the last error)."""
-        self._write(request_id, lease_token, lambda r: transitions.released(r, reason, now))
+    def release(
+        self, request_id: str, reason: str, now: datetime, *, lease_token: str | None = None
+    ) -> AuditRecord:
+        """Give the lease back without touching the steps (``reason`` recorded as the last error).
+        Returns the record as stored."""
+        return self._write(request_id, lease_token, lambda r: transitions.released(r, reason, now))
 
     def fail(
         self,
@@ -320,25 +339,143 @@ class BaseAuditStore(ABC):
         step: StepName | None = None,
         status_code: int | None = None,
         lease_token: str | None = None,
-    ) -> None:
+        customerio_request_id: str | None = None,
+    ) -> AuditRecord:
         """Record a permanent failure (status ``failed``, ``failure_reason``) and release the lease.
-        A later delivery of the same request (an operator's redrive) may lease it again."""
-        self._write(
-            request_id,
-            lease_token,
-            lambda r: transitions.failed(
-                r, reason, now, step=step, status_code=status_code, retention_days=self.retention_days
-            ),
-        )
-
-    def complete(self, request_id: str, now: datetime, *, lease_token: str | None = None) -> AuditRecord:
-        """Mark the request completed at ``now`` (``completed_at``; ``expires_at`` moves to the
-        retention period after completion) and release the lease. Returns the final record."""
+        A later delivery of the same request (an operator's redrive) may lease it again. Returns
+        the record as stored."""
         return self._write(
             request_id,
             lease_token,
-            lambda r: transitions.completed(r, now, retention_days=self.retention_days),
+            lambda r: transitions.failed(
+                r,
+                reason,
+                now,
+                step=step,
+                status_code=status_code,
+                customerio_request_id=customerio_request_id,
+                retention_days=self.retention_days,
+            ),
         )
+
+    def accept(
+        self,
+        record: AuditRecord,
+        step: StepName,
+        status_code: int | None,
+        customerio_request_id: str | None,
+        now: datetime,
+        *,
+        complete: bool,
+    ) -> AuditRecord:
+        """Record that Customer.io accepted ``record``'s operation ``step`` (``submission_accepted``:
+        step done, ``submitted_at``), under the lease ``record`` holds. With ``complete`` the same
+        write also completes the request with verification ``not_verified`` (nothing verifies it);
+        without, the lease is kept for ``await_verification``. Returns the record as stored.
+        Raises LeaseLostError when the lease was taken over, AuditError otherwise."""
+
+        def transition(current: AuditRecord) -> AuditRecord:
+            accepted = transitions.submission_accepted(current, step, status_code, customerio_request_id, now)
+            if not complete:
+                return accepted
+            return transitions.completed(
+                accepted, now, verification="not_verified", retention_days=self.retention_days
+            )
+
+        return self._write_held(record, transition)
+
+    def await_verification(self, record: AuditRecord, now: datetime) -> AuditRecord:
+        """Move an accepted ``record`` (held under its lease) to ``submitted`` with verification
+        ``pending`` and release the lease (``awaiting_verification``). Returns the record as
+        stored; raises LeaseLostError when the lease was taken over, AuditError otherwise."""
+        return self._write_held(
+            record, lambda r: transitions.awaiting_verification(r, now, retention_days=self.retention_days)
+        )
+
+    def complete(
+        self,
+        request_id: str,
+        now: datetime,
+        *,
+        lease_token: str | None = None,
+        verification: Verification | None = None,
+    ) -> AuditRecord:
+        """Mark the request completed at ``now`` (``completed_at``; ``expires_at`` moves to the
+        retention period after completion; ``verification`` when given) and release the lease.
+        Returns the final record."""
+        return self._write(
+            request_id,
+            lease_token,
+            lambda r: transitions.completed(
+                r, now, verification=verification, retention_days=self.retention_days
+            ),
+        )
+
+    # -- the erasure verifier's writes (no lease) ----------------------------------------------------
+
+    def record_verification_check(
+        self, request_id: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+    ) -> AuditRecord | None:
+        """One more check found the person still there (``checks`` made so far). Returns the record
+        as stored, or None when it no longer awaits verification. ``seen``: the record as the
+        caller read it, written over without a new read while its status and attempts hold."""
+        return self._write_verification(
+            request_id, now, lambda r: transitions.verification_checked(r, now, checks=checks), seen
+        )
+
+    def record_verified(
+        self, request_id: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+    ) -> AuditRecord | None:
+        """Check number ``checks`` found the person gone: status ``completed``, verification
+        ``verified``, ``verified_at``. Returns the record as stored, or None when it no longer
+        awaits verification (``seen`` as for ``record_verification_check``)."""
+        return self._write_verification(
+            request_id,
+            now,
+            lambda r: transitions.verified(r, now, checks=checks, retention_days=self.retention_days),
+            seen,
+        )
+
+    def record_unverified(
+        self, request_id: str, reason: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+    ) -> AuditRecord | None:
+        """The verification window ended without proof (``reason``): status and verification
+        ``unverified``. Returns the record as stored, or None when it no longer awaits
+        verification (``seen`` as for ``record_verification_check``)."""
+        return self._write_verification(
+            request_id,
+            now,
+            lambda r: transitions.unverified(
+                r, reason, now, checks=checks, retention_days=self.retention_days
+            ),
+            seen,
+        )
+
+    def _write_verification(
+        self,
+        request_id: str,
+        now: datetime,
+        transition: Callable[[AuditRecord], AuditRecord],
+        seen: AuditRecord | None = None,
+    ) -> AuditRecord | None:
+        """Apply a verifier's ``transition`` while the record awaits verification, conditional on
+        the status and attempts read (``seen`` first, when given: one write instead of a read and a
+        write, as ``_write_held`` does), re-read and tried again when a concurrent write got there
+        first. Raises AuditError when there is no record or the writes keep conflicting."""
+        for _ in range(_BEGIN_TRIES):
+            current, seen = (seen, None) if seen is not None else (self._get_record(request_id), None)
+            if current is None:
+                raise AuditError(f"audit record {request_id} does not exist")
+            if not transitions.awaiting_verification_check(current):
+                return None
+            changes = RecordChanges.between(current, transition(current))
+            try:
+                return self._replace_record(
+                    request_id, changes, LeaseFree(current.status, current.attempts, now)
+                )
+            except ConditionNotMetError:
+                continue
+        raise AuditError(f"audit record {request_id} kept changing during a verification write")
 
     def _write(
         self, request_id: str, lease_token: str | None, transition: Callable[[AuditRecord], AuditRecord]
@@ -355,6 +492,20 @@ class BaseAuditStore(ABC):
             return self._replace_record(request_id, changes, condition)
         except ConditionNotMetError as exc:
             raise self._refused(request_id, lease_token) from exc
+
+    def _write_held(
+        self, record: AuditRecord, transition: Callable[[AuditRecord], AuditRecord]
+    ) -> AuditRecord:
+        """Apply ``transition`` to ``record`` as the caller holds it (under its lease token) and
+        write what changed, without reading first (module docstring)."""
+        if record.lease_token is None:
+            raise AuditError(f"audit record {record.request_id} is not held under a lease")
+        condition = UnderLease(record.lease_token)
+        changes = RecordChanges.between(record, transition(record))
+        try:
+            return self._replace_record(record.request_id, changes, condition)
+        except ConditionNotMetError as exc:
+            raise LeaseLostError(record.request_id) from exc
 
     @staticmethod
     def _refused(request_id: str, lease_token: str | None) -> AuditError:

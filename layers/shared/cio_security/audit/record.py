@@ -2,9 +2,15 @@
 
 A record holds a keyed hash of the subject (HMAC-SHA256 with the pepper over
 ``identifier_type + ":" + identifier``), never the identifier itself; the action and regulation;
-the status of each Track API step with Customer.io's status code; the requested, received and
-completed timestamps; the statutory deadline; the number of attempts; and ``expires_at``, the
+the status of each Track API step with Customer.io's status code and request id; the requested,
+received, submitted (accepted by Customer.io), verified and completed timestamps; the erasure's
+verification state; the statutory deadline; the number of attempts; and ``expires_at``, the
 table's TTL attribute, at least 24 calendar months after the record was last finished.
+
+Statuses: ``received`` (created), ``in_progress`` (a step called or leased again), ``submitted``
+(Customer.io accepted the operation; verification pending), ``completed`` (accepted, and verified
+or not verified at all), ``unverified`` (the person was still present after the verification
+window), ``failed`` (a permanent failure; a redrive may lease it again).
 
 How a record changes is ``cio_security.audit.transitions``; where it is kept, ``base`` and
 ``dynamodb``.
@@ -27,20 +33,31 @@ from cio_security.hashing import keyed_hash
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
+    "FINISHED_STATUSES",
     "MIN_RETENTION_DAYS",
     "AuditRecord",
     "RecordStatus",
     "StepName",
     "StepRecord",
     "StepStatus",
+    "Verification",
     "expiry_for",
     "iso",
     "subject_hash",
+    "submission_step",
 ]
 
 StepName = Literal["suppress", "delete"]
 StepStatus = Literal["pending", "done", "failed"]
-RecordStatus = Literal["received", "in_progress", "completed", "failed"]
+RecordStatus = Literal["received", "in_progress", "submitted", "completed", "unverified", "failed"]
+Verification = Literal["pending", "verified", "unverified", "not_verified"]
+"""Whether the erasure was verified through the App API: ``pending`` (checks scheduled),
+``verified`` (the App API no longer finds the person), ``unverified`` (still found after the
+verification window), ``not_verified`` (no App API key configured: nothing checks it)."""
+
+FINISHED_STATUSES: Final[frozenset[RecordStatus]] = frozenset({"submitted", "completed", "unverified"})
+"""Statuses after which the deletion queue has nothing more to do: Customer.io accepted the
+operation, so a redelivered message calls nothing (verification, if any, goes on elsewhere)."""
 
 MIN_RETENTION_DAYS: Final = 730
 DEFAULT_RETENTION_DAYS: Final = 800
@@ -71,6 +88,13 @@ def subject_hash(identifier_type: str, identifier: str, pepper: str | bytes) -> 
     return keyed_hash(f"{identifier_type}:{identifier}", pepper)
 
 
+def submission_step(action: Action) -> StepName:
+    """The one Track operation that carries ``action``: ``erase`` is a suppress (which deletes the
+    person and blocks their identifiers), ``delete`` a delete. A record whose submission step is
+    done was accepted by Customer.io and is never sent again."""
+    return "suppress" if action == "erase" else "delete"
+
+
 def _add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
@@ -89,12 +113,15 @@ def expiry_for(moment: datetime, retention_days: int = DEFAULT_RETENTION_DAYS) -
 
 
 class StepRecord(BaseModel):
-    """One Track API step of a request: its status, Customer.io's last status code, and when."""
+    """One Track API step of a request: its status, Customer.io's last status code and request id
+    (``customerio_request_id``: the Track request that carried the operation, for Customer.io
+    support), and when."""
 
     model_config = ConfigDict(extra="ignore")
 
     status: StepStatus = "pending"
     status_code: int | None = None
+    customerio_request_id: str | None = None
     at: str | None = None
 
 
@@ -119,6 +146,11 @@ class AuditRecord(BaseModel):
     received_at: str
     updated_at: str
     deadline: str
+    submitted_at: str | None = None
+    """When Customer.io accepted the operation (200, or 207 without an error for it)."""
+    verification: Verification | None = None
+    verified_at: str | None = None
+    verification_checks: int = Field(default=0, ge=0)
     completed_at: str | None = None
     failure_reason: str | None = None
     last_error: str | None = None
@@ -129,8 +161,35 @@ class AuditRecord(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """True once completed (a failed record may be redriven and tried again)."""
-        return self.status == "completed"
+        """True once Customer.io accepted the operation (``FINISHED_STATUSES``: submitted,
+        completed or unverified): no message of this request calls Customer.io again. A failed
+        record may be redriven and tried again."""
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def submitted(self) -> bool:
+        """True once Customer.io accepted the request's operation (its ``submission_step`` is
+        done): no Track call is ever repeated for it. A record written before Track v2 may hold a
+        pending ``delete`` after a done ``suppress``: the suppress already deleted the person."""
+        return self.step_done(submission_step(self.action))
+
+    @property
+    def accepted_at(self) -> str | None:
+        """When Customer.io accepted the erasure: ``submitted_at`` (``completed_at`` for a record
+        completed before Track v2, which had no ``submitted_at``), or None."""
+        if self.submitted_at is not None:
+            return self.submitted_at
+        return self.completed_at if self.status == "completed" else None
+
+    def deadline_met(self, now: datetime) -> bool | None:
+        """Whether the erasure met its statutory deadline, as of ``now``: for a ``submitted`` or
+        ``completed`` record, whether Customer.io accepted it by the deadline; for any other
+        (received, in progress, failed, unverified: not erased), False once the deadline has
+        passed and None (not yet known) while there is still time."""
+        accepted = self.accepted_at
+        if self.status in {"submitted", "completed"} and accepted is not None:
+            return accepted <= self.deadline
+        return False if iso(now) >= self.deadline else None
 
     def step_done(self, step: StepName) -> bool:
         """True when ``step`` is recorded done: it is never sent to Customer.io again."""

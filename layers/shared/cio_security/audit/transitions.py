@@ -8,14 +8,31 @@ conditional write, so concurrent deliveries of one request cannot both call Cust
 - ``lease_taken``: one more attempt under a new lease; lifts a ``failed`` status. Allowed only
   when ``may_lease`` (unfinished, no unexpired lease).
 - ``step_done``: the step will never be sent to Customer.io again.
+- ``submission_accepted``: Customer.io accepted the request's one operation (Track v2 batch): the
+  step done with the status code and Customer.io's request id, ``submitted_at``; the lease is kept
+  for what follows, one of:
+- ``completed`` (with ``verification="not_verified"`` when nothing verifies erasures), or
+- ``awaiting_verification``: status ``submitted``, verification ``pending``, the lease given back;
+  the verifier's checks take it from there.
 - ``transient_failure``: the step stays pending with the last error; the lease is given back.
 - ``released``: the lease is given back, steps untouched.
 - ``failed``: permanent failure (``failure_reason``), lease given back.
 - ``completed``: ``completed_at``; the retention period restarts; lease given back.
 
+The erasure verifier's transitions, allowed only while ``awaiting_verification_check`` (status
+``submitted``, verification ``pending``); none of them touches the lease or the steps, and each
+sets ``verification_checks`` to the checks made (never fewer than recorded: a duplicate ticket
+cannot lower it):
+
+- ``verification_checked``: one more check found the person still there.
+- ``verified``: the App API no longer finds the person: status ``completed``, verification
+  ``verified``, ``verified_at`` and ``completed_at``; the retention period restarts.
+- ``unverified``: the window ended without that proof: status and verification ``unverified``,
+  the reason in ``last_error``; the retention period restarts.
+
 >>> record = new_record(request, now, subject_hash=h, lease_seconds=120, lease_token="t1")  # doctest: +SKIP
->>> record = step_done(record, "suppress", 200, now)                                      # doctest: +SKIP
->>> completed(record, now).status                                                         # doctest: +SKIP
+>>> record = submission_accepted(record, "suppress", 200, "req-1", now)                    # doctest: +SKIP
+>>> completed(record, now, verification="not_verified").status                            # doctest: +SKIP
 'completed'
 """
 
@@ -31,6 +48,7 @@ from cio_security.audit.record import (
     RecordStatus,
     StepName,
     StepRecord,
+    Verification,
     expiry_for,
     iso,
 )
@@ -38,6 +56,8 @@ from cio_security.deletion.request import DeletionRequest, infer_identifier_type
 from cio_security.errors import AuditConflictError
 
 __all__ = [
+    "awaiting_verification",
+    "awaiting_verification_check",
     "check_same_request",
     "completed",
     "failed",
@@ -47,13 +67,21 @@ __all__ = [
     "new_record",
     "released",
     "step_done",
+    "submission_accepted",
     "transient_failure",
+    "unverified",
+    "verification_checked",
+    "verified",
 ]
 
 
 def _changed(record: AuditRecord, **fields: Any) -> AuditRecord:
-    """A copy of ``record`` with ``fields`` replaced (the original is left as it was)."""
-    return record.model_copy(update=fields, deep=True)
+    """A copy of ``record`` with ``fields`` replaced (the original is left as it was). Every other
+    field is an immutable value (str, int, None) except ``steps``, whose records are copied too:
+    the result shares nothing mutable with ``record``, at a fraction of a deep copy's cost."""
+    if "steps" not in fields:
+        fields["steps"] = {name: step.model_copy() for name, step in record.steps.items()}
+    return record.model_copy(update=fields)
 
 
 def _with_step(record: AuditRecord, step: StepName, status: StepRecord) -> dict[StepName, StepRecord]:
@@ -140,14 +168,65 @@ def step_done(record: AuditRecord, step: StepName, status_code: int | None, now:
     )
 
 
+def submission_accepted(
+    record: AuditRecord,
+    step: StepName,
+    status_code: int | None,
+    customerio_request_id: str | None,
+    now: datetime,
+) -> AuditRecord:
+    """Customer.io accepted the request's operation ``step`` (a 200, or a 207 that names no error
+    for it): the step done with the status code and Customer.io's request id, ``submitted_at``.
+    The step is never sent again. The lease is kept: ``completed`` or ``awaiting_verification``
+    follows (in the same write when nothing is scheduled in between)."""
+    done = StepRecord(
+        status="done", status_code=status_code, customerio_request_id=customerio_request_id, at=iso(now)
+    )
+    return _changed(
+        record,
+        steps=_with_step(record, step, done),
+        status="in_progress",
+        submitted_at=iso(now),
+        last_status_code=status_code,
+        updated_at=iso(now),
+    )
+
+
+def awaiting_verification(
+    record: AuditRecord, now: datetime, *, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> AuditRecord:
+    """The accepted request waits for its verification (the checks are scheduled): status
+    ``submitted``, verification ``pending``, the retention period counted from ``now``, the lease
+    and any ``failure_reason`` cleared. No message of the request calls Customer.io again."""
+    return _changed(
+        record,
+        status="submitted",
+        verification="pending",
+        updated_at=iso(now),
+        expires_at=expiry_for(now, retention_days),
+        lease_until=None,
+        lease_token=None,
+        failure_reason=None,
+    )
+
+
 def transient_failure(
-    record: AuditRecord, step: StepName, status_code: int | None, reason: str, now: datetime
+    record: AuditRecord,
+    step: StepName,
+    status_code: int | None,
+    reason: str,
+    now: datetime,
+    *,
+    customerio_request_id: str | None = None,
 ) -> AuditRecord:
     """A failure a retry may fix (``reason`` a short code such as ``customerio_503``): ``step``
     stays pending with the status code, and the lease is given back (expires at ``now``)."""
+    pending = StepRecord(
+        status="pending", status_code=status_code, customerio_request_id=customerio_request_id, at=iso(now)
+    )
     return _changed(
         record,
-        steps=_with_step(record, step, StepRecord(status="pending", status_code=status_code, at=iso(now))),
+        steps=_with_step(record, step, pending),
         status="in_progress",
         last_status_code=status_code,
         last_error=reason,
@@ -169,11 +248,13 @@ def failed(
     *,
     step: StepName | None = None,
     status_code: int | None = None,
+    customerio_request_id: str | None = None,
     retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> AuditRecord:
     """A permanent failure: status ``failed`` with ``failure_reason`` (and ``step`` failed with
-    its status code, when given), the retention period counted from ``now``, the lease given
-    back. A later delivery of the same request (an operator's redrive) may lease it again."""
+    its status code and Customer.io's request id, when given), the retention period counted from
+    ``now``, the lease given back. A later delivery of the same request (an operator's redrive)
+    may lease it again."""
     fields: dict[str, Any] = {
         "status": "failed",
         "failure_reason": reason,
@@ -184,19 +265,33 @@ def failed(
     }
     if step is not None:
         fields["steps"] = _with_step(
-            record, step, StepRecord(status="failed", status_code=status_code, at=iso(now))
+            record,
+            step,
+            StepRecord(
+                status="failed",
+                status_code=status_code,
+                customerio_request_id=customerio_request_id,
+                at=iso(now),
+            ),
         )
         fields["last_status_code"] = status_code
     return _changed(record, **fields)
 
 
 def completed(
-    record: AuditRecord, now: datetime, *, retention_days: int = DEFAULT_RETENTION_DAYS
+    record: AuditRecord,
+    now: datetime,
+    *,
+    verification: Verification | None = None,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> AuditRecord:
     """The request completed at ``now``: ``completed_at`` set, ``expires_at`` moved to the
-    retention period after completion, the lease and any ``failure_reason`` cleared."""
+    retention period after completion, the lease and any ``failure_reason`` cleared;
+    ``verification`` set when given (``not_verified`` when nothing verifies erasures)."""
+    fields: dict[str, Any] = {} if verification is None else {"verification": verification}
     return _changed(
         record,
+        **fields,
         status="completed",
         completed_at=iso(now),
         updated_at=iso(now),
@@ -204,4 +299,53 @@ def completed(
         lease_until=None,
         lease_token=None,
         failure_reason=None,
+    )
+
+
+def awaiting_verification_check(record: AuditRecord) -> bool:
+    """True while the verifier may still write ``record``: submitted, verification pending."""
+    return record.status == "submitted" and record.verification == "pending"
+
+
+def verification_checked(record: AuditRecord, now: datetime, *, checks: int) -> AuditRecord:
+    """A check at ``now`` found the person still there; ``checks`` checks made so far."""
+    return _changed(record, verification_checks=max(record.verification_checks, checks), updated_at=iso(now))
+
+
+def verified(
+    record: AuditRecord, now: datetime, *, checks: int, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> AuditRecord:
+    """Check number ``checks`` at ``now`` found the person gone: the erasure is done and proved
+    (status ``completed``, verification ``verified``, ``verified_at`` and ``completed_at``)."""
+    return _changed(
+        record,
+        status="completed",
+        verification="verified",
+        verified_at=iso(now),
+        completed_at=iso(now),
+        verification_checks=max(record.verification_checks, checks),
+        updated_at=iso(now),
+        expires_at=expiry_for(now, retention_days),
+    )
+
+
+def unverified(
+    record: AuditRecord,
+    reason: str,
+    now: datetime,
+    *,
+    checks: int,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+) -> AuditRecord:
+    """The verification window ended at ``now`` without proof that the person is gone: status and
+    verification ``unverified``, ``reason`` (``still_present``, or why the App API gave no answer,
+    ``app_api_401``...) in ``last_error``."""
+    return _changed(
+        record,
+        status="unverified",
+        verification="unverified",
+        last_error=reason,
+        verification_checks=max(record.verification_checks, checks),
+        updated_at=iso(now),
+        expires_at=expiry_for(now, retention_days),
     )

@@ -1,110 +1,128 @@
-"""GDPR/CCPA deletion requests (DESIGN section 4): parse, suppress and delete in Customer.io,
-audit, and decide what happens to the message. No Lambda event shapes: the handler passes a
-message body and gets a ``DeletionOutcome`` back.
+"""GDPR/CCPA deletion requests (DESIGN section 4): a batch of queue messages in, one outcome per
+message out. No Lambda event shapes: the handler passes message bodies and gets
+``DeletionOutcome``s back.
 
-``DeletionProcessor.process(request)``:
+``DeletionProcessor.process_batch(messages)``:
 
-1. leases the request's audit record (``AuditStore.begin``); a completed record returns
-   ``already_done`` without any Customer.io call, another invocation's unexpired lease ``retry``;
-2. runs each step of ``request.steps`` not yet recorded done (``erase``: suppress, then delete;
-   ``delete``: delete) and records it done with Customer.io's status code right after the call,
-   so a crash between suppress and delete resumes at delete and no step is ever sent twice
-   after it was recorded;
-3. completes the record, or records the failure: a transient one (429, 5xx, timeouts,
-   connection errors, after the client's own retries) releases the lease and answers ``retry``;
-   a permanent one (400, 401 after the client's one credential refresh, 403, a redirect) marks
-   the record ``failed`` and answers ``permanent``.
+1. parses every message (invalid JSON or a schema error is permanent); a second message of a
+   ``request_id`` already in the batch shares the first one's fate (or is a ``request_id_conflict``
+   when it names another subject or action) and calls nothing itself;
+2. leases each request's audit record (``AuditStore.begin``, concurrently on ``executor``): a
+   record Customer.io already accepted returns ``already_done`` without any call, another
+   invocation's unexpired lease ``retry``;
+3. sends every leased request not yet accepted as one Track API v2 operation (``erase``:
+   suppress, which deletes the person and blocks their identifiers; ``delete``: delete) in as few
+   ``POST /api/v2/batch`` requests as the size limits allow (``submission.submit``: what each
+   answer means for each request, 207s and whole-request 400s included);
+4. records each request's result right after the call: accepted (step done, Customer.io's status
+   code and request id, ``submitted_at``) and, without a verifier, completed with verification
+   ``not_verified`` in the same write; a transient failure releases the lease and answers
+   ``retry``; a permanent one marks the record ``failed`` and answers ``permanent``;
+5. with a verifier (``verification_protocol.ErasureVerifier``): schedules the checks of the
+   accepted requests, then marks them ``submitted`` with verification ``pending``; a verifier that
+   cannot schedule makes them ``retry`` (their redelivery calls no Track API, only schedules);
+6. settles each message: a permanent outcome goes to the dead-letter queue with its reason (the
+   original body, attributes ``reason``, ``request_id`` when known, ``source_message_id``); on a
+   message's last delivery (its receive count has reached the queue's ``maxReceiveCount``, given
+   as ``max_receive_count``) a ``retry`` is dead-lettered too, as ``retries_exhausted`` with the
+   cause in ``last_error``, rather than left for SQS to move without one;
+7. publishes ``ErasureCompleted`` and ``ErasureFailed`` events (``events.ErasureEvents``) when a
+   publisher is given. A publish failure is logged and reported in the outcome
+   (``event_published``), never allowed to change it: the audit record is the source of truth.
 
-A 404 on either step is a permanent failure, never "already gone": the Track API answers 200
-whether or not the person existed (it documents 200 and 401 only), so a 404 means a wrong base
-URL or a proxy in the way, and recording the erasure as done would make the audit trail claim
-something that did not happen.
+Guarantees: a request whose acceptance was recorded is never sent to Customer.io again; a crash
+between a Track call and its audit write is resumed by sending the operation again, harmless
+because suppress and delete are idempotent and Customer.io answers 200 whether or not the person
+existed. An unexpected exception releases every lease it holds and answers ``retry`` with reason
+``unexpected_error`` (dead-lettered with that reason on the last delivery, never reason-less).
 
-``process_message(body)`` adds the message-level policy: invalid JSON or a schema error is
-permanent, and a permanent outcome is sent to the dead-letter queue with its reason (the original
-body, attributes ``reason``, ``request_id`` when known, ``source_message_id``). On a message's
-last delivery (its receive count has reached the queue's ``maxReceiveCount``, given as
-``max_receive_count``) a ``retry`` is dead-lettered too, with reason ``retries_exhausted`` and the
-cause in ``last_error``, rather than left for SQS to move without one. An unexpected exception
-while processing becomes a ``retry`` with reason ``unexpected_error`` (so it reaches the
-dead-letter queue with that reason on the last delivery, never reason-less).
-
-Identifiers are never logged, stored or put in an outcome or an error text: the audit record
-holds ``subject_hash``, logs and reasons hold request ids and short codes.
+Identifiers are never logged, stored or put in an outcome, an event or an error text: the audit
+record holds ``subject_hash``, logs and reasons hold request ids and short codes.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hmac
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, TypeVar
 
 from cio_security.audit.base import AuditBackend
-from cio_security.audit.record import AuditRecord, StepName, subject_hash
+from cio_security.audit.record import AuditRecord, StepName, subject_hash, submission_step
+from cio_security.customerio.v2 import PersonOperation
 from cio_security.deletion.dead_letters import DeadLetterQueue
-from cio_security.deletion.outcome import DeadlineStatus, DeletionOutcome, OutcomeKind, StepCall
-from cio_security.deletion.request import DeletionRequest, infer_identifier_type, parse_deletion_message
+from cio_security.deletion.events import ErasureEvent, ErasureEvents, ErasureEventType
+from cio_security.deletion.outcome import (
+    DeadlineStatus,
+    DeletionOutcome,
+    OutcomeKind,
+    QueueMessage,
+    StepCall,
+)
+from cio_security.deletion.request import DeletionRequest, parse_deletion_message
 from cio_security.deletion.settings import (
     DEFAULT_DEADLINE_WARNING_DAYS,
     DEFAULT_LEASE_SECONDS,
     LEASE_MARGIN_SECONDS,
 )
+from cio_security.deletion.submission import BatchClient, Refused, SubmissionResult, submit
+from cio_security.deletion.verification_protocol import ErasureVerifier
 from cio_security.errors import (
     AuditConflictError,
     AuditError,
+    CioSecurityError,
     ConfigurationError,
-    CustomerIOError,
     DeadLetterError,
     InvalidDeletionRequestError,
     LeaseHeldError,
-    PermanentError,
-    SecretError,
-    TransientError,
 )
 
-if TYPE_CHECKING:
-    from cio_security.customerio.track import TrackResponse
-
-__all__ = ["DeletionClient", "DeletionProcessor"]
+__all__ = ["DeletionProcessor"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
 
-class DeletionClient(Protocol):
-    """The two Track API calls a deletion needs (``cio_security.customerio.TrackClient``)."""
 
-    def suppress(self, customer_id: str) -> TrackResponse: ...
-
-    def delete(self, customer_id: str) -> TrackResponse: ...
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class _Attempt:
-    """One processing attempt of a leased request: what ``process`` carries between its steps."""
+    """One leased request of a batch: what the phases carry between them. ``record`` is the
+    record as its last write stored it (it holds the lease until a write releases it);
+    ``outcome`` is set once the request's fate in this batch is known."""
 
     request: DeletionRequest
     record: AuditRecord
     deadline: DeadlineStatus
     calls: list[StepCall] = field(default_factory=list)
+    outcome: DeletionOutcome | None = None
 
-    def outcome(self, kind: OutcomeKind, reason: str | None = None, **extra: Any) -> DeletionOutcome:
-        return DeletionOutcome(
-            kind, self.request.request_id, reason, tuple(self.calls), self.deadline, **extra
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    @property
+    def step(self) -> StepName:
+        return submission_step(self.request.action)
+
+    def operation(self) -> PersonOperation:
+        identifier_type = self.request.identifier_type or "id"  # always set by the model
+        return PersonOperation(self.step, identifier_type, self.request.identifier)
+
+    def finish(self, kind: OutcomeKind, reason: str | None = None, **extra: Any) -> DeletionOutcome:
+        self.outcome = DeletionOutcome(
+            kind, self.request_id, reason, tuple(self.calls), self.deadline, **extra
         )
-
-
-def _customerio_reason(exc: CustomerIOError) -> str:
-    """``customerio_<status>``, or ``customerio_unreachable`` / ``customerio_rejected`` without one."""
-    if exc.status is not None:
-        return f"customerio_{exc.status}"
-    return "customerio_unreachable" if isinstance(exc, TransientError) else "customerio_rejected"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+        return self.outcome
 
 
 # -- the processor ----------------------------------------------------------------------------------
@@ -113,31 +131,37 @@ def _utc_now() -> datetime:
 class DeletionProcessor:
     """Carries out deletion requests against Customer.io with an audit trail (module docstring).
 
-    ``client`` makes the Track calls (its own retries, backoff, rate limit and 401 refresh
-    included). ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or another ``BaseAuditStore``.
-    ``pepper`` keys the subject hash. ``dead_letters`` receives permanent failures in
-    ``process_message``. ``deadline_warning``: how close to the statutory deadline a request
-    counts as at risk. ``step_budget_seconds``: a step is not started with less time left than
-    this (see ``DeletionSettings.step_budget_seconds``). ``max_receive_count``: the queue's
-    ``maxReceiveCount``, so the last delivery of a message that still needs a retry is
-    dead-lettered with its reason (0: leave that to SQS). ``clock`` is injectable for tests.
-    Thread-safe: one processor serves a whole concurrent batch.
+    ``client`` makes the Track v2 batch calls (``TrackClient``: its own retries, backoff, rate
+    limit and 401 refresh included). ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or
+    another ``BaseAuditStore``. ``pepper`` keys the subject hash. ``dead_letters`` receives
+    permanent failures. ``verifier`` schedules erasure checks (none: requests complete as
+    ``not_verified``). ``events`` publishes erasure events (none: no events). ``executor`` runs a
+    batch's audit writes concurrently (none: one after another). ``deadline_warning``: how close
+    to the statutory deadline a request counts as at risk. ``call_budget_seconds``: a Track call is
+    not started with less time left than this (``DeletionSettings.call_budget_seconds``: a call at
+    its worst and the writes after it). ``max_receive_count``: the queue's ``maxReceiveCount``, so
+    the last delivery of a message that still needs a retry is dead-lettered with its reason (0:
+    leave that to SQS). ``clock`` is injectable for tests. Thread-safe: one processor serves
+    concurrent batches.
 
     >>> processor = DeletionProcessor(track_client, AuditStore("audit"), pepper)   # doctest: +SKIP
-    >>> processor.process(request).kind                                              # doctest: +SKIP
-    'completed'
+    >>> [o.kind for o in processor.process_batch([QueueMessage(body)])]             # doctest: +SKIP
+    ['completed']
     """
 
     def __init__(
         self,
-        client: DeletionClient,
+        client: BatchClient,
         audit: AuditBackend,
         pepper: str | bytes,
         *,
         dead_letters: DeadLetterQueue | None = None,
+        verifier: ErasureVerifier | None = None,
+        events: ErasureEvents | None = None,
+        executor: Executor | None = None,
         clock: Callable[[], datetime] = _utc_now,
         deadline_warning: timedelta = timedelta(days=DEFAULT_DEADLINE_WARNING_DAYS),
-        step_budget_seconds: float = 0.0,
+        call_budget_seconds: float = 0.0,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         lease_margin_seconds: float = LEASE_MARGIN_SECONDS,
         max_receive_count: int = 0,
@@ -147,21 +171,23 @@ class DeletionProcessor:
         self.client = client
         self.audit = audit
         self.dead_letters = dead_letters
+        self.verifier = verifier
+        self.events = events
+        self.executor = executor
         self.clock = clock
         self.deadline_warning = deadline_warning
-        self.step_budget_seconds = step_budget_seconds
+        self.call_budget_seconds = call_budget_seconds
         self.lease_seconds = lease_seconds
         self.lease_margin_seconds = lease_margin_seconds
         self.max_receive_count = max_receive_count
         self._pepper = pepper
 
     def __repr__(self) -> str:
-        return f"DeletionProcessor(audit={self.audit!r})"
+        return f"DeletionProcessor(audit={self.audit!r}, verifier={self.verifier!r})"
 
     def subject_hash(self, request: DeletionRequest) -> str:
         """The keyed hash that stands for the request's subject in its audit record."""
-        identifier_type = request.identifier_type or infer_identifier_type(request.identifier)
-        return subject_hash(identifier_type, request.identifier, self._pepper)
+        return subject_hash(request.identifier_type or "id", request.identifier, self._pepper)
 
     def deadline_status(self, deadline: datetime, now: datetime) -> DeadlineStatus:
         """``past`` after the statutory ``deadline``, ``near`` inside the warning window, else ``ok``."""
@@ -171,7 +197,7 @@ class DeletionProcessor:
             return "near"
         return "ok"
 
-    # -- one message -----------------------------------------------------------------------------
+    # -- messages --------------------------------------------------------------------------------
 
     def process_message(
         self,
@@ -181,51 +207,59 @@ class DeletionProcessor:
         receive_count: int | None = None,
         time_left: Callable[[], float] | None = None,
     ) -> DeletionOutcome:
-        """Parse and process one queue message; send a permanent failure to the dead-letter queue.
+        """``process_batch`` of one message."""
+        return self.process_batch([QueueMessage(body, message_id, receive_count)], time_left=time_left)[0]
 
-        ``receive_count`` is the message's ApproximateReceiveCount: on its last delivery
-        (``receive_count >= max_receive_count``) a ``retry`` is dead-lettered as
-        ``retries_exhausted``. A dead-letter send that fails turns the outcome into ``retry``
-        (reason ``dead_letter_unavailable``): the message stays on its queue and nothing is lost.
-        """
-        outcome = self._outcome(body, time_left)
-        last_error = None
-        if outcome.kind == "retry" and self._last_delivery(receive_count):
-            logger.warning(
-                "retries exhausted on the message's last delivery",
-                extra={"request_id": outcome.request_id, "reason": outcome.reason, "receives": receive_count},
-            )
-            last_error = outcome.reason
-            outcome = replace(outcome, kind="permanent", reason="retries_exhausted")
-        if outcome.kind != "permanent" or self.dead_letters is None:
-            return outcome
+    def process_batch(
+        self, messages: Sequence[QueueMessage], *, time_left: Callable[[], float] | None = None
+    ) -> list[DeletionOutcome]:
+        """Carry out a batch of queue messages; one outcome per message, in order (module
+        docstring). ``time_left()`` gives the seconds left in the invocation: leases last that long
+        plus a margin, and no Track call starts without ``call_budget_seconds`` left. Never raises
+        for anything a message or a dependency did."""
+        parsed: list[DeletionRequest | DeletionOutcome] = [self._parse(m.body) for m in messages]
+        primaries: dict[str, int] = {}
+        for index, item in enumerate(parsed):
+            if isinstance(item, DeletionRequest):
+                primaries.setdefault(item.request_id, index)
+        firsts = [parsed[index] for index in primaries.values()]
+        requests = [item for item in firsts if isinstance(item, DeletionRequest)]
         try:
-            self.dead_letters.send(
-                body,
-                reason=outcome.reason or "permanent",
-                request_id=outcome.request_id,
-                message_id=message_id,
-                last_error=last_error,
+            results = dict(zip(primaries, self.process_requests(requests, time_left=time_left), strict=True))
+        except Exception as exc:  # noqa: BLE001 - the safety net: retried, then dead-lettered with a reason
+            # The type and the stack only: an exception's text may quote an identifier.
+            logger.error(
+                "unexpected error while processing deletion requests",
+                extra={
+                    "request_ids": list(primaries),
+                    "error": type(exc).__name__,
+                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
+                },
             )
-        except DeadLetterError:
-            logger.exception(
-                "permanent failure not sent to the dead-letter queue; left for redelivery",
-                extra={"request_id": outcome.request_id, "reason": outcome.reason},
-            )
-            return replace(outcome, kind="retry", reason="dead_letter_unavailable", record=None)
-        logger.warning(
-            "deletion request sent to the dead-letter queue",
-            extra={"request_id": outcome.request_id, "reason": outcome.reason, "last_error": last_error},
-        )
-        return replace(outcome, dead_lettered=True)
+            results = {rid: DeletionOutcome("retry", rid, "unexpected_error") for rid in primaries}
+        outcomes: list[DeletionOutcome] = []
+        for index, item in enumerate(parsed):
+            if isinstance(item, DeletionOutcome):
+                outcomes.append(item)
+            elif primaries[item.request_id] == index:
+                outcomes.append(results[item.request_id])
+            else:
+                first = parsed[primaries[item.request_id]]
+                assert isinstance(first, DeletionRequest)  # noqa: S101 - primaries index requests only
+                outcomes.append(self._copy_outcome(item, first, results[item.request_id]))
+        pairs = list(zip(messages, outcomes, strict=True))
+        # Only dead letters call out: settle the rest in place, those concurrently.
+        sending = [i for i, (m, o) in enumerate(pairs) if self._dead_letter_bound(m, o)]
+        settled = [outcome for _, outcome in pairs]
+        for index, outcome in zip(
+            sending, self._map(lambda i: self._settle(*pairs[i]), sending), strict=True
+        ):
+            settled[index] = outcome
+        return self._publish_failures(settled)
 
-    def _outcome(self, body: str, time_left: Callable[[], float] | None) -> DeletionOutcome:
-        """Parse and process ``body``; never raises for anything the message or a dependency did."""
-        request_id = None
+    def _parse(self, body: str) -> DeletionRequest | DeletionOutcome:
         try:
-            request = parse_deletion_message(body)
-            request_id = request.request_id
-            return self.process(request, time_left=time_left)
+            return parse_deletion_message(body)
         except InvalidDeletionRequestError as exc:
             logger.warning(
                 "deletion message rejected",
@@ -233,33 +267,108 @@ class DeletionProcessor:
             )
             return DeletionOutcome("permanent", exc.request_id, exc.reason)
         except Exception as exc:  # noqa: BLE001 - the safety net: retried, then dead-lettered with a reason
-            # The type and the stack only: an exception's text may quote the identifier.
             logger.error(
-                "unexpected error while processing a deletion request",
+                "unexpected error while parsing a deletion message", extra={"error": type(exc).__name__}
+            )
+            return DeletionOutcome("retry", None, "unexpected_error")
+
+    def _copy_outcome(
+        self, copy: DeletionRequest, first: DeletionRequest, outcome: DeletionOutcome
+    ) -> DeletionOutcome:
+        """The outcome of a second message of a request_id in the same batch: nothing is called
+        for it. The same request shares the first one's fate (accepted: ``already_done``);
+        another subject or action under the same request_id is a ``request_id_conflict``."""
+        same_subject = hmac.compare_digest(self.subject_hash(copy), self.subject_hash(first))
+        if not same_subject or copy.action != first.action:
+            logger.error(
+                "request_id used twice in a batch for different requests",
+                extra={"request_id": copy.request_id},
+            )
+            return DeletionOutcome("permanent", copy.request_id, "request_id_conflict")
+        if outcome.kind in {"completed", "submitted"}:
+            return replace(outcome, kind="already_done", calls=(), event_published=None)
+        return replace(outcome, calls=(), dead_lettered=False, event_published=None)
+
+    def _settle(self, message: QueueMessage, outcome: DeletionOutcome) -> DeletionOutcome:
+        """The message-level policy: the last delivery's retry becomes ``retries_exhausted``, and
+        a permanent outcome goes to the dead-letter queue. A dead-letter send that fails turns the
+        outcome into ``retry`` (``dead_letter_unavailable``): the message stays on its queue."""
+        last_error = None
+        if outcome.kind == "retry" and self._last_delivery(message.receive_count):
+            logger.warning(
+                "retries exhausted on the message's last delivery",
                 extra={
-                    "request_id": request_id,
-                    "error": type(exc).__name__,
-                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
+                    "request_id": outcome.request_id,
+                    "reason": outcome.reason,
+                    "receives": message.receive_count,
                 },
             )
-            return DeletionOutcome("retry", request_id, "unexpected_error")
+            last_error = outcome.reason
+            outcome = replace(outcome, kind="permanent", reason="retries_exhausted")
+        if outcome.kind != "permanent" or self.dead_letters is None:
+            return outcome
+        try:
+            self.dead_letters.send(
+                message.body,
+                reason=outcome.reason or "permanent",
+                request_id=outcome.request_id,
+                message_id=message.message_id,
+                last_error=last_error,
+            )
+        except DeadLetterError:
+            logger.exception(
+                "permanent failure not sent to the dead-letter queue; left for redelivery",
+                extra={"request_id": outcome.request_id, "reason": outcome.reason},
+            )
+            return replace(outcome, kind="retry", reason="dead_letter_unavailable")
+        logger.warning(
+            "deletion request sent to the dead-letter queue",
+            extra={"request_id": outcome.request_id, "reason": outcome.reason, "last_error": last_error},
+        )
+        return replace(outcome, dead_lettered=True)
+
+    def _dead_letter_bound(self, message: QueueMessage, outcome: DeletionOutcome) -> bool:
+        """True when ``_settle`` changes ``outcome``: a permanent one, or a retry on its last delivery."""
+        return outcome.kind == "permanent" or (
+            outcome.kind == "retry" and self._last_delivery(message.receive_count)
+        )
 
     def _last_delivery(self, receive_count: int | None) -> bool:
         """True when SQS will not deliver this message again (it would move it to the DLQ)."""
         return bool(self.max_receive_count) and (receive_count or 0) >= self.max_receive_count
 
-    # -- one request -----------------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------------
 
     def process(
         self, request: DeletionRequest, *, time_left: Callable[[], float] | None = None
     ) -> DeletionOutcome:
-        """Carry out ``request`` (module docstring). ``time_left()`` gives the seconds left in the
-        invocation: the lease lasts that long plus a margin, and a step is not started without
-        ``step_budget_seconds`` left. Never raises for a Customer.io or audit failure: the outcome
-        says what happened."""
-        rid = request.request_id
+        """``process_requests`` of one request (no dead-letter queue at this level)."""
+        return self.process_requests([request], time_left=time_left)[0]
+
+    def process_requests(
+        self, requests: Sequence[DeletionRequest], *, time_left: Callable[[], float] | None = None
+    ) -> list[DeletionOutcome]:
+        """Carry out ``requests`` (distinct request ids): lease, submit in v2 batches, record,
+        verify; one outcome per request, in order. ``ErasureCompleted`` events are published here;
+        dead letters and ``ErasureFailed`` events are ``process_batch``'s."""
         now = self.clock()
         lease = (time_left() + self.lease_margin_seconds) if time_left is not None else self.lease_seconds
+        begun = self._map(lambda request: self._begin(request, now, lease), list(requests))
+        attempts = [item for item in begun if isinstance(item, _Attempt)]
+        try:
+            self._submit(attempts, time_left)
+            self._after_acceptance([a for a in attempts if a.outcome is None])
+        except BaseException:
+            for attempt in attempts:
+                if attempt.outcome is None:
+                    self._release(attempt, "unexpected_error")
+            raise
+        outcomes = [item.outcome if isinstance(item, _Attempt) else item for item in begun]
+        return self._publish_completions([o for o in outcomes if o is not None])
+
+    def _begin(self, request: DeletionRequest, now: datetime, lease: float) -> _Attempt | DeletionOutcome:
+        """Lease ``request``'s record: an attempt to carry on with, or the outcome already known."""
+        rid = request.request_id
         try:
             record = self.audit.begin(request, now, self.subject_hash(request), lease)
         except LeaseHeldError:
@@ -272,141 +381,253 @@ class DeletionProcessor:
             logger.exception("audit store unavailable", extra={"request_id": rid})
             return DeletionOutcome("retry", rid, "audit_unavailable")
         if record.finished:
-            logger.info("request already completed; nothing to do", extra={"request_id": rid})
+            logger.info("request already accepted by Customer.io; nothing to do", extra={"request_id": rid})
             return DeletionOutcome("already_done", rid, record=record)
-
-        # The record's timestamps, not the message's: a message without requested_at gets "now" each
+        # The record's deadline, not the message's: a message without requested_at gets "now" each
         # time it is parsed, while the record keeps the first delivery's.
-        deadline = datetime.fromisoformat(record.deadline)
-        attempt = _Attempt(request, record, self.deadline_status(deadline, now))
+        attempt = _Attempt(
+            request, record, self.deadline_status(datetime.fromisoformat(record.deadline), now)
+        )
         if attempt.deadline != "ok":
             logger.warning(
                 "deletion request deadline %s",
                 "passed" if attempt.deadline == "past" else "near",
-                extra={
-                    "request_id": rid,
-                    "deadline": record.deadline,
-                    "regulation": request.regulation,
-                },
+                extra={"request_id": rid, "deadline": record.deadline, "regulation": request.regulation},
             )
-        for step in request.steps:
-            if record.step_done(step):
-                continue
-            if time_left is not None and time_left() < self.step_budget_seconds:
-                logger.warning(
-                    "not enough time left for the next step", extra={"request_id": rid, "step": step}
-                )
-                return self._release(attempt, "out_of_time")
-            failed = self._step(attempt, step)
-            if failed is not None:
-                return failed
-        return self._complete(attempt)
+        return attempt
 
-    def _step(self, attempt: _Attempt, step: StepName) -> DeletionOutcome | None:
-        """Call Customer.io for ``step`` and record it done; an outcome only when it failed."""
-        rid, token = attempt.request.request_id, attempt.record.lease_token
+    def _submit(self, attempts: list[_Attempt], time_left: Callable[[], float] | None) -> None:
+        """Send the operations not yet accepted and record each request's result."""
+        pending = [attempt for attempt in attempts if not attempt.record.submitted]
+        if not pending:
+            return
+
+        def may_call() -> bool:
+            return time_left is None or time_left() >= self.call_budget_seconds
+
+        results = submit(self.client, [attempt.operation() for attempt in pending], may_call=may_call)
+        self._map(lambda pair: self._record(*pair), list(zip(pending, results, strict=True)))
+
+    def _record(self, attempt: _Attempt, result: SubmissionResult) -> None:
+        """Write one request's result right after the call (step 4 of the module docstring)."""
+        rid, now = attempt.request_id, self.clock()
+        if isinstance(result, Refused):
+            self._refused(attempt, result, now)
+            return
+        attempt.calls.append(StepCall(attempt.step, result.status))
         try:
-            status = self._call(step, attempt.request.identifier)
-        except TransientError as exc:
-            reason = _customerio_reason(exc)
-            attempt.calls.append(StepCall(step, exc.status))
-            logger.warning(
-                "deletion step failed; will retry",
-                extra={"request_id": rid, "step": step, "reason": reason, "attempt": attempt.record.attempts},
+            attempt.record = self.audit.accept(
+                attempt.record,
+                attempt.step,
+                result.status,
+                result.customerio_request_id,
+                now,
+                complete=self.verifier is None,
             )
-            self._safely(
+        except LeaseHeldError:
+            logger.error("lease lost before the acceptance was recorded", extra={"request_id": rid})
+            attempt.finish("retry", "lease_lost")
+            return
+        except AuditError:
+            logger.exception("operation accepted but not recorded", extra={"request_id": rid})
+            self._release(attempt, "audit_unavailable")
+            return
+        logger.info(
+            "deletion operation accepted",
+            extra={"request_id": rid, "step": attempt.step, "status": result.status},
+        )
+        if attempt.record.status == "completed":
+            self._finished(attempt, "completed")
+
+    def _refused(self, attempt: _Attempt, result: Refused, now: datetime) -> None:
+        rid, token = attempt.request_id, attempt.record.lease_token
+        if not result.sent:
+            if result.kind == "retry":
+                self._release(attempt, result.reason)
+                return
+            record = self._safely(self.audit.fail, rid, result.reason, now, lease_token=token)
+            attempt.finish("permanent", result.reason, record=record or attempt.record)
+            return
+        attempt.calls.append(StepCall(attempt.step, result.status))
+        if result.kind == "retry":
+            logger.warning(
+                "deletion operation not accepted; will retry",
+                extra={"request_id": rid, "reason": result.reason, "attempt": attempt.record.attempts},
+            )
+            record = self._safely(
                 self.audit.record_transient_failure,
                 rid,
-                step,
-                exc.status,
-                reason,
-                self.clock(),
+                attempt.step,
+                result.status,
+                result.reason,
+                now,
                 lease_token=token,
+                customerio_request_id=result.customerio_request_id,
             )
-            return attempt.outcome("retry", reason)
-        except PermanentError as exc:
-            reason = _customerio_reason(exc)
-            attempt.calls.append(StepCall(step, exc.status))
-            logger.error(
-                "deletion step failed permanently", extra={"request_id": rid, "step": step, "reason": reason}
-            )
-            self._safely(
-                self.audit.fail,
-                rid,
-                reason,
-                self.clock(),
-                step=step,
-                status_code=exc.status,
-                lease_token=token,
-            )
-            return attempt.outcome("permanent", reason)
-        except (ConfigurationError, SecretError) as exc:
-            logger.error(
-                "deletion step not attempted: %s", type(exc).__name__, extra={"request_id": rid, "step": step}
-            )
-            return self._release(attempt, "configuration")
-        except BaseException:
-            self._release(attempt, "unexpected_error")
-            raise
-        attempt.calls.append(StepCall(step, status))
-        try:
-            self.audit.mark_step(rid, step, status, self.clock(), lease_token=token)
-        except LeaseHeldError:
-            logger.error("lease lost before the step was recorded", extra={"request_id": rid, "step": step})
-            return attempt.outcome("retry", "lease_lost")
-        except AuditError:
-            logger.exception("step done but not recorded", extra={"request_id": rid, "step": step})
-            return self._release(attempt, "audit_unavailable")
-        logger.info("deletion step done", extra={"request_id": rid, "step": step, "status": status})
-        return None
+            attempt.finish("retry", result.reason, record=record or attempt.record)
+            return
+        logger.error(
+            "deletion operation refused for good", extra={"request_id": rid, "reason": result.reason}
+        )
+        record = self._safely(
+            self.audit.fail,
+            rid,
+            result.reason,
+            now,
+            step=attempt.step,
+            status_code=result.status,
+            lease_token=token,
+            customerio_request_id=result.customerio_request_id,
+        )
+        attempt.finish("permanent", result.reason, record=record or attempt.record)
 
-    def _complete(self, attempt: _Attempt) -> DeletionOutcome:
-        request = attempt.request
+    def _after_acceptance(self, attempts: list[_Attempt]) -> None:
+        """Accepted requests still held under their lease: schedule their verification and mark
+        them ``submitted``, or (no verifier; an acceptance recorded by an earlier, interrupted
+        delivery) complete them."""
+        if not attempts:
+            return
+        if self.verifier is None:
+            self._map(self._complete, attempts)
+            return
         try:
-            final = self.audit.complete(
-                request.request_id, self.clock(), lease_token=attempt.record.lease_token
+            self.verifier.schedule(
+                [attempt.record for attempt in attempts],
+                self.clock(),
+                requests={attempt.request_id: attempt.request for attempt in attempts},
+            )
+        except CioSecurityError as exc:
+            logger.warning(
+                "erasure verification not scheduled: %s",
+                type(exc).__name__,
+                extra={"request_ids": [attempt.request_id for attempt in attempts]},
+            )
+            self._map(lambda attempt: self._release(attempt, "verification_unavailable"), attempts)
+            return
+        self._map(self._await_verification, attempts)
+
+    def _complete(self, attempt: _Attempt) -> None:
+        try:
+            attempt.record = self.audit.complete(
+                attempt.request_id,
+                self.clock(),
+                lease_token=attempt.record.lease_token,
+                verification="not_verified",
             )
         except LeaseHeldError:
-            return attempt.outcome("retry", "lease_lost")
+            attempt.finish("retry", "lease_lost")
+            return
         except AuditError:
             logger.exception(
-                "request done but not recorded complete", extra={"request_id": request.request_id}
+                "request accepted but not recorded complete", extra={"request_id": attempt.request_id}
             )
-            return self._release(attempt, "audit_unavailable")
-        completed = datetime.fromisoformat(final.completed_at) if final.completed_at else self.clock()
-        age = (completed - datetime.fromisoformat(final.requested_at)).total_seconds()
+            self._release(attempt, "audit_unavailable")
+            return
+        self._finished(attempt, "completed")
+
+    def _await_verification(self, attempt: _Attempt) -> None:
+        try:
+            attempt.record = self.audit.await_verification(attempt.record, self.clock())
+        except LeaseHeldError:
+            attempt.finish("retry", "lease_lost")
+            return
+        except AuditError:
+            logger.exception(
+                "verification scheduled but not recorded", extra={"request_id": attempt.request_id}
+            )
+            self._release(attempt, "audit_unavailable")
+            return
+        self._finished(attempt, "submitted")
+
+    def _finished(self, attempt: _Attempt, kind: OutcomeKind) -> None:
+        record = attempt.record
+        done = record.completed_at or record.submitted_at or record.updated_at
+        age = (datetime.fromisoformat(done) - datetime.fromisoformat(record.requested_at)).total_seconds()
         logger.info(
-            "deletion request completed",
+            "deletion request %s",
+            "completed" if kind == "completed" else "submitted; verification pending",
             extra={
-                "request_id": request.request_id,
-                "action": request.action,
-                "attempts": final.attempts,
+                "request_id": attempt.request_id,
+                "action": attempt.request.action,
+                "attempts": record.attempts,
                 "age_seconds": age,
             },
         )
-        return attempt.outcome("completed", age_seconds=age, record=final)
+        attempt.finish(kind, age_seconds=age, record=record)
 
-    def _release(self, attempt: _Attempt, reason: str) -> DeletionOutcome:
+    def _release(self, attempt: _Attempt, reason: str) -> None:
         """Give the lease back (``reason`` recorded as the last error) and answer ``retry``."""
-        self._safely(
+        record = self._safely(
             self.audit.release,
-            attempt.request.request_id,
+            attempt.request_id,
             reason,
             self.clock(),
             lease_token=attempt.record.lease_token,
         )
-        return attempt.outcome("retry", reason)
+        attempt.finish("retry", reason, record=record or attempt.record)
 
-    def _call(self, step: StepName, identifier: str) -> int:
-        """One Track call. A 404 raises NotFoundError, a permanent failure (module docstring)."""
-        response = self.client.suppress(identifier) if step == "suppress" else self.client.delete(identifier)
-        return response.status
+    # -- events ------------------------------------------------------------------------------------
+
+    def _publish_completions(self, outcomes: list[DeletionOutcome]) -> list[DeletionOutcome]:
+        return self._publish(outcomes, "ErasureCompleted", lambda o: o.kind == "completed")
+
+    def _publish_failures(self, outcomes: list[DeletionOutcome]) -> list[DeletionOutcome]:
+        """``ErasureFailed`` for each request that ended permanent with an audit record of its own
+        (a conflict's record belongs to another request)."""
+        return self._publish(
+            outcomes,
+            "ErasureFailed",
+            lambda o: o.kind == "permanent" and o.reason != "request_id_conflict",
+        )
+
+    def _publish(
+        self,
+        outcomes: list[DeletionOutcome],
+        kind: ErasureEventType,
+        wanted: Callable[[DeletionOutcome], bool],
+    ) -> list[DeletionOutcome]:
+        """One ``kind`` event per request whose outcome is ``wanted`` (and has a record); the
+        outcome that carried it says whether it was published."""
+        if self.events is None:
+            return outcomes
+        chosen: dict[str, int] = {}
+        for index, outcome in enumerate(outcomes):
+            if outcome.request_id is not None and outcome.record is not None and wanted(outcome):
+                chosen.setdefault(outcome.request_id, index)
+        if not chosen:
+            return outcomes
+        now = self.clock()
+        events = [
+            ErasureEvent(
+                kind, record, reason=outcomes[index].reason if kind == "ErasureFailed" else None, at=now
+            )
+            for index in chosen.values()
+            if (record := outcomes[index].record) is not None
+        ]
+        report = self.events.publish(events)
+        published = set(report.published)
+        updated = list(outcomes)
+        for request_id, index in chosen.items():
+            updated[index] = replace(updated[index], event_published=request_id in published)
+        return updated
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _map(self, work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``work`` on every item, concurrently on the executor when there is one (each item in a
+        copy of the caller's context, so log keys follow it)."""
+        items = list(items)
+        if self.executor is None or len(items) < 2:
+            return [work(item) for item in items]
+        context = contextvars.copy_context()
+        return list(self.executor.map(lambda item: context.copy().run(work, item), items))
 
     @staticmethod
-    def _safely(write: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    def _safely(write: Callable[..., AuditRecord], *args: Any, **kwargs: Any) -> AuditRecord | None:
         """An audit write on a failure path: its own failure is logged, never raised (the message is
         redelivered either way and the lease expires on its own)."""
         try:
-            write(*args, **kwargs)
+            return write(*args, **kwargs)
         except AuditError as exc:
             logger.warning("audit write failed on a failure path: %s", type(exc).__name__)
+            return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -15,21 +16,35 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from cio_security.errors import InvalidDeletionRequestError
+from cio_security.sanitizer.loggable import personal_data_shape
 from cio_security.validation import StrictModel, no_control_chars
 
-IdentifierType = Literal["id", "email", "cio_id"]
+IdentifierType = Literal["id", "email", "cio_id", "phone"]
 Action = Literal["erase", "delete"]
 Regulation = Literal["gdpr", "ccpa"]
 
 EARLIEST_REQUEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
+MAX_ID_BYTES: Final = 150
+"""Customer.io's limit on a person's ``id`` (Journeys Track API, "Customer limits"; the Track API
+refuses a longer one with 400): a longer ``id`` identifier is a schema error, dead-lettered with
+the field name, rather than a Track failure."""
+E164: Final = re.compile(r"^\+[1-9][0-9]{1,14}$")
+"""A phone number as Customer.io takes it: E.164, ``+`` and up to 15 digits."""
 
 
-def _printable_request_id(value: str) -> str:
+def _loggable_request_id(value: str) -> str:
+    """A request id is logged, dead-lettered and stored as it is: it must be printable and must
+    not have the shape of personal data (an email, a phone, card or social security number, an
+    IBAN: ``personal_data_shape``), which would put that data in every log line of the request."""
     if not value.isprintable():
         raise ValueError("must be printable characters")
+    shape = personal_data_shape(value)
+    if shape is not None:
+        raise ValueError(f"must not have the shape of personal data (it looks like: {shape})")
     return value
 
 
@@ -41,26 +56,56 @@ def add_one_month(moment: datetime) -> datetime:
 
 
 def infer_identifier_type(identifier: str) -> IdentifierType:
-    """``cio_...`` is a cio_id, anything with ``@`` an email, the rest a Customer.io id."""
+    """The type of an identifier given without ``identifier_type``: ``cio_...`` is a cio_id,
+    anything with ``@`` an email, an E.164 number (``+14155552671``) a phone, the rest a
+    Customer.io id. A request whose ids can look like emails or phone numbers states the type.
+
+    >>> [infer_identifier_type(v) for v in ("cio_03000001", "a@b.c", "+14155552671", "42")]
+    ['cio_id', 'email', 'phone', 'id']
+    """
     if identifier.startswith("cio_"):
         return "cio_id"
     if "@" in identifier:
         return "email"
+    if E164.match(identifier):
+        return "phone"
     return "id"
+
+
+def identifier_problem(identifier_type: IdentifierType, identifier: str) -> str | None:
+    """Why ``identifier`` cannot name a person as ``identifier_type`` (a short text that never
+    quotes the value), or None. Track API v2 takes the type as stated (no shape inference), so only
+    what Customer.io would refuse is refused here: text that is not valid UTF-8, an ``id`` over
+    150 bytes, an ``email`` without ``@``, a ``phone`` not in E.164, an empty ``cio_id``."""
+    try:
+        size = len(identifier.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: JSON can escape one, UTF-8 cannot hold it
+        return "must be valid UTF-8 text"
+    if identifier_type == "id" and size > MAX_ID_BYTES:
+        return f"an id is at most {MAX_ID_BYTES} bytes (Customer.io's limit)"
+    if identifier_type == "email" and "@" not in identifier:
+        return "an email needs an @"
+    if identifier_type == "phone" and not E164.match(identifier):
+        return "a phone number must be E.164 (+ and up to 15 digits)"
+    if identifier_type == "cio_id" and not identifier.removeprefix("cio_").strip():
+        return "a cio_id must not be empty"
+    return None
 
 
 class DeletionRequest(StrictModel):
     """One GDPR/CCPA deletion request, the body of a deletion queue message.
 
     ``regulation`` defaults to ``gdpr`` (the shorter deadline) and ``requested_at`` to the moment
-    the request is parsed; ``identifier_type`` is inferred when absent.
+    the request is parsed; ``identifier_type`` is honoured as stated (Track API v2 takes it
+    explicitly, and a workspace may use email-shaped ids) and inferred from the shape only when
+    absent (``infer_identifier_type``).
 
     >>> DeletionRequest.model_validate({"request_id": "r1", "identifier": "a@b.c"}).identifier_type
     'email'
     """
 
     request_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable_request_id)
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_loggable_request_id)
     ]
     identifier: Annotated[
         str, StringConstraints(min_length=1, max_length=512), AfterValidator(no_control_chars)
@@ -94,22 +139,23 @@ class DeletionRequest(StrictModel):
 
     @model_validator(mode="after")
     def _fill_identifier_type(self) -> DeletionRequest:
-        inferred = infer_identifier_type(self.identifier)
-        if self.identifier_type is None:
-            object.__setattr__(self, "identifier_type", inferred)
-        elif self.identifier_type != inferred:
-            # Customer.io reads the path segment by its shape (cio_ prefix, @), not by our field:
-            # a contradicting type would erase a different person than the one the record names.
-            raise ValueError(
-                f"identifier_type {self.identifier_type} contradicts the identifier, which has the "
-                f"shape of {inferred}"
+        identifier_type = self.identifier_type or infer_identifier_type(self.identifier)
+        object.__setattr__(self, "identifier_type", identifier_type)
+        problem = identifier_problem(identifier_type, self.identifier)
+        if problem is not None:
+            # Located at "identifier", so the dead letter names the field (never the value).
+            detail = InitErrorDetails(
+                type=PydanticCustomError("identifier", problem), loc=("identifier",), input=None
             )
+            raise ValidationError.from_exception_data(type(self).__name__, [detail])
         return self
 
     @property
     def steps(self) -> tuple[Literal["suppress", "delete"], ...]:
-        """The Track API calls this request needs, in order."""
-        return ("suppress", "delete") if self.action == "erase" else ("delete",)
+        """The Track API operations this request needs: one, sent in a v2 batch. ``erase`` is a
+        suppress, which deletes the person and blocks their identifiers (CUSTOMERIO.md: a delete
+        after it is redundant); ``delete`` only deletes."""
+        return ("suppress",) if self.action == "erase" else ("delete",)
 
     @property
     def deadline(self) -> datetime:
@@ -127,8 +173,11 @@ def _readable_request_id(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     value = data.get("request_id")
-    if isinstance(value, str) and 1 <= len(value) <= 128 and value.isprintable():
-        return value
+    if isinstance(value, str) and 1 <= len(value) <= 128:
+        try:
+            return _loggable_request_id(value)
+        except ValueError:
+            return None
     return None
 
 
@@ -140,7 +189,7 @@ def parse_deletion_message(body: str | bytes) -> DeletionRequest:
     the model: an unexpected key, which could itself be personal data, is never named.
 
     >>> parse_deletion_message('{"request_id": "r1", "identifier": "u1"}').steps
-    ('suppress', 'delete')
+    ('suppress',)
     """
     try:
         data = json.loads(body)

@@ -33,8 +33,12 @@ DEFAULT_LEASE_SECONDS: Final = 900.0
 """Lease without a known time budget: Lambda's longest timeout, so no live invocation loses it."""
 LEASE_MARGIN_SECONDS: Final = 30.0
 AUDIT_WRITE_ALLOWANCE_SECONDS: Final = 2.0
-ERASE_CALLS: Final = 2
-"""An erase is two Track calls, suppress then delete (``DeletionRequest.steps``)."""
+"""One phase of a batch's audit writes (run concurrently, one per request)."""
+AWS_CALL_ALLOWANCE_SECONDS: Final = 2.0
+"""One phase of other AWS calls: scheduling verification, dead letters, erasure events."""
+AFTER_CALL_PHASES: Final = (AUDIT_WRITE_ALLOWANCE_SECONDS,) * 2 + (AWS_CALL_ALLOWANCE_SECONDS,) * 3
+"""What follows a Track call in an invocation: the results' audit writes, verification scheduled,
+the records marked submitted, dead letters sent, events published."""
 
 
 def rate_per_invocation(total_rps: float, max_concurrency: int) -> float:
@@ -43,7 +47,8 @@ def rate_per_invocation(total_rps: float, max_concurrency: int) -> float:
     The SQS event source's ScalingConfig ``MaximumConcurrency`` caps how many invocations run at
     once, and each invocation paces all its calls (retries included) through one token bucket at
     this rate, so together they never exceed ``total_rps``. An erase is two calls, so the stack's
-    ceiling is ``total_rps / 2`` erasures per second.
+    ceiling is ``total_rps`` batch requests per second, each carrying a whole invocation's batch
+    of erasures (Track API v2, one operation per request).
 
     >>> rate_per_invocation(100, 5)
     20.0
@@ -76,6 +81,8 @@ class DeletionSettings:
     """How each Track call is retried and timed out: the ``DELETION`` preset unless overridden."""
     max_receive_count: int = 0
     """The deletion queue's ``maxReceiveCount`` (0: unknown, SQS alone dead-letters exhausted retries)."""
+    event_bus_name: str | None = None
+    """Where ``ErasureCompleted`` / ``ErasureFailed`` events go (``EVENT_BUS_NAME``; unset: none)."""
 
     @classmethod
     def from_env(cls) -> DeletionSettings:
@@ -98,6 +105,7 @@ class DeletionSettings:
             ),
             retry=_retry_from_env(DELETION),
             max_receive_count=config.env_int(DELETION_MAX_RECEIVE_COUNT, 0),
+            event_bus_name=config.env_str(config.EVENT_BUS_NAME) or None,
         )
 
     @property
@@ -111,19 +119,19 @@ class DeletionSettings:
         return timedelta(days=self.deadline_warning_days)
 
     @property
-    def erase_worst_case_seconds(self) -> float:
-        """The longest one erase can take: its two Track calls at their worst (every attempt and
-        the 401 refresh request timing out, the longest waits; ``RetryPolicy.worst_case``), each
-        with the audit write after it. The function's Timeout must exceed it."""
-        return ERASE_CALLS * (self.retry.worst_case() + AUDIT_WRITE_ALLOWANCE_SECONDS)
+    def call_budget_seconds(self) -> float:
+        """The least time left in the invocation to start a Track batch call: the call at its worst
+        (``RetryPolicy.worst_case``: every attempt and the 401 refresh request timing out, the
+        longest waits) and everything that follows it (``AFTER_CALL_PHASES``). A call is never cut
+        off by the invocation's end; requests without time for one are retried (``out_of_time``)."""
+        return self.retry.worst_case() + sum(AFTER_CALL_PHASES)
 
     @property
-    def step_budget_seconds(self) -> float:
-        """The least time left in the invocation to start a step: one attempt (connect and read
-        timeouts) plus the audit writes around it. A step whose retries then run past the
-        invocation's end is cut off by Lambda; SQS redelivers the batch and the lease, sized to the
-        invocation, has expired by then, so the retry resumes at the first step not recorded done."""
-        return self.retry.attempt_seconds + AUDIT_WRITE_ALLOWANCE_SECONDS
+    def invocation_worst_case_seconds(self) -> float:
+        """The longest one invocation can take: the batch's leases (one phase of audit writes), then
+        Track calls only while ``call_budget_seconds`` is left, the last of them at its worst with
+        everything after it. The function's Timeout must exceed it."""
+        return AUDIT_WRITE_ALLOWANCE_SECONDS + self.call_budget_seconds
 
 
 def _retry_from_env(preset: RetryPolicy) -> RetryPolicy:

@@ -1,8 +1,8 @@
 """Secrets Manager rotation of the Customer.io secrets (DESIGN section 5).
 
 - ``protocol``: ``rotate`` (the handler's dispatch) and the four steps;
-- ``kinds``: one ``SecretKind`` per kind of secret (Track credentials, signing key): its
-  model, the shape to stage, comparison, and how testSecret proves a pending value;
+- ``kinds``: one ``SecretKind`` per kind of secret (Track credentials, signing key, App API
+  key): its model, the shape to stage, comparison, and how testSecret proves a pending value;
 - ``versions``: the rotated secret in Secrets Manager (``RotationTarget``), its reads and
   stage moves;
 - ``staging``: the staging secret (name + ``/staged``) the operator writes the next value to;
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from cio_security import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "APP_API_KEY": "kinds",
+    "AppApiKeyKind": "kinds",
     "SECRET_KINDS": "kinds",
     "SIGNING_KEY": "kinds",
     "TRACK_CREDENTIALS": "kinds",
@@ -54,6 +56,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "APP_API_KEY",
     "AWSCURRENT",
     "AWSPENDING",
     "AWSPREVIOUS",
@@ -63,6 +66,7 @@ __all__ = [
     "STAGING_SUFFIX",
     "STEPS",
     "TRACK_CREDENTIALS",
+    "AppApiKeyKind",
     "KindName",
     "RetryableRotationError",
     "RotatedValue",
@@ -90,9 +94,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from cio_security.rotation.failures import RetryableRotationError
     from cio_security.rotation.kinds import (
+        APP_API_KEY,
         SECRET_KINDS,
         SIGNING_KEY,
         TRACK_CREDENTIALS,
+        AppApiKeyKind,
         KindName,
         RotatedValue,
         SecretKind,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import BaseModel, SecretStr
 
 from cio_security import config
+from cio_security.customerio.app_api import AppClient
 from cio_security.customerio.track import RegionInfo, TrackClient
 from cio_security.errors import (
     AuthenticationError,
@@ -34,16 +35,18 @@ from cio_security.errors import (
 )
 from cio_security.rotation.failures import RetryableRotationError
 from cio_security.rotation.staging import staging_secret_name
-from cio_security.secrets.models import MIN_SIGNING_KEY_LENGTH, SigningKey, TrackCredentials
+from cio_security.secrets.models import MIN_SIGNING_KEY_LENGTH, AppApiKey, SigningKey, TrackCredentials
 from cio_security.secrets.store import parse_secret
 
 if TYPE_CHECKING:
     from cio_security.rotation.settings import RotationSettings
 
 __all__ = [
+    "APP_API_KEY",
     "SECRET_KINDS",
     "SIGNING_KEY",
     "TRACK_CREDENTIALS",
+    "AppApiKeyKind",
     "KindName",
     "RotatedValue",
     "SecretKind",
@@ -53,9 +56,9 @@ __all__ = [
     "secret_kind",
 ]
 
-KindName = Literal["track", "signing_key"]
+KindName = Literal["track", "signing_key", "app_api_key"]
 """How configuration, results and logs name a kind."""
-RotatedValue = TrackCredentials | SigningKey
+RotatedValue = TrackCredentials | SigningKey | AppApiKey
 """A value of one of the rotated secrets."""
 
 
@@ -253,9 +256,105 @@ class SigningKeyKind(SecretKind[SigningKey]):
         return f"the pending signing key of {secret_name} is valid"
 
 
+class AppApiKeyKind(SecretKind[AppApiKey]):
+    """The App API key ``{"app_api_key", "region"}`` that erasure verification reads people with.
+
+    Two keys are the same secret when the key is (whatever the declared region). A pending key
+    must answer ``GET /v1/workspaces`` (App API, "List workspaces": a cheap authenticated call
+    that lists the workspaces of the key's account) with 200; then the current key must answer it
+    with the same workspaces: a key of another account is refused, since its lookups would find
+    nobody and so "verify" every erasure. Customer.io documents no call that names a key's own
+    workspace, so two keys of one account are not told apart: create the key in the workspace
+    of the Track credentials.
+    """
+
+    name: KindName = "app_api_key"
+    model = AppApiKey
+    shape = '{"app_api_key": "...", "region": "us|eu"}'
+    after_promotion = (
+        "the previous App API key may now be deleted in Customer.io, once the verification "
+        f"function has re-read the secret (after {config.SECRETS_CACHE_SECONDS}, or at its next 401)"
+    )
+
+    def same_value(self, a: AppApiKey, b: AppApiKey) -> bool:
+        """True when both hold the same key (region aside)."""
+        return a.same_as(b)
+
+    def verify_pending(
+        self,
+        pending: AppApiKey,
+        current: AppApiKey | None,
+        *,
+        secret_name: str,
+        settings: RotationSettings,
+    ) -> str:
+        """The pending key answers ``GET /v1/workspaces`` on its region's App API host (or
+        ``settings.app_url``, ``CUSTOMERIO_APP_URL``); then the current key answers with the same
+        workspace ids. First rotation (``current`` is None, the template's placeholder): only the
+        first check applies. An answer that lists no workspace cannot be compared and is refused
+        (https://docs.customer.io/integrations/api/app/tag/workspaces/listworkspaces/ documents
+        ``{"workspaces": [{"id": "13XXXX", ...}]}``)."""
+        instructions = self.staging_instructions(secret_name)
+        pending_ids = self._workspaces(pending, settings, which="pending", instructions=instructions)
+        if current is None:
+            return (
+                f"the pending App API key of {secret_name} works in region {pending.region}; the "
+                "current value is not a key (first rotation), so there is no account to compare with"
+            )
+        current_ids = self._workspaces(current, settings, which="current", instructions=instructions)
+        if not pending_ids or not current_ids:
+            raise RotationError(
+                "testSecret",
+                "Customer.io listed no workspace for the pending or the current App API key, so "
+                f"their accounts cannot be compared; {instructions}",
+            )
+        if pending_ids != current_ids:
+            raise RotationError(
+                "testSecret",
+                "the pending App API key belongs to another Customer.io account than the current "
+                f"one (other workspaces): create the key in the same workspace; {instructions}",
+            )
+        return f"the pending App API key of {secret_name} works in the current account"
+
+    @staticmethod
+    def _workspaces(
+        key: AppApiKey, settings: RotationSettings, *, which: str, instructions: str
+    ) -> frozenset[str]:
+        """``GET /v1/workspaces`` with ``key`` (``AppClient.check``), every failure a
+        RotationError: a RetryableRotationError when a later call may succeed (5xx, 429,
+        timeouts, resets), a permanent one otherwise (401/403, a 404: not the App API)."""
+        try:
+            with AppClient(
+                key,
+                base_url=settings.app_url,
+                retry=settings.retry,
+                transport=settings.transport,
+                sleep=settings.sleep,
+            ) as app:
+                return app.check()
+        except AuthenticationError as exc:
+            hint = (
+                f"check the staged key and its region; {instructions}"
+                if which == "pending"
+                else "keep the current App API key in Customer.io until the rotation has finished"
+            )
+            raise RotationError(
+                "testSecret", f"Customer.io rejected the {which} App API key (status {exc.status}): {hint}"
+            ) from exc
+        except TransientError as exc:
+            raise RetryableRotationError(
+                "testSecret",
+                f"Customer.io could not check the {which} App API key ({exc}); nothing was promoted, "
+                "Secrets Manager retries the rotation",
+            ) from exc
+        except (CustomerIOError, ConfigurationError) as exc:
+            raise RotationError("testSecret", f"checking the {which} App API key failed ({exc})") from exc
+
+
 TRACK_CREDENTIALS: Final = TrackCredentialsKind()
 SIGNING_KEY: Final = SigningKeyKind()
-_ALL_KINDS: Final[tuple[SecretKind[Any], ...]] = (TRACK_CREDENTIALS, SIGNING_KEY)
+APP_API_KEY: Final = AppApiKeyKind()
+_ALL_KINDS: Final[tuple[SecretKind[Any], ...]] = (TRACK_CREDENTIALS, SIGNING_KEY, APP_API_KEY)
 SECRET_KINDS: Final[Mapping[KindName, SecretKind[Any]]] = MappingProxyType(
     {kind.name: kind for kind in _ALL_KINDS}
 )
@@ -263,7 +362,8 @@ SECRET_KINDS: Final[Mapping[KindName, SecretKind[Any]]] = MappingProxyType(
 
 
 def secret_kind(name: str) -> SecretKind[Any]:
-    """The kind called ``name`` (``track`` or ``signing_key``); ConfigurationError otherwise."""
+    """The kind called ``name`` (``track``, ``signing_key`` or ``app_api_key``); ConfigurationError
+    otherwise."""
     for kind in _ALL_KINDS:
         if kind.name == name:
             return kind

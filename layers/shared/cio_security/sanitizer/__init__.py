@@ -3,13 +3,15 @@
 Public names are re-exported lazily: importing the package loads none of its modules.
 
 - ``attributes``: the entry points, ``sanitize`` and ``sanitize_attributes``, and the rules.
-- ``policy``: ``SanitizerPolicy``, its JSON loading, and every default (key sets, limits).
+- ``policy``: ``SanitizerPolicy`` (its ``mode``: ``default`` or ``deny_unknown``, the minimum
+  necessary policy), its JSON loading, and every default (key sets, limits).
 - ``keys``: key normalisation (``normalize_key``), words, matching, the ``_hash`` name, key
   descriptions.
 - ``lookalikes``: Unicode's confusables that look like ASCII letters (data, generated).
 - ``report``: ``SanitizeReport`` and ``SanitizeResult``.
 - ``walk``: the engine, one iterative pass that applies a policy (the measured hot path).
-- ``detectors``: card numbers, US SSNs and IBANs in free text and numbers.
+- ``detectors``: card numbers (with their networks' issuer ranges), US SSNs and IBANs in free
+  text and numbers.
 - ``loggable``: whether an id chosen by someone else has the shape of personal data.
 
 No module is named after a name the package exports: importing it would replace that name.
@@ -25,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "SanitizeReport": "report",
     "SanitizeResult": "report",
     "SanitizerPolicy": "policy",
+    "card_network": "detectors",
     "detect": "detectors",
     "detect_number": "detectors",
     "find_card_number": "detectors",
@@ -45,6 +48,7 @@ __all__ = [
     "SanitizeReport",
     "SanitizeResult",
     "SanitizerPolicy",
+    "card_network",
     "detect",
     "detect_number",
     "find_card_number",
@@ -66,6 +70,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from cio_security.sanitizer.attributes import sanitize, sanitize_attributes
     from cio_security.sanitizer.detectors import (
+        card_network,
         detect,
         detect_number,
         find_card_number,

@@ -5,7 +5,13 @@ Pure functions over ``str``. Each ``find_*`` returns the ``(start, end)`` span o
 match, whether it is the whole string or embedded in text, or None; each ``is_*`` says whether
 there is one; ``detect`` names the first detector that fires; ``none_detected`` says whether
 ``detect`` finds nothing in any of many texts, scanning them all at once when it can;
-``detect_number`` reads an int or a float as the digits it is written with.
+``detect_number`` reads an int or a float as the digits it is written with; ``card_network`` names
+the network that issues a card number.
+
+A card number is 12-19 digits that pass the Luhn check and that a card network issues: its first
+digits in one of the network's issuer ranges and its length one the network uses (``CARD_RANGES``,
+with the sources of the ranges). A Luhn-valid number that no network issues, such as an EAN-13,
+ISBN-13 or UPC-A product code or an order number, is not a card number.
 
 >>> detect("paid with 4111 1111 1111 1111, thanks")
 'card_number'
@@ -45,10 +51,10 @@ from __future__ import annotations
 import math
 import re
 import string
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 Detection = Literal["card_number", "us_ssn", "iban"]
 DETECTIONS: Final[tuple[Detection, ...]] = ("card_number", "us_ssn", "iban")
@@ -105,9 +111,116 @@ _HEX_ID_LENGTHS: Final = frozenset({16, 24, 32, 40, 48, 56, 64, 96, 128})
 _MASK: Final = "#"
 
 # Payment cards: a run of digit groups joined by separators; windows of whole groups are then
-# checked (13-19 digits, Luhn), so "1 4111 1111 1111 1111" and "4111111111111111 x2" match.
-_CARD_MIN_DIGITS: Final = 13
+# checked (12-19 digits, Luhn, a network's issuer range and length), so "1 4111 1111 1111 1111" and
+# "4111111111111111 x2" match.
+_CARD_MIN_DIGITS: Final = 12
 _CARD_MAX_DIGITS: Final = 19
+
+
+class CardRange(NamedTuple):
+    """Numbers a card network issues: those whose first digits lie between ``low`` and ``high``
+    (prefixes of equal length, inclusive) and whose length is one of ``lengths``."""
+
+    network: str
+    low: str
+    high: str
+    lengths: tuple[int, ...]
+
+
+_ANY_LENGTH: Final = tuple(range(16, 20))
+# The issuer identification number (IIN) ranges and lengths of the card networks, from their
+# published tables: Wikipedia, "Payment card number", the issuer identification number table (the
+# ranges and lengths each network announces); Mastercard's 2-series announcement (BIN range
+# 222100-272099, processed like 510000-559999, from October 2016); Discover Global Network's IIN
+# ranges (6011, 644-649, 65, with the Diners Club International ranges 300-305, 3095, 36, 38-39 and
+# JCB's 3528-3589 accepted on its network); and the table a payment processor validates numbers
+# against, Braintree's credit-card-type (github.com/braintree/credit-card-type,
+# src/lib/card-types.ts: Visa 16, 18, 19 digits; Maestro 12-19). Choices, each for a reason:
+# - Visa issues 16, 18 and 19 digits today. Its 13-digit numbers are legacy (a few account ranges
+#   remain, per Wikipedia) and share their length and first digit with EAN-13 product codes
+#   (prefixes 400-440 Germany, 450-459 and 490-499 Japan, 460-469 Russia...): a 13-digit number
+#   starting with 4 is a card only when it is not also a valid EAN-13 (``_VISA_LEGACY``).
+# - Maestro issues 12-19 digits under its own IINs (5018, 5020, 5038, 5893, 6304, 6759, 6761-6763,
+#   UK 676770 and 676774); Mastercard's wider Maestro ranges (50, 56-69) are read at 16-19 digits
+#   only: at 12 and 13 digits they would take in UPC-A and EAN-13 product codes.
+# - UATP (the airlines' Universal Air Travel Plan, prefix 1, 15 digits) is kept: its numbers are
+#   payment account numbers sent in travel bookings, and 15-digit numbers that start with 1 are rare
+#   otherwise (Unix times in milli-, micro- and nanoseconds have 13, 16 and 19 digits).
+# - Diners Club's 14- and 15-digit numbers are its own (Carte Blanche 300-305, International 36);
+#   the ranges Discover's network issues for it (3095, 38-39) have 16-19 digits. (Braintree reads
+#   38 and 39 at 14 digits too: the last two groups of an Amazon order number, 7 + 7 digits, would
+#   then be a card one time in a hundred.)
+# - Mir, RuPay and Troy, national networks with ranges of their own, are read too; JCB's and
+#   UnionPay's ranges cover LankaPay, Verve and Elo's, Mastercard's and Visa's cover the rest.
+#   Legacy ranges no network issues any more (JCB's 15-digit 1800 and 2131, Diners enRoute 2014
+#   and 2149, Laser, Solo, Switch, Bankcard) are not cards.
+CARD_RANGES: Final[tuple[CardRange, ...]] = (
+    CardRange("visa", "4", "4", (16, 18, 19)),
+    CardRange("mastercard", "51", "55", (16,)),
+    CardRange("mastercard", "2221", "2720", (16,)),
+    CardRange("american_express", "34", "34", (15,)),
+    CardRange("american_express", "37", "37", (15,)),
+    CardRange("discover", "6011", "6011", _ANY_LENGTH),
+    CardRange("discover", "644", "649", _ANY_LENGTH),
+    CardRange("discover", "65", "65", _ANY_LENGTH),
+    CardRange("jcb", "3528", "3589", _ANY_LENGTH),
+    CardRange("diners_club", "300", "305", (14, 15, *_ANY_LENGTH)),
+    CardRange("diners_club", "36", "36", (14, 15, *_ANY_LENGTH)),
+    CardRange("diners_club", "3095", "3095", _ANY_LENGTH),
+    CardRange("diners_club", "38", "39", _ANY_LENGTH),
+    CardRange("unionpay", "62", "62", _ANY_LENGTH),
+    CardRange("unionpay", "8100", "8171", _ANY_LENGTH),
+    *(
+        CardRange("maestro", iin, iin, tuple(range(12, 20)))
+        for iin in (
+            "5018",
+            "5020",
+            "5038",
+            "5893",
+            "6304",
+            "6759",
+            "6761",
+            "6762",
+            "6763",
+            "676770",
+            "676774",
+        )
+    ),
+    CardRange("maestro", "50", "50", _ANY_LENGTH),
+    CardRange("maestro", "56", "69", _ANY_LENGTH),
+    CardRange("mir", "2200", "2204", _ANY_LENGTH),
+    CardRange("rupay", "60", "60", (16,)),
+    CardRange("rupay", "81", "82", (16,)),
+    CardRange("rupay", "508", "508", (16,)),
+    CardRange("troy", "9792", "9792", (16,)),
+    CardRange("uatp", "1", "1", (15,)),
+    CardRange("visa", "4", "4", (13,)),  # legacy: not when also a valid EAN-13 (see above)
+)
+_VISA_LEGACY: Final = CARD_RANGES[-1]
+_IIN_DIGITS: Final = 6
+
+
+def _issuer_table() -> tuple[list[int], list[int]]:
+    """The ranges as a step function over six-digit prefixes: ``starts[i]`` is where a run of
+    prefixes begins and ``masks[i]`` has bit ``n`` set when some network issues ``n`` digits there
+    (the legacy Visa length apart, it has its own check)."""
+    edges = {0, 10**_IIN_DIGITS}
+    spans = []
+    for card in CARD_RANGES[:-1]:
+        scale = 10 ** (_IIN_DIGITS - len(card.low))
+        low, high = int(card.low) * scale, (int(card.high) + 1) * scale
+        spans.append((low, high, sum(1 << length for length in card.lengths)))
+        edges |= {low, high}
+    starts = sorted(edges)[:-1]
+    masks = [0] * len(starts)
+    for low, high, mask in spans:
+        for index in range(bisect_left(starts, low), bisect_left(starts, high)):
+            masks[index] |= mask
+    return starts, masks
+
+
+_ISSUER_STARTS, _ISSUER_MASKS = _issuer_table()
+_GTIN_WEIGHTS: Final = (1, 3) * 6
 _DIGIT_RUN: Final = re.compile(rf"\d+(?:{_GAP}\d+)*")
 _DIGIT_GROUP: Final = re.compile(r"\d+")
 _PLAIN: Final = bytes.maketrans(b"0123456789", bytes(range(10)))
@@ -143,7 +256,7 @@ _IBAN_LENGTHS: Final[dict[str, int]] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
 
-# Numbers: only those with nine digits (an SSN) or 13-19 (a card) can be flagged.
+# Numbers: only those with nine digits (an SSN) or 12-19 (a card) can be flagged.
 _NUMBER_MIN: Final = 10**8
 _NUMBER_MAX: Final = 10**19
 
@@ -158,6 +271,43 @@ def luhn_valid(digits: str) -> bool:
             digit = digit * 2 - 9 if digit > 4 else digit * 2
         total += digit
     return total % 10 == 0
+
+
+def _valid_ean13(digits: str) -> bool:
+    """Whether 13 ASCII digits carry a valid EAN-13 (GTIN-13) check digit: weights 1 and 3 from the
+    left, the total a multiple of ten."""
+    total = sum(int(char) * weight for char, weight in zip(digits, _GTIN_WEIGHTS, strict=False))
+    return (total + int(digits[12])) % 10 == 0
+
+
+def _issued(digits: str) -> bool:
+    """Whether a network issues card numbers of this length with these first digits (ASCII digits;
+    the Luhn check is the caller's)."""
+    length = len(digits)
+    prefix = int(digits[:_IIN_DIGITS].ljust(_IIN_DIGITS, "0"))
+    if _ISSUER_MASKS[bisect_right(_ISSUER_STARTS, prefix) - 1] >> length & 1:
+        return True
+    return length == 13 and digits[0] == "4" and not _valid_ean13(digits)
+
+
+def card_network(digits: str) -> str | None:
+    """The network that issues a card number (``visa``, ``mastercard``, ``american_express``,
+    ``discover``, ``jcb``, ``diners_club``, ``unionpay``, ``maestro``, ``mir``, ``rupay``,
+    ``troy``, ``uatp``; the first listed in ``CARD_RANGES`` when ranges overlap), or None when none
+    does or the number fails the Luhn check. ``digits`` holds the digits only.
+
+    >>> card_network("4111111111111111"), card_network("4222222222222"), card_network("9780306406157")
+    ('visa', 'visa', None)
+    """
+    if not (digits.isdecimal() and _CARD_MIN_DIGITS <= len(digits) <= _CARD_MAX_DIGITS):
+        return None
+    digits = "".join(str(int(char)) for char in digits) if not digits.isascii() else digits
+    if not (luhn_valid(digits) and _issued(digits)):
+        return None
+    for card in CARD_RANGES:
+        if len(digits) in card.lengths and card.low <= digits[: len(card.low)] <= card.high:
+            return card.network
+    return None  # pragma: no cover - _issued found a range
 
 
 def _mask_hex_id(match: re.Match[str]) -> str:
@@ -240,15 +390,17 @@ def _find_card(text: str) -> Span | None:
 
 
 def find_card_number(text: str) -> Span | None:
-    """The span of the first payment card number in ``text``: 13-19 digits, optionally grouped by
-    separators, Luhn-valid, not inside a longer digit run, a decimal number, a hex id or an IBAN."""
+    """The span of the first payment card number in ``text``: 12-19 digits that a card network
+    issues (``CARD_RANGES``: its issuer ranges and lengths), optionally grouped by separators,
+    Luhn-valid, not inside a longer digit run, a decimal number, a hex id or an IBAN."""
     if len(text) < _CARD_MIN_DIGITS:
         return None
     return _find_card(_masked(text))
 
 
 def _luhn_window(text: str, groups: list[Span]) -> Span | None:
-    """The first run of consecutive whole groups with 13-19 digits in all that passes Luhn.
+    """The first run of consecutive whole groups with 12-19 digits in all that passes Luhn and that
+    a network issues (``_issued``).
 
     Linear in the number of digits, so a long run of short groups ("1 2 3 4 ...") costs no more
     than its length: prefix sums of the digits with every other digit doubled (``even`` keeps the
@@ -276,7 +428,7 @@ def _luhn_window(text: str, groups: list[Span]) -> Span | None:
                 break
             # The rightmost digit is never doubled.
             sums = even_sums if (high - 1) % 2 == 0 else odd_sums
-            if (sums[high] - sums[low]) % 10 == 0:
+            if (sums[high] - sums[low]) % 10 == 0 and _issued(digits[low:high]):
                 return groups[first][0], groups[after - 1][1]
     return None
 
@@ -410,13 +562,13 @@ def _first_detection(text: str) -> Detection | None:
 
 def detect_number(number: int | float) -> Detection | None:
     """What ``detect`` finds in a number written in decimal digits (an integral float as the
-    integer it holds), or None. Only nine digits (an SSN) or 13-19 (a card number) can be flagged.
+    integer it holds), or None. Only nine digits (an SSN) or 12-19 (a card number a network issues)
+    can be flagged.
 
-    A number that starts with 1 is read as a card number only with 15 digits (UATP airline cards,
-    the only cards whose numbers start with 1): Unix times in milliseconds, microseconds and
-    nanoseconds (13, 16 and 19 digits, all starting with 1 until 2033) and snowflake ids are not
-    card numbers. An SSN held as a number has lost its leading zeros: one with area 001-099 has
-    fewer than nine digits and is not read as one.
+    Card networks issue no number that starts with 1 but UATP's 15-digit ones: Unix times in
+    milliseconds, microseconds and nanoseconds (13, 16 and 19 digits, all starting with 1 until
+    2033) and snowflake ids are not card numbers. An SSN held as a number has lost its leading
+    zeros: one with area 001-099 has fewer than nine digits and is not read as one.
 
     >>> detect_number(123456789), detect_number(1732780800000), detect_number(4111111111111111.0)
     ('us_ssn', None, 'card_number')
@@ -429,6 +581,4 @@ def detect_number(number: int | float) -> Detection | None:
     if number < _NUMBER_MIN or number >= _NUMBER_MAX:
         return None
     text = str(int(number))  # int(): an int subclass may render itself otherwise
-    if len(text) >= _CARD_MIN_DIGITS and text[0] == "1" and len(text) != 15:
-        return None
     return _first_detection(text)

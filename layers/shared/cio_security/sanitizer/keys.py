@@ -54,6 +54,10 @@ ALLOW: Final = 3  # trusted: a scalar value is kept as it is, containers are sti
 HASHED: Final = 4  # names a hashed field: only a digest (or None) is kept, never a raw value
 HASH_LIKE: Final = 5  # an ordinary key whose name ends in "hash": it may collide with a hashed one
 DETECTED: Final = 6  # the key itself holds a card number, an SSN or an IBAN
+NOT_ALLOWED: Final = 7  # a policy in deny_unknown mode does not name the key: dropped
+# How a policy stores an allowed name whose values are still scanned (not in its ``trusted`` set):
+# the key passes as an ordinary one (PLAIN or HASH_LIKE), and a deny_unknown policy lets it through.
+ALLOW_SCANNED: Final = 8
 
 # Trailing words that qualify the thing a name ends with rather than name another thing.
 QUALIFIERS: Final = frozenset(
@@ -71,7 +75,7 @@ _NOT_KEY_CHARACTER: Final = re.compile(r"[\W_]+")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALPHANUMERIC_RUN: Final = re.compile(r"[^\W_]+")
 _ASCII_WORD: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_SEVERITY: Final = {ALLOW: 0, HASH: 1, DROP: 2}
+_SEVERITY: Final = {ALLOW: 0, ALLOW_SCANNED: 0, HASH: 1, DROP: 2}
 
 
 @functools.cache
@@ -174,11 +178,15 @@ def _suffix_action(words: tuple[str, ...], names: dict[str, int], longest: int) 
 
 
 def key_action(key: str, names: dict[str, int], longest: int) -> int:
-    """What a policy (``names``: normalised name -> DROP, HASH or ALLOW; ``longest``: the length
-    of its longest name) does with ``key``: one of PLAIN, DROP, HASH, ALLOW, HASHED, HASH_LIKE
-    (see the module docstring). The key's own content (a card number in it) is not considered."""
+    """What a policy (``names``: normalised name -> DROP, HASH, ALLOW or ALLOW_SCANNED;
+    ``longest``: the length of its longest name) does with ``key``: one of PLAIN, DROP, HASH,
+    ALLOW, HASHED, HASH_LIKE (see the module docstring; a key named by an ALLOW_SCANNED name is an
+    ordinary one, PLAIN or HASH_LIKE). The key's own content (a card number in it) is not
+    considered."""
     normalised = normalize_key(key)
     exact = names.get(normalised)
+    if exact == ALLOW_SCANNED:
+        return HASH_LIKE if normalised.endswith("hash") else PLAIN
     if exact is not None:
         return exact
     words = key_words(key)
@@ -189,12 +197,12 @@ def key_action(key: str, names: dict[str, int], longest: int) -> int:
     ):
         return HASHED
     action = None if len(words) > 1 and words[0] in PREDICATES else _suffix_action(words, names, longest)
-    if action is None or action == ALLOW:
+    if action is None or action in (ALLOW, ALLOW_SCANNED):
         return HASH_LIKE if ends_in_hash else PLAIN
     return action
 
 
-def _segment(key: str) -> str:
+def key_segment(key: str) -> str:
     """A key's path segment in the report: ``.name``, or ``["first name"]`` when the key is not an
     identifier."""
     return f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{json.dumps(key)}]"
@@ -213,12 +221,18 @@ type KeyInfo = tuple[int, str, str]
 KEY_INFOS_SIZE: Final = 8192
 
 
-def describe_key(key: str, names: dict[str, int], longest: int, cache: dict[str, KeyInfo]) -> KeyInfo:
+def describe_key(
+    key: str, names: dict[str, int], longest: int, cache: dict[str, KeyInfo], *, deny_unknown: bool = False
+) -> KeyInfo:
     """Describe a key under a policy; kept in ``cache`` when it is a plain ``str`` of at most
-    ``CACHED_KEY_LENGTH`` characters (a subclass is described anew, with its own methods).
+    ``CACHED_KEY_LENGTH`` characters (a subclass is described anew, with its own methods). With
+    ``deny_unknown`` (the policy's mode), an ordinary key that no allowed name names whole is
+    NOT_ALLOWED.
 
     >>> describe_key("phone_hash", {"phone": HASH}, 5, {})
     (4, '.phone_hash', 'phonehash')
+    >>> describe_key("plan", {"phone": HASH}, 5, {}, deny_unknown=True)[0] == NOT_ALLOWED
+    True
     """
     cached = type(key) is str and len(key) <= CACHED_KEY_LENGTH
     if cached and (info := cache.get(key)) is not None:
@@ -228,13 +242,15 @@ def describe_key(key: str, names: dict[str, int], longest: int, cache: dict[str,
         info = (DETECTED, REDACTED_SEGMENT, detection)
     else:
         action = key_action(key, names, longest)
+        if deny_unknown and action in (PLAIN, HASH_LIKE) and names.get(normalize_key(key)) != ALLOW_SCANNED:
+            action = NOT_ALLOWED
         if action == HASH:
             detail = normalize_key(key + HASH_SUFFIX)
         elif action in (HASHED, HASH_LIKE):
             detail = normalize_key(key)
         else:
             detail = ""
-        info = (action, _segment(key), detail)
+        info = (action, key_segment(key), detail)
     if cached:
         if len(cache) >= KEY_INFOS_SIZE:
             cache.clear()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final, Literal, Self
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from cio_security.errors import ConfigurationError
-from cio_security.sanitizer.keys import ALLOW, DROP, HASH, HASH_SUFFIX, KeyInfo, normalize_key
+from cio_security.sanitizer.keys import ALLOW, ALLOW_SCANNED, DROP, HASH, HASH_SUFFIX, KeyInfo, normalize_key
 from cio_security.validation import StrictModel
 
 # The default policy. Spellings are folded by normalize_key, so "creditCardNumber" and
@@ -90,20 +90,38 @@ class KeyCache(dict[str, KeyInfo]):
     __hash__ = None
 
 
+PolicyMode = Literal["default", "deny_unknown"]
+"""``default``: keys no set names are kept (their values scanned); ``deny_unknown``: only the
+names of ``allow`` and ``hash`` pass (and what the sanitizer itself writes: ``_hash`` fields), any
+other key is dropped with the reason ``not_allowed``."""
+
+
 class SanitizerPolicy(StrictModel):
     """Which keys are dropped, hashed or allowed (stored normalised; a key may be in one set
-    only), and the bounds of the walk; frozen, unknown fields refused.
-    ``SanitizerPolicy.default()`` is the documented default; ``from_json`` and ``from_file`` load
-    one (all three sets required, limits optional) and raise ConfigurationError when it is
-    invalid.
+    only), whether a key no set names passes (``mode``), which allowed names are trusted, and the
+    bounds of the walk; frozen, unknown fields refused. ``SanitizerPolicy.default()`` is the
+    documented default; ``from_json`` and ``from_file`` load one (all three sets required; mode,
+    trusted and limits optional) and raise ConfigurationError when it is invalid.
+
+    ``trusted``: the allowed names whose scalar values are kept unscanned (identifiers that would
+    look like an SSN or a card number); None, the default, trusts every allowed name. An allowed
+    name that is not trusted passes like an ordinary key: its values are scanned by the detectors.
 
     >>> SanitizerPolicy.from_json('{"drop": ["Password"], "hash": ["phoneNumber"], "allow": []}').drop
     frozenset({'password'})
+    >>> strict = SanitizerPolicy.from_json(
+    ...     '{"mode": "deny_unknown", "drop": [], "hash": ["phone"], "allow": ["id", "plan"],'
+    ...     ' "trusted": ["id"]}'
+    ... )
+    >>> strict.mode, sorted(strict.trusted or ())
+    ('deny_unknown', ['id'])
     """
 
+    mode: PolicyMode = "default"
     drop: frozenset[str]
     hash: frozenset[str]
     allow: frozenset[str]
+    trusted: frozenset[str] | None = None
     max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=1)
     max_nodes: int = Field(default=DEFAULT_MAX_NODES, ge=1)
     max_string_length: int = Field(default=DEFAULT_MAX_STRING_LENGTH, ge=1)
@@ -114,9 +132,11 @@ class SanitizerPolicy(StrictModel):
     _longest: int = PrivateAttr(default=0)
     _keys: dict[str, KeyInfo] = PrivateAttr(default_factory=KeyCache)
 
-    @field_validator("drop", "hash", "allow", mode="after")
+    @field_validator("drop", "hash", "allow", "trusted", mode="after")
     @classmethod
-    def _normalise_keys(cls, keys: frozenset[str]) -> frozenset[str]:
+    def _normalise_keys(cls, keys: frozenset[str] | None) -> frozenset[str] | None:
+        if keys is None:
+            return None
         normalised = frozenset(normalize_key(key) for key in keys)
         if "" in normalised:
             raise ValueError("a key must contain a letter or a digit")
@@ -136,6 +156,10 @@ class SanitizerPolicy(StrictModel):
         ]
         if problems:
             raise ValueError("a key may be in one set only: " + "; ".join(problems))
+        if self.trusted is not None and not self.trusted <= self.allow:
+            raise ValueError(
+                f"trusted names must be allowed too: {', '.join(sorted(self.trusted - self.allow))}"
+            )
         # A hashed "k" is written "k_hash": that name must not be one the policy drops.
         dropped_outputs = sorted(key for key in self.hash if normalize_key(key + HASH_SUFFIX) in self.drop)
         if dropped_outputs:
@@ -145,9 +169,15 @@ class SanitizerPolicy(StrictModel):
     def model_post_init(self, context: Any, /) -> None:
         actions = dict.fromkeys(self.drop, DROP)
         actions.update(dict.fromkeys(self.hash, HASH))
-        actions.update(dict.fromkeys(self.allow, ALLOW))
+        trusted = self.allow if self.trusted is None else self.trusted
+        actions.update({name: ALLOW if name in trusted else ALLOW_SCANNED for name in self.allow})
         self._actions = actions
         self._longest = max(map(len, actions), default=0)
+
+    @property
+    def deny_unknown(self) -> bool:
+        """Whether only named keys pass (``mode == "deny_unknown"``)."""
+        return self.mode == "deny_unknown"
 
     @classmethod
     def default(cls) -> SanitizerPolicy:
@@ -158,8 +188,9 @@ class SanitizerPolicy(StrictModel):
     @classmethod
     def from_json(cls, text: str | bytes) -> SanitizerPolicy:
         """Load a policy from JSON: ``{"drop": [...], "hash": [...], "allow": [...]}`` and
-        optionally ``max_depth``, ``max_nodes``, ``max_string_length``. Raises
-        ConfigurationError naming the invalid fields."""
+        optionally ``mode`` (``default`` or ``deny_unknown``), ``trusted``, ``max_depth``,
+        ``max_nodes``, ``max_string_length``. Raises ConfigurationError naming the invalid
+        fields."""
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

@@ -24,6 +24,7 @@ DropReason = Literal[
     "unverified_hash",
     "non_string_key",
     "unsupported_type",
+    "not_allowed",
 ]
 
 
@@ -34,9 +35,9 @@ class SanitizeReport:
     ``reasons[i]`` says why ``dropped[i]`` was removed: ``policy`` (a drop key), a detector
     (``card_number``, ``us_ssn``, ``iban``), ``too_long``, ``unhashable``, ``collision`` (a key
     spelled like the ``_hash`` name of a hashed sibling), ``unverified_hash`` (a key naming a hashed
-    field whose value is not a digest the sanitizer could have made), ``non_string_key`` or
-    ``unsupported_type``. ``hashed`` holds the paths of the original keys
-    (``$.phone``, now ``phone_hash``).
+    field whose value is not a digest the sanitizer could have made), ``non_string_key``,
+    ``unsupported_type`` or ``not_allowed`` (a policy in ``deny_unknown`` mode names no such key).
+    ``hashed`` holds the paths of the original keys (``$.phone``, now ``phone_hash``).
     """
 
     dropped: tuple[str, ...] = ()

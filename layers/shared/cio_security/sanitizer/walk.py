@@ -23,6 +23,7 @@ from cio_security.sanitizer.keys import (
     HASH,
     HASH_SUFFIX,
     HASHED,
+    NOT_ALLOWED,
     REDACTED_SEGMENT,
     KeyInfo,
     describe_key,
@@ -79,6 +80,7 @@ class Walk:
     __slots__ = (
         "actions",
         "deferred",
+        "deny_unknown",
         "dropped",
         "hash_outputs",
         "hashed",
@@ -98,6 +100,7 @@ class Walk:
         self.actions: dict[str, int] = private["_actions"]
         self.longest: int = private["_longest"]
         self.key_infos: dict[str, KeyInfo] = private["_keys"]
+        self.deny_unknown = policy.mode == "deny_unknown"
         # The mapping whose hashed keys' output names were last listed, and those names.
         self.hash_outputs: tuple[Any, frozenset[str]] = (None, frozenset())
         self.max_depth = policy.max_depth
@@ -214,7 +217,7 @@ class Walk:
         if len(key) > self.max_length:
             self._drop((path, REDACTED_SEGMENT), "too_long")
             return None
-        return describe_key(key, self.actions, self.longest, self.key_infos)
+        return describe_key(key, self.actions, self.longest, self.key_infos, deny_unknown=self.deny_unknown)
 
     def _apply(
         self,
@@ -229,10 +232,13 @@ class Walk:
         stack: list[_Frame],
     ) -> None:
         """What a key other than an ordinary one does: drop it, hash its value, keep a trusted
-        value, check a hashed field's name, or drop a key that holds sensitive data."""
+        value, check a hashed field's name, or drop a key that holds sensitive data or that a
+        deny_unknown policy does not name."""
         action, segment, detail = info
         if action == DROP:
             self._drop((path, segment), "policy")
+        elif action == NOT_ALLOWED:
+            self._drop((path, segment), "not_allowed")
         elif action == HASH:
             self._hash(target, key, value, (path, segment))
         elif action == ALLOW:
@@ -266,7 +272,7 @@ class Walk:
         reporting it: the walk reports it where it meets it)."""
         if not isinstance(key, str) or len(key) > self.max_length:
             return None
-        return describe_key(key, self.actions, self.longest, self.key_infos)
+        return describe_key(key, self.actions, self.longest, self.key_infos, deny_unknown=self.deny_unknown)
 
     def _too_deep(self) -> PayloadLimitError:
         return PayloadLimitError(f"attributes nest deeper than {self.max_depth} levels")

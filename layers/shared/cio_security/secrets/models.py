@@ -77,10 +77,12 @@ class Pepper(StrictModel):
 
 
 class AppApiKey(StrictModel):
-    """App API key secret: ``{"app_api_key"}``, a Bearer token for ``api.customer.io`` (a scoped key
-    created in Customer.io; it only needs to read people)."""
+    """App API key secret: ``{"app_api_key", "region"}``, a Bearer token for ``api.customer.io``
+    (``region`` ``eu``: ``api-eu.customer.io``; ``us`` when absent), a scoped key created in
+    Customer.io in the workspace of the Track credentials; it only needs to read people."""
 
     app_api_key: SecretStr = Field(min_length=1, max_length=512)
+    region: Region = "us"
 
     @field_validator("app_api_key")
     @classmethod
@@ -91,5 +93,5 @@ class AppApiKey(StrictModel):
         return value
 
     def same_as(self, other: AppApiKey) -> bool:
-        """True when both hold the same key."""
+        """True when both hold the same key (region aside)."""
         return self.app_api_key.get_secret_value() == other.app_api_key.get_secret_value()

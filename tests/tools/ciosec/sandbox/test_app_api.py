@@ -223,6 +223,22 @@ def test_ip_addresses_list_loopback_and_need_no_key(sandbox: Sandbox) -> None:
         sandbox.configure(ip_addresses=["127.0.0.0/8"])
 
 
+def test_workspaces_list_the_keys_workspace_and_need_its_key(
+    sandbox: Sandbox, http: httpx.Client, app: httpx.Client
+) -> None:
+    # The cheap authenticated call AppClient.check() makes before it trusts a lookup's 404
+    # (App API, listworkspaces: {"workspaces": [{"id": "13XXXX", "name": ..., ...}]}).
+    identify(http, "u1")
+    response = app.get("/v1/workspaces")
+    assert response.status_code == 200
+    (workspace,) = response.json()["workspaces"]
+    assert (workspace["id"], workspace["people"]) == (str(SANDBOX_APP_KEY.environment_id), 1)
+    assert {"name", "messages_sent", "billable_messages_sent", "object_types", "objects"} <= set(workspace)
+    assert httpx.get(f"{sandbox.app_url}/v1/workspaces").status_code == 401
+    assert httpx.post(f"{sandbox.app_url}/v1/workspaces", headers=BEARER).status_code == 405
+    assert httpx.get(f"{sandbox.url}/v1/workspaces", headers=BEARER).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
