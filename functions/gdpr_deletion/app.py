@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
@@ -42,6 +43,10 @@ AUDIT_WRITE_CONCURRENCY = 25
 """A batch's audit writes in flight at once (the DynamoDB client's connection pool is as large)."""
 
 logger = Logger()
+# The library logs through the standard logging module under "cio_security": give that logger
+# Powertools' JSON handler, so its structured fields (request_id, reason, status...) reach the
+# function's output like the handler's own lines.
+copy_config_to_registered_loggers(source_logger=logger, include={"cio_security"})
 # Patch only what this function calls: patching everything imports every library X-Ray supports
 # that happens to be installed (requests, sqlite3, ...) at cold start.
 tracer = Tracer(patch_modules=("botocore", "httpx"))

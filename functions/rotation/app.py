@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import SecretsManagerEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 logger = Logger()
+# The library logs through the standard logging module under "cio_security": give that logger
+# Powertools' JSON handler, so its structured fields (request_id, reason, status...) reach the
+# function's output like the handler's own lines.
+copy_config_to_registered_loggers(source_logger=logger, include={"cio_security"})
 # Patch only what this function calls: patching everything imports every library X-Ray supports
 # that happens to be installed (requests, sqlite3, ...) at cold start.
 tracer = Tracer(patch_modules=("botocore", "httpx"))

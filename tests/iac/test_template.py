@@ -666,3 +666,19 @@ def test_queue_attributes_are_strings_with_the_template_redrive() -> None:
         "maxReceiveCount": int(TEMPLATE["Parameters"]["DeletionMaxReceiveCount"]["Default"]),
     }
     assert "RedrivePolicy" not in queue_attributes("DeletionQueue")
+
+
+def test_functions_log_json_at_the_chosen_level() -> None:
+    """Lambda keeps the JSON lines' fields and filters by the LogLevel parameter, whose Python
+    names map to Lambda's (WARNING is WARN there)."""
+    logging_config = TEMPLATE["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["ApplicationLogLevel"] == {
+        "Fn::FindInMap": ["LogLevels", {"Ref": "LogLevel"}, "lambda"]
+    }
+    levels = TEMPLATE["Mappings"]["LogLevels"]
+    assert set(levels) == set(TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"])
+    assert {name: level["lambda"] for name, level in levels.items()}["WARNING"] == "WARN"
+    assert all(
+        level["lambda"] in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"} for level in levels.values()
+    )

@@ -42,6 +42,7 @@ def modules_after_import(function: str) -> set[str]:
         # The webhook never calls Customer.io: no HTTP client library, only botocore is traced.
         ("webhook", {"httpx", "requests", "sqlite3", "cio_security.customerio"}),
         ("gdpr_deletion", {"requests", "sqlite3"}),
+        ("erasure_verification", {"requests", "sqlite3"}),
         ("rotation", {"requests", "sqlite3"}),
     ],
 )

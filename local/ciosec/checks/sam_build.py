@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FUNCTIONS = ("WebhookFunction", "GdprDeletionFunction", "RotationFunction")
+FUNCTIONS = ("WebhookFunction", "GdprDeletionFunction", "RotationFunction", "ErasureVerificationFunction")
 LAYER = "SharedLayer"
 
 # Import names (packages or single modules) provided by the Lambda runtime alongside boto3, and the

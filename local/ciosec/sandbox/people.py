@@ -202,9 +202,10 @@ def suppress(ws: Workspace, reference: Reference, *, now: float, delay: float) -
     group = min(groups) if groups else ws.next_group
     if not groups:
         ws.next_group += 1
-    for key, (other, name) in list(ws.suppressed.items()):
-        if other in groups:
-            ws.suppressed[key] = (group, name)
+    if len(groups) > 1:  # merging groups: the only case that needs a pass over the whole list
+        for key, (other, name) in list(ws.suppressed.items()):
+            if other in groups:
+                ws.suppressed[key] = (group, name)
     for key, name in names.items():
         ws.suppressed.setdefault(key, (group, name))
 
