@@ -682,3 +682,30 @@ def test_functions_log_json_at_the_chosen_level() -> None:
     assert all(
         level["lambda"] in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"} for level in levels.values()
     )
+
+
+def test_a_dsar_producer_needs_only_the_producer_policy() -> None:
+    """SendMessage on the deletion queue and the queue key's GenerateDataKey/Decrypt, through SQS
+    only: the KMS part is what nobody would guess."""
+    statements = props("DeletionProducerPolicy")["PolicyDocument"]["Statement"]
+    granted = {(a, ref(r)) for s in statements for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    assert granted == {
+        ("sqs:SendMessage", "DeletionQueue"),
+        ("kms:GenerateDataKey", "ProjectKey"),
+        ("kms:Decrypt", "ProjectKey"),
+    }
+    (kms,) = [s for s in statements if "kms:Decrypt" in as_list(s["Action"])]
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"
+    }
+    outputs = TEMPLATE["Outputs"]
+    assert ref(outputs["DeletionProducerPolicyArn"]["Value"]) == "DeletionProducerPolicy"
+    assert ref(outputs["OperatorPolicyArn"]["Value"]) == "OperatorPolicy"
+
+
+def test_the_operator_policy_is_scoped_to_the_stacks_resources() -> None:
+    for statement in props("OperatorPolicy")["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert "*" not in as_list(statement["Resource"])
+        for action in as_list(statement["Action"]):
+            assert not action.endswith(":*")
