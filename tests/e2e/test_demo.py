@@ -29,10 +29,13 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
     assert stream["published"] == 19
     assert stream["kept"] == {"not_json": 1}
     assert stream["calls"] >= 20  # 20 unless a call took longer than Customer.io's 4 s
-    assert stream["longest_wait_seconds"] < 3600
+    assert stream["answers_to_the_unprocessable_one"][-1] == 200
+    assert stream["one_hour_statuses"] == 0
+    if not stream["our_transient_failures"]:  # none but on a badly overloaded machine
+        assert stream["longest_wait_seconds"] < 3600
+        assert "so nothing waited behind it" in result.stdout
     assert stream["if_answered_400"]["events_held_up"] == 10
     assert stream["if_answered_400"]["held_up_days"] == 7.0
-    assert "so nothing waited behind it" in result.stdout
     assert report["deletions"].get("completed", 0) + report["deletions"].get("dead-lettered", 0) == 100
     assert report["people_left_in_customerio"] == report["deletions"].get("dead-lettered", 0)
     assert sum(report["faults_injected"].values()) > 0

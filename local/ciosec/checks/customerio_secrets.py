@@ -23,12 +23,14 @@ other shapes are what this project's secret models accept, cio_security.secrets.
   ``cio_track_key``, ``customerio-key``).
 - **App API keys**: 32 hexadecimal characters. Found assigned to an App API key name
   (``app_api_key``, ``CUSTOMERIO_APP_KEY``) in that shape or, for a name that says App API key,
-  in any shape of 8 to 512 characters; and after ``Bearer`` with Customer.io mentioned within five
-  lines.
+  in any shape of 8 to 512 characters; and after ``Bearer`` with Customer.io named in the file.
 - **Reporting webhook signing keys**: 32 to 512 characters of letters, digits and ``_-+/=.:``
   (the project's SigningKey model) assigned to a name with ``signing`` in it (``signing_key``,
-  ``WEBHOOK_SIGNING_KEY``), with Customer.io mentioned in the name, within five lines or in the
-  file's name.
+  ``WEBHOOK_SIGNING_KEY``), with Customer.io named in the file.
+
+"Customer.io named in the file": ``customer.io``, ``customerio``, ``customer_io`` or ``cio`` as a
+word, in the line, the five lines on either side, the file's name or anywhere in the file (what
+GitGuardian's Customer.io detectors ask of a file's content too).
 
 Not matched: UUIDs, git object ids, digests and other hexadecimal ids (hex of another length than 20
 or 32 is no Customer.io key; a 32-hex string needs an App API key name or a Customer.io Bearer
@@ -107,10 +109,13 @@ def _is_signing_name(folded: str) -> bool:
     return "signing" in folded
 
 
+_IDENTIFIER: Final = re.compile(r"[a-z]+(?:[_.][a-z]+)+|[A-Z]+(?:_[A-Z]+)+")
+
+
 def _looks_like_a_value(value: str, *, quoted: bool) -> bool:
     """Not a placeholder, a reference or an identifier; something a credential could be."""
-    if _PLACEHOLDER.search(value) or len(set(value)) < 4:
-        return False
+    if _PLACEHOLDER.search(value) or len(set(value)) < 4 or _IDENTIFIER.fullmatch(value):
+        return False  # a placeholder, or a name (``app_api_key_secret_id``, ``TRACK_API_KEY``)
     if not quoted and not any(char.isdigit() for char in value):
         return False  # an unquoted word is a reference (YAML !Ref targets, variable names)
     return any(char.isalnum() for char in value)

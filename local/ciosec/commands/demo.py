@@ -38,6 +38,7 @@ from ciosec.operations.deletion import audit_status, build_request, list_dead_le
 from ciosec.operations.quarantine import StackClients, quarantine_for
 from ciosec.operations.rotation import discard_stale_pending, rotate_locally, stage
 from ciosec.sandbox import FastForwardClock, WebhookSender
+from ciosec.sandbox.webhooks import ONE_HOUR_STATUSES
 
 REQUESTS = 100
 ROTATION_ATTEMPTS = 5
@@ -69,11 +70,14 @@ def _webhook_stream(stack: LocalStack) -> dict[str, Any]:
     fast-forwarded); count what reached the bus and the quarantine and how long anything waited."""
     assert stack.sandbox is not None  # noqa: S101 - the demo always runs on the sandbox
     published = _subscribe(stack)
-    sender = stack.sandbox.configure_webhooks(stack.info.webhook_url, LOCAL_SIGNING_KEY, fast_forward=True)
+    sender = stack.sandbox.configure_webhooks(
+        stack.info.webhook_url, LOCAL_SIGNING_KEY, fast_forward=True, max_real_wait=1.0
+    )
     stream = _stream()
     ids = [sender.enqueue(body, event_id=event_id) for event_id, body in stream]
-    sender.wait_idle(60)
+    sender.wait_idle(120)
     records = sender.deliveries(ids)
+    attempts = sender.attempts(ids)
     valid = {event_id for n, (event_id, _) in enumerate(stream, start=1) if n != UNPROCESSABLE}
     clients = StackClients(
         s3=boto3.client("s3", config=boto_config()),
@@ -86,7 +90,14 @@ def _webhook_stream(stack: LocalStack) -> dict[str, Any]:
         "delivered_in_order": sum(r.state == "delivered" for r in records),
         "published": len(published(valid) & valid),
         "kept": dict(kept),
-        "calls": len(sender.attempts(ids)),
+        "calls": len(attempts),
+        "answers_to_the_unprocessable_one": [
+            a.status for a in attempts if a.event_id == ids[UNPROCESSABLE - 1]
+        ],
+        "one_hour_statuses": sum(a.status in ONE_HOUR_STATUSES for a in attempts),
+        "our_transient_failures": sum(
+            a.outcome in {"refused", "timeout", "connection_error"} for a in attempts
+        ),
         "longest_wait_seconds": round(max((r.waited or 0.0) for r in records), 3),
         "if_answered_400": _if_answered_400(stream),
     }
@@ -208,25 +219,40 @@ def _run(args: argparse.Namespace) -> int:
         report, outcomes = _scenario(args)
     print(json.dumps(report, indent=2))
     stream = report["webhook_stream"]
-    counterfactual = stream["if_answered_400"]
-    print(
-        f"webhooks: {stream['delivered_in_order']} of {stream['events']} delivered in order, "
-        f"{stream['published']} published; the unprocessable one was kept ({sum(stream['kept'].values())} "
-        f"in the quarantine) and answered 200, so nothing waited behind it (longest wait "
-        f"{stream['longest_wait_seconds']} s); a 400 would have held the {counterfactual['events_held_up']} "
-        f"behind it for {counterfactual['held_up_days']} days ({counterfactual['calls_for_it']} calls)"
-    )
+    print(_stream_line(stream))
+    answers = stream["answers_to_the_unprocessable_one"]
     ok = (
         report["webhooks"] == {"signed": 200, "forged": 401}
         and stream["delivered_in_order"] == stream["events"] == STREAM
         and stream["published"] == STREAM - 1
         and stream["kept"].get("not_json", 0) >= 1
-        and stream["longest_wait_seconds"] < ONE_HOUR
+        and answers[-1:] == [200]
+        and stream["one_hour_statuses"] == 0
+        and (stream["longest_wait_seconds"] < ONE_HOUR or stream["our_transient_failures"] > 0)
         and outcomes["in progress"] == 0
         and outcomes["completed"] + outcomes["dead-lettered"] == REQUESTS
     )
     print("demo: every request accounted for" if ok else "demo: something is off (see above)")
     return 0 if ok else 1
+
+
+def _stream_line(stream: dict[str, Any]) -> str:
+    """The webhook stream in one sentence."""
+    counterfactual = stream["if_answered_400"]
+    kept = sum(stream["kept"].values())
+    if stream["our_transient_failures"]:
+        waited = (
+            f"the stream waited only on our own {stream['our_transient_failures']} transient failures "
+            f"(503 or over 4 s on this loaded machine), retried on the plain backoff"
+        )
+    else:
+        waited = f"so nothing waited behind it (longest wait {stream['longest_wait_seconds']} s)"
+    return (
+        f"webhooks: {stream['delivered_in_order']} of {stream['events']} delivered in order, "
+        f"{stream['published']} published; the unprocessable one was kept ({kept} in the quarantine) "
+        f"and answered 200, {waited}; a 400 would have held the {counterfactual['events_held_up']} "
+        f"behind it for {counterfactual['held_up_days']} days ({counterfactual['calls_for_it']} calls)"
+    )
 
 
 def _scenario(args: argparse.Namespace) -> tuple[dict[str, Any], Counter[str]]:

@@ -96,6 +96,7 @@ def _webhooks_send(args: argparse.Namespace) -> int:
         "signing_key": key,
         "retry_signing": args.retry_signing,
         "fast_forward": not args.real_time,
+        "max_real_wait": args.max_real_wait,
     }
     _admin(args, "POST", "/webhooks", setup)
     unprocessable, lost = set(args.unprocessable), set(args.lose_response)
@@ -240,6 +241,14 @@ def register(groups: Subcommands) -> None:
     )
     send.add_argument(
         "--real-time", action="store_true", help="wait the real hour and backoff (default: fast-forward)"
+    )
+    send.add_argument(
+        "--max-real-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="fast-forwarded waits still take up to SECONDS (at most 2) of real time each, so the "
+        "webhook's own timers (a slow call's lock) see retries spread out (default 0)",
     )
     send.add_argument("--forge", action="store_true", help="sign with a key the stack does not hold")
     send.add_argument("--url", help="webhook URL (default: the stack's WebhookUrl)")

@@ -55,15 +55,11 @@ def _client() -> SecretsManagerClient:
     return client
 
 
-_SECRET_FIELDS: dict[str, str] = {
-    "track": "track_credentials_secret_id",
-    "signing_key": "signing_key_secret_id",
-    "app_api_key": "app_api_key_secret_id",
-}
-
-
 def _secret_id(stack: StackInfo, kind: KindName) -> str:
-    secret_id = str(getattr(stack, _SECRET_FIELDS[kind], ""))
+    # StackInfo's field for the kind: track_credentials_secret_id, signing_key_secret_id, and
+    # app_api_key_secret_id where the stack has an App API key secret.
+    field = "track_credentials_secret_id" if kind == "track" else f"{kind}_secret_id"
+    secret_id = str(getattr(stack, field, ""))
     if not secret_id:
         raise SystemExit(f"the stack has no {kind} secret")
     return secret_id

@@ -271,10 +271,6 @@ _CREATE = {
         "the same scope. Keep the leaked one for now: the rotation checks the new key against it."
     ),
 }
-_DELETE = {
-    "track": "Delete the leaked credential set in Customer.io now ({hint}).",
-    "app_api_key": "Delete the leaked App API key in Customer.io now ({hint}).",
-}
 
 
 def _start(context: _Context) -> RotatedValue:
@@ -387,7 +383,8 @@ def _delete_old(context: _Context, old: RotatedValue) -> None:
             leaked=context.old_version,
         )
         return
-    message = _DELETE[context.kind].format(hint=_hint(old))
+    what = "credential set" if context.kind == "track" else "App API key"
+    message = f"Delete the leaked {what} in Customer.io now ({_hint(old)})."
     context.operator.say(message)
     context.operator.wait_for_deletion(message)
     context.log.record(

@@ -136,6 +136,7 @@ def _webhooks(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]
             retry_signing=setup.retry_signing,
             policy=setup.policy,
             fast_forward=setup.fast_forward,
+            max_real_wait=setup.max_real_wait,
         )
         return Reply(200, {**sender.public(), "fast_forward": setup.fast_forward})
     if (method, endpoint) == ("POST", "/webhooks/events"):

@@ -348,20 +348,22 @@ class Sandbox:
         retry_signing: RetrySigning = "resign",
         policy: DeliveryPolicy | None = None,
         fast_forward: bool = False,
+        max_real_wait: float = 0.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> WebhookSender:
         """Set up a workspace's reporting webhook (default: the first credential set's) and start
         its sender: events queued on it are delivered to ``url``, signed with ``signing_key``, as
-        Customer.io delivers them. ``fast_forward`` makes its waits take no time (``clock`` and
-        ``sleep`` replace its time altogether). The same settings keep the running sender and its
-        log; other settings replace it (its pending events are dropped)."""
+        Customer.io delivers them. ``fast_forward`` makes its waits take no time, or at most
+        ``max_real_wait`` real seconds each (``FastForwardClock``); ``clock`` and ``sleep`` replace
+        its time altogether. The same settings keep the running sender and its log; other settings
+        replace it (its pending events are dropped)."""
         policy = policy or DeliveryPolicy()
         key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
-        settings = (url, key, retry_signing, policy, fast_forward)
+        settings = (url, key, retry_signing, policy, fast_forward, max_real_wait)
         injected = clock is not None or sleep is not None
         if fast_forward and not injected:
-            ticking = FastForwardClock()
+            ticking = FastForwardClock(max_real_sleep=max_real_wait)
             clock, sleep = ticking.now, ticking.sleep
         with self._lock:
             env = self._default_environment(fallback=True) if environment_id is None else environment_id

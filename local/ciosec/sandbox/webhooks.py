@@ -74,6 +74,8 @@ ONE_HOUR_SECONDS: Final = 3600.0
 ONE_HOUR_STATUSES: Final = frozenset({400, 401, 402, 403, 404, 405, 410, 429, 500, 502, 521})
 """The statuses after which Customer.io first waits one hour (documented)."""
 MAX_LOST_RESPONSES: Final = 10
+MAX_REAL_SLEEP: Final = 2.0
+"""The most real time a fast-forwarded wait may take (``FastForwardClock``)."""
 MAX_KEPT_RECORDS: Final = 10_000
 """Attempts and events kept for reports: a long ``make local`` session stays small."""
 USER_AGENT: Final = "cio-sandbox-webhooks"
@@ -126,10 +128,24 @@ class DeliveryPolicy(BaseModel):
 class FastForwardClock:
     """Real time, except that sleeping takes none: ``sleep(seconds)`` moves the clock ``seconds``
     ahead at once. Give ``now`` and ``sleep`` to a ``WebhookSender`` to run Customer.io's hour
-    and 7 days in milliseconds, with the real time its calls take still counted."""
+    and 7 days in milliseconds, with the real time its calls take still counted.
 
-    def __init__(self, base: Callable[[], float] = time.monotonic) -> None:
+    The receiver's own time is not fast-forwarded: a lock it holds while a slow call finishes
+    would see fifty retries in a second where Customer.io spreads them over days. With
+    ``max_real_sleep``, each sleep still takes up to that many real seconds (``real_sleep``)."""
+
+    def __init__(
+        self,
+        base: Callable[[], float] = time.monotonic,
+        *,
+        max_real_sleep: float = 0.0,
+        real_sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        if not 0.0 <= max_real_sleep <= MAX_REAL_SLEEP:
+            raise ValueError(f"max_real_sleep must be between 0 and {MAX_REAL_SLEEP} seconds")
         self._base = base
+        self._max_real_sleep = max_real_sleep
+        self._real_sleep = real_sleep
         self._skipped = 0.0
         self._lock = threading.Lock()
 
@@ -138,8 +154,13 @@ class FastForwardClock:
             return self._base() + self._skipped
 
     def sleep(self, seconds: float) -> None:
+        wanted = max(0.0, seconds)
+        real = min(wanted, self._max_real_sleep)
+        started = self._base()
+        if real > 0:
+            self._real_sleep(real)
         with self._lock:
-            self._skipped += max(0.0, seconds)
+            self._skipped += max(0.0, wanted - (self._base() - started))
 
     @property
     def skipped(self) -> float:
@@ -202,8 +223,9 @@ class DeliveryRecord:
 
 class ReportingWebhook(BaseModel):
     """A workspace's reporting webhook as set up in Customer.io (the URL, the signing key, which
-    workspace), plus the sandbox's settings: ``retry_signing``, ``fast_forward`` (sleeps take no
-    time: the hour and the 7 days pass at once) and the ``policy``. The admin API's
+    workspace), plus the sandbox's settings: ``retry_signing``, ``fast_forward`` (waits take no
+    time: the hour and the 7 days pass at once; ``max_real_wait``: each still takes up to that
+    many real seconds, see ``FastForwardClock``) and the ``policy``. The admin API's
     ``POST /_sandbox/webhooks`` body."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -213,6 +235,7 @@ class ReportingWebhook(BaseModel):
     environment_id: int | str | None = None
     retry_signing: RetrySigning = "resign"
     fast_forward: bool = False
+    max_real_wait: float = Field(default=0.0, ge=0, le=MAX_REAL_SLEEP)
     policy: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
 
     @field_validator("url")

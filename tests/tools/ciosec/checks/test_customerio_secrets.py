@@ -109,6 +109,8 @@ def test_names_and_mentions_around_a_line_count() -> None:
         'cio_signing_key_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cio-AbCdEf"',
         '"x-cio-signature": "554ec97a00a0c53993cf0890efe4c570faaeac9d43b7ef8eb9fae53085f9cd66"',
         '{"site_id": "s", "api_key": "k"}',  # too short to be a key
+        '{"site_id": "x", "app_api_key": "app_api_key_secret_id"}',  # names, not values
+        'CUSTOMERIO_API_KEY = "TRACK_API_KEY_PARAMETER"',
     ],
 )
 def test_look_alikes_are_not_credentials(line: str) -> None:

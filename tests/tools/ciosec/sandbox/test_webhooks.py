@@ -402,6 +402,19 @@ def test_fast_forward_runs_the_hour_and_the_week_in_milliseconds(receiver: Recei
     assert delivered.waited is not None and delivered.waited >= WEEK
 
 
+def test_fast_forward_may_still_take_some_real_time() -> None:
+    real = ManualClock()
+    ticking = FastForwardClock(real.clock, max_real_sleep=0.5, real_sleep=real.sleep)
+    start = ticking.now()
+    ticking.sleep(HOUR)
+    ticking.sleep(0.2)
+    assert real.sleeps == [0.5, 0.2]
+    assert ticking.now() - start == pytest.approx(HOUR + 0.2)
+    assert ticking.skipped == pytest.approx(HOUR - 0.5)
+    with pytest.raises(ValueError, match="max_real_sleep"):
+        FastForwardClock(max_real_sleep=60)
+
+
 def test_stop_interrupts_the_one_hour_wait_and_leaves_the_event_pending(receiver: Receiver) -> None:
     receiver.respond = lambda body, n: 410
     sender = WebhookSender(receiver.url, SIGNING_KEY).start()  # real time: the hour is real
