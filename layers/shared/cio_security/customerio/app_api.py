@@ -34,15 +34,14 @@ import logging
 import random as _random
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import httpx
 
 from cio_security.customerio.auth import RoutedAuth
 from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.customerio.retry import APP_LOOKUP, RetryPolicy
-from cio_security.customerio.sender import Sender
+from cio_security.customerio.sender import PooledClient, Sender
 from cio_security.customerio.urls import rebased_url, track_path, validated_base_url
 from cio_security.customerio.v2 import IdentifierType
 from cio_security.errors import BadRequestError, ConfigurationError, NotFoundError, ServerError
@@ -125,7 +124,7 @@ def _read(provider: AppKeyProvider, *, refresh: bool) -> AppApiKey:
     return key
 
 
-class AppClient:
+class AppClient(PooledClient):
     """Person lookups through the App API (module docstring). Reuse the client; close it.
 
     ``key`` is an AppApiKey or a provider. ``base_url`` (the sandbox) or ``region`` fixes the
@@ -170,21 +169,6 @@ class AppClient:
         )
         self._trusted: tuple[str, AppApiKey] | None = None
         """The base URL and key ``check`` last proved: a 404 is trusted with these only."""
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._sender.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         where = self._override or (APP_URLS[self._fixed.region] if self._fixed else "the key's region")

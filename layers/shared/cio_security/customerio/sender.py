@@ -15,7 +15,8 @@ import logging
 import random as _random
 import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from types import TracebackType
+from typing import Final, Self
 
 import httpx
 
@@ -32,7 +33,7 @@ from cio_security.errors import (
     TransportError,
 )
 
-__all__ = ["USER_AGENT", "Sender"]
+__all__ = ["USER_AGENT", "PooledClient", "Sender"]
 
 logger = logging.getLogger("cio_security.customerio.track")  # the name operators already filter on
 
@@ -148,3 +149,25 @@ class Sender:
             if attempt >= attempts:
                 raise failure
             self._sleep(self.retry.wait(attempt - 1, self._random(), retry_after))
+
+
+class PooledClient:
+    """What a client holding a ``Sender`` (``self._sender``) shares: ``close`` and use as a
+    context manager, so the pool is closed when the ``with`` block ends."""
+
+    _sender: Sender
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._sender.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

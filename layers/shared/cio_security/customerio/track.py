@@ -32,8 +32,7 @@ import logging
 import random as _random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -47,7 +46,7 @@ from cio_security.customerio.responses import (
     request_id_of,
 )
 from cio_security.customerio.retry import DEFAULT, RetryPolicy
-from cio_security.customerio.sender import Sender
+from cio_security.customerio.sender import PooledClient, Sender
 from cio_security.customerio.urls import track_path, validated_base_url
 from cio_security.customerio.v2 import (
     MAX_BATCH_BYTES,
@@ -71,7 +70,7 @@ __all__ = ["RegionInfo", "TrackClient", "TrackResponse"]  # with the types its c
 logger = logging.getLogger(__name__)
 
 
-class TrackClient:
+class TrackClient(PooledClient):
     """A Customer.io Track API v1 client. One HTTP connection pool per client; reuse the client.
 
     ``credentials`` is a TrackCredentials or a provider: ``provider(False)`` is called for each
@@ -118,21 +117,6 @@ class TrackClient:
         self._policy = policy
 
     # -- lifecycle -----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._sender.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"TrackClient(base_url={self._base_url!r}, max_attempts={self.retry.max_attempts})"
