@@ -10,8 +10,19 @@ until each request is accepted) and two batches failing every attempt of the cli
 hangs: every request of the batch goes back to SQS and completes on redelivery). 2% of the
 messages are delivered twice.
 
-Every request must end either completed (audit record ``completed``, the person suppressed and
-gone from the sandbox) or on the dead-letter queue with a reason; none lost, none completed
+Erasures are verified as deployed: the App API key secret holds a key of the sandbox's workspace,
+so the deletion function records each accepted request ``submitted`` and queues a verification
+ticket, and the real erasure verification function, fed from the verification queue by its own
+``SqsEventSource`` (the template's BatchSize, ``CHAOS_VERIFICATION_POLLERS`` pollers), asks the
+sandbox's App API whether the person is gone. The sandbox's ``processing_delay``
+(``CHAOS_PROCESSING_DELAY``, 1.5 s) keeps an erased person visible to the App API for that long,
+so the first check (1 s after acceptance) often still finds the person and reschedules; the
+window is ``CHAOS_VERIFICATION_WINDOW`` seconds (6).
+
+Every request must end either completed (audit record ``completed`` with verification
+``verified``, the person suppressed and gone from the sandbox), ``unverified`` with a reason (and
+the function's ``ErasureNotVerified`` metric counted for it), or on the deletion or verification
+dead-letter queue with a reason; none lost, none left ``submitted``, none completed
 without an audit record, and no Customer.io operation for a request after its audit record says
 it was accepted (nor any after completion). The counts are printed in the terminal summary.
 
@@ -62,7 +73,7 @@ from ciosec.emulator.local_stack import free_port
 from ciosec.emulator.provision import Provisioned, function_environment, provision
 from ciosec.emulator.sqs_event_source import SqsEventSource
 from ciosec.emulator.template import Resolver
-from ciosec.sandbox import CredentialSet, Faults, RequestRecord, Sandbox, SandboxConfig
+from ciosec.sandbox import AppApiKey, CredentialSet, Faults, RequestRecord, Sandbox, SandboxConfig
 from fixtures.aws import REGION
 from fixtures.deletion_queues import DeletionQueues
 from fixtures.logs import sensitive
@@ -78,6 +89,9 @@ BACKLOG = int(os.environ.get("CHAOS_BACKLOG", "100"))
 CLIENT_ATTEMPTS = int(os.environ.get("CHAOS_CLIENT_ATTEMPTS", "3"))
 OPERATION_ERROR_RATE = float(os.environ.get("CHAOS_OPERATION_ERROR_RATE", "0.02"))
 BATCH_SIZE = int(os.environ.get("CHAOS_BATCH_SIZE", "0"))  # 0: the template's BatchSize
+VERIFICATION_POLLERS = int(os.environ.get("CHAOS_VERIFICATION_POLLERS", "2"))
+PROCESSING_DELAY = float(os.environ.get("CHAOS_PROCESSING_DELAY", "1.5"))
+VERIFICATION_WINDOW = int(os.environ.get("CHAOS_VERIFICATION_WINDOW", "6"))
 WHOLE_BATCH_400S = 3
 DUPLICATE_RATE = 0.02
 
@@ -102,6 +116,15 @@ RECORDED_TIME_SLACK = 0.0015
 CREDENTIALS = CredentialSet(
     site_id="chaos-site", api_key="chaos-api-key-5b0e7d21c9a4f36e", environment_id=100001, region="us"
 )
+APP_KEY = AppApiKey(key="chaos-app-api-key-9d2f61c0b7e43a58", environment_id=100001, region="us")
+# Short verification timings (the functions' environment): the first check 1 s after acceptance,
+# checks at most 1 s apart, the window VERIFICATION_WINDOW seconds, no-answer retries after 0.5 s.
+VERIFICATION_TIMINGS = {
+    "VERIFICATION_FIRST_CHECK_SECONDS": "1",
+    "VERIFICATION_WINDOW_SECONDS": str(VERIFICATION_WINDOW),
+    "VERIFICATION_MAX_INTERVAL_SECONDS": "1",
+    "VERIFICATION_RETRY_SECONDS": "0.5",
+}
 
 
 def identifier_for(index: int) -> str:
@@ -131,8 +154,15 @@ class ChaosStack(DeletionQueues):
     batching_window: float
     timeout_seconds: float
     max_receive_count: int
+    verification_queue_url: str
+    verification_dlq_url: str
+    verification_batch_size: int
+    verification_batching_window: float
+    verification_timeout_seconds: float
     handlers: list[ModuleType] = field(default_factory=list)
+    verification_handlers: list[ModuleType] = field(default_factory=list)
     invocation_seconds: list[float] = field(default_factory=list)
+    verification_outcomes: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handler_factory(self) -> Callable[[dict[str, Any], Any], Any]:
@@ -151,8 +181,58 @@ class ChaosStack(DeletionQueues):
 
         return timed
 
+    def verification_handler_factory(self) -> Callable[[dict[str, Any], Any], Any]:
+        """One execution environment per verification poller; each outcome the function counts in
+        its metrics (``count``) is also counted here, by kind."""
+        module = load_function("erasure_verification")
+        counted = vars(module)["count"]
+
+        def count(outcome: Any) -> None:
+            with self._lock:
+                self.verification_outcomes[outcome.kind] += 1
+            counted(outcome)
+
+        vars(module)["count"] = count  # the handler looks it up in its module
+        with self._lock:
+            self.verification_handlers.append(module)
+        handler: Callable[[dict[str, Any], Any], Any] = module.handler
+        return handler
+
+    def verification_depth(self) -> int:
+        """Visible, in-flight and delayed (a ticket waiting for its check) verification tickets."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.verification_queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def verification_dead_letters(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while got := self.sqs.receive_message(
+            QueueUrl=self.verification_dlq_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=300,
+        ).get("Messages", []):
+            found.extend(got)
+        return found
+
     def close(self) -> None:
         """Stop every handler's worker threads and close the clients this stack opened."""
+        for module in self.verification_handlers:
+            module.workers().shutdown(wait=True)
+            if module.processor.cache_info().currsize:
+                processor = module.processor()
+                lookup = getattr(processor, "_lookup", None)
+                if lookup is not None and hasattr(lookup, "close"):
+                    lookup.close()
+                processor.audit.client.close()
+        self.verification_handlers.clear()
         for module in self.handlers:
             module.workers().shutdown(wait=True)
             if module.processor.cache_info().currsize:
@@ -210,8 +290,9 @@ def moto_server() -> Iterator[str]:
 def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
     # Keep every Track request of the run: the sandbox's default log keeps the last 10,000 only.
     monkeypatch.setattr(sandbox_module, "MAX_LOGGED_REQUESTS", None)
-    sensitive(IDENTIFIER_PREFIX.rstrip("-"), CREDENTIALS.api_key)
-    with moto_server() as endpoint, Sandbox([CREDENTIALS], config=SandboxConfig(faults=FAULTS)) as sandbox:
+    sensitive(IDENTIFIER_PREFIX.rstrip("-"), CREDENTIALS.api_key, APP_KEY.key)
+    config = SandboxConfig(faults=FAULTS, processing_delay=PROCESSING_DELAY)
+    with moto_server() as endpoint, Sandbox([CREDENTIALS], app_keys=[APP_KEY], config=config) as sandbox:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
         resolver = Resolver(STACK_NAME, region=REGION)
         provisioned = provision(
@@ -220,16 +301,25 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
             overrides={
                 "TrackCredentialsSecret": json.dumps(
                     {"site_id": CREDENTIALS.site_id, "api_key": CREDENTIALS.api_key, "region": "us"}
-                )
+                ),
+                # A key of the sandbox's workspace (not the template's placeholder): erasures are
+                # verified.
+                "AppApiKeySecret": json.dumps({"app_api_key": APP_KEY.key, "region": APP_KEY.region}),
             },
         )
-        for name, value in function_environment(resolver, "GdprDeletionFunction").items():
-            monkeypatch.setenv(name, value)
+        # Both functions share this process's environment: the verification function's own
+        # variables (its DLQ, max receive count) on top of the deletion function's.
+        for logical_id in ("GdprDeletionFunction", "ErasureVerificationFunction"):
+            for name, value in function_environment(resolver, logical_id).items():
+                monkeypatch.setenv(name, value)
         for name, value in {
+            **VERIFICATION_TIMINGS,
+            "CUSTOMERIO_APP_URL": sandbox.app_url,
             "CUSTOMERIO_TRACK_URL": sandbox.url,
             # No sandbox rate limit here: the budget only needs to stay out of the way.
             "CUSTOMERIO_RATE_LIMIT_RPS": "100000",
             "DELETION_MAX_CONCURRENCY": str(POLLERS),
+            "VERIFICATION_MAX_CONCURRENCY": str(VERIFICATION_POLLERS),
             "CUSTOMERIO_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
             "CUSTOMERIO_MAX_ATTEMPTS": str(CLIENT_ATTEMPTS),
             "CUSTOMERIO_BACKOFF_BASE_SECONDS": "0.01",
@@ -248,6 +338,11 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
         function = resolver.template["Resources"]["GdprDeletionFunction"]["Properties"]
         event = next(e["Properties"] for e in function["Events"].values() if e["Type"] == "SQS")
         where = "GdprDeletionFunction SQS event"
+        verification_queue_url = provisioned.queues["VerificationQueue"]
+        # A ticket whose lookup failed comes back after a second, like a failed deletion.
+        sqs.set_queue_attributes(QueueUrl=verification_queue_url, Attributes={"VisibilityTimeout": "2"})
+        verifier = resolver.template["Resources"]["ErasureVerificationFunction"]["Properties"]
+        verifier_event = next(e["Properties"] for e in verifier["Events"].values() if e["Type"] == "SQS")
         stack = ChaosStack(
             sandbox=sandbox,
             provisioned=provisioned,
@@ -261,7 +356,22 @@ def chaos(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChaosStack]:
                 1.0, float(resolver.resolve(event["MaximumBatchingWindowInSeconds"], where=where))
             ),
             timeout_seconds=float(function["Timeout"]),
+            verification_batching_window=min(
+                1.0,
+                float(
+                    resolver.resolve(
+                        verifier_event["MaximumBatchingWindowInSeconds"],
+                        where="ErasureVerificationFunction SQS event",
+                    )
+                ),
+            ),
             max_receive_count=int(json.loads(redrive["Attributes"]["RedrivePolicy"])["maxReceiveCount"]),
+            verification_queue_url=verification_queue_url,
+            verification_dlq_url=provisioned.queues["VerificationDeadLetterQueue"],
+            verification_batch_size=int(
+                resolver.resolve(verifier_event["BatchSize"], where="ErasureVerificationFunction SQS event")
+            ),
+            verification_timeout_seconds=float(verifier["Timeout"]),
         )
         try:
             yield stack
@@ -314,6 +424,9 @@ class Observed:
     calls: list[RequestRecord]
     people: set[str]
     suppressed: set[str]
+    verification_dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # Erasures are verified (an App API key is configured): completed means verified.
+    verifying: bool = False
 
     def __post_init__(self) -> None:
         self.reasons: dict[str, set[str | None]] = defaultdict(set)
@@ -323,6 +436,13 @@ class Observed:
             if request_id is None:  # redriven by SQS: the original message, unchanged
                 request_id = json.loads(message["Body"])["request_id"]
             self.reasons[request_id].add(attributes.get("reason", {}).get("StringValue"))
+        self.verification_reasons: dict[str, set[str | None]] = defaultdict(set)
+        for message in self.verification_dead_letters:
+            attributes = message.get("MessageAttributes", {})
+            request_id = attributes.get("request_id", {}).get("StringValue")
+            if request_id is None:  # redriven by SQS: the ticket, unchanged
+                request_id = json.loads(message["Body"]).get("request_id")
+            self.verification_reasons[request_id].add(attributes.get("reason", {}).get("StringValue"))
         self.calls_for: dict[str, list[RequestRecord]] = defaultdict(list)
         for call in self.calls:
             for operation, identifier in _operations(call):
@@ -336,6 +456,8 @@ class Verdict:
     completed: set[str] = field(default_factory=set)
     dead_lettered: set[str] = field(default_factory=set)
     completed_and_dead_lettered: set[str] = field(default_factory=set)
+    unverified: set[str] = field(default_factory=set)
+    verification_dead_lettered: set[str] = field(default_factory=set)
     problems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def problem(self, kind: str, request_id: str) -> None:
@@ -360,27 +482,24 @@ def judge(requests: dict[str, str], observed: Observed) -> Verdict:
 
 
 def _judge_outcome(verdict: Verdict, request_id: str, identifier: str, observed: Observed) -> None:
-    """Completed (and erased), or dead-lettered with a reason; anything else is lost."""
+    """Completed (and erased, and verified), unverified with a reason, or dead-lettered (by the
+    deletion or the verification function) with a reason; anything else is lost."""
     record = observed.records.get(request_id)
     erased = identifier in observed.suppressed and identifier not in observed.people
     dead_lettered = request_id in observed.reasons
     if record is not None and record.status == "completed":
-        verdict.completed.add(request_id)
-        if dead_lettered:  # a duplicate of it ran out of receives while it was being processed
-            verdict.completed_and_dead_lettered.add(request_id)
-        if not erased:
-            verdict.problem("completed but not erased in Customer.io", request_id)
-        step = record.steps.get("suppress")  # an erase is one v2 operation
-        if (
-            not record.completed_at
-            or not record.submitted_at
-            or step is None
-            or step.status != "done"
-            or step.status_code is None
-        ):
-            verdict.problem(
-                "completed with its step, a status code, submitted_at or completed_at missing", request_id
-            )
+        _judge_completed(verdict, record, identifier, observed)
+    elif record is not None and record.status == "unverified":
+        # Still found by the App API after the window (or no answer by then): recorded, with why.
+        verdict.unverified.add(request_id)
+        if record.verification != "unverified" or not record.last_error:
+            verdict.problem("unverified without a reason", request_id)
+    elif record is not None and record.status == "submitted" and request_id in observed.verification_reasons:
+        verdict.verification_dead_lettered.add(request_id)
+        if not all(observed.verification_reasons[request_id]):
+            verdict.problem("verification dead-lettered without a reason", request_id)
+    elif record is not None and record.status == "submitted":
+        verdict.problem("lost: accepted, verification never finished", request_id)
     elif dead_lettered:
         verdict.dead_lettered.add(request_id)
         # The handler dead-letters even a message on its last delivery itself, with a reason:
@@ -393,8 +512,35 @@ def _judge_outcome(verdict: Verdict, request_id: str, identifier: str, observed:
         verdict.problem("lost: neither completed nor dead-lettered", request_id)
 
 
+def _judge_completed(verdict: Verdict, record: AuditRecord, identifier: str, observed: Observed) -> None:
+    """Completed: erased in Customer.io, its step recorded, and verified when erasures are."""
+    request_id = record.request_id
+    erased = identifier in observed.suppressed and identifier not in observed.people
+    verdict.completed.add(request_id)
+    if request_id in observed.reasons:  # a duplicate of it ran out of receives while it was being processed
+        verdict.completed_and_dead_lettered.add(request_id)
+    if not erased:
+        verdict.problem("completed but not erased in Customer.io", request_id)
+    step = record.steps.get("suppress")  # an erase is one v2 operation
+    if (
+        not record.completed_at
+        or not record.submitted_at
+        or step is None
+        or step.status != "done"
+        or step.status_code is None
+    ):
+        verdict.problem(
+            "completed with its step, a status code, submitted_at or completed_at missing", request_id
+        )
+    if observed.verifying and (record.verification != "verified" or not record.verified_at):
+        verdict.problem("completed without verification verified", request_id)
+
+
 def _judge_calls(verdict: Verdict, record: AuditRecord, calls: list[RequestRecord]) -> None:
-    """No call for a step after the record says it was done, none at all after completion."""
+    """No call for a step after the record says it was done, none at all after completion. The
+    verification function's App API lookups are reads, not operations: a second ticket for the
+    same request may look again after the first recorded it verified."""
+    calls = [c for c in calls if not str(c.operation).startswith("app_")]
     for step, step_record in record.steps.items():
         if step_record.status == "done" and step_record.at:
             done_at = _timestamp(step_record.at) + RECORDED_TIME_SLACK
@@ -464,6 +610,22 @@ def feed_and_drain(stack: ChaosStack, sqs: LockedQueueWrites, messages: list[str
     return time.monotonic() - started
 
 
+def drain_verification(stack: ChaosStack, timeout: float) -> float:
+    """Wait until no verification ticket is visible, in flight or delayed, three checks in a row.
+    Returns the seconds it took."""
+    started = time.monotonic()
+    empty_checks = 0
+    while empty_checks < 3:
+        if time.monotonic() - started > timeout:
+            pytest.fail(
+                f"verification queue not drained after {timeout:.0f} s: {stack.verification_depth()} tickets",
+                pytrace=False,
+            )
+        empty_checks = empty_checks + 1 if stack.verification_depth() == 0 else 0
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 @pytest.mark.chaos
 @pytest.mark.timeout(DRAIN_SECONDS + 300)
 def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_report: ChaosReport) -> None:
@@ -507,11 +669,29 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
         wait_seconds=1,
         region=REGION,
     )
+    verification_source = SqsEventSource(
+        chaos.sqs,
+        chaos.verification_queue_url,
+        chaos.verification_handler_factory,
+        batch_size=chaos.verification_batch_size,
+        batching_window=chaos.verification_batching_window,
+        timeout_seconds=chaos.verification_timeout_seconds,
+        concurrency=VERIFICATION_POLLERS,
+        wait_seconds=1,
+        region=REGION,
+        function_name="erasure-verification",
+    )
     source.start()
+    verification_source.start()
     try:
-        elapsed = feed_and_drain(chaos, sqs, messages, DRAIN_SECONDS)
+        try:
+            elapsed = feed_and_drain(chaos, sqs, messages, DRAIN_SECONDS)
+        finally:
+            source.stop()
+        # Every ticket's window ends VERIFICATION_WINDOW seconds after its acceptance.
+        verification_elapsed = drain_verification(chaos, VERIFICATION_WINDOW + 60)
     finally:
-        source.stop()
+        verification_source.stop()
 
     observed = Observed(
         records=chaos.audit_records(),
@@ -519,8 +699,11 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
         calls=chaos.sandbox.requests(),
         people=set(chaos.sandbox.people()),
         suppressed=chaos.sandbox.suppressed(),
+        verification_dead_letters=chaos.verification_dead_letters(),
+        verifying=True,
     )
     verdict = judge(requests, observed)
+    not_verified_counted = chaos.verification_outcomes["unverified"]
 
     calls = observed.calls
     faults = Counter(_fault_kind(label) for c in calls if c.fault for label in c.fault.split(","))
@@ -539,7 +722,9 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
             "completed": len(verdict.completed),
             "dead-lettered": len(verdict.dead_lettered),
             "completed, duplicate also dead-lettered": len(verdict.completed_and_dead_lettered),
-            "lost": len(verdict.problems.get("lost: neither completed nor dead-lettered", [])),
+            "unverified (ErasureNotVerified counted)": f"{len(verdict.unverified)} ({not_verified_counted})",
+            "verification dead-lettered": len(verdict.verification_dead_lettered),
+            "lost": sum(len(ids) for kind, ids in verdict.problems.items() if kind.startswith("lost")),
             "dead-letter reasons": dict(sorted(dlq_reasons.items())),
             "records delivered (invocations x batch)": stats.records,
             "redeliveries": stats.records - len(messages),
@@ -558,16 +743,33 @@ def test_no_deletion_request_is_lost_under_faults(chaos: ChaosStack, chaos_repor
             "invocation seconds (p50 / p95 / max)": " / ".join(
                 f"{q:.2f}" for q in _percentiles(chaos.invocation_seconds, (0.5, 0.95, 1.0))
             ),
-            "drain time": f"{elapsed:.1f} s",
+            "verification outcomes (metrics)": dict(sorted(chaos.verification_outcomes.items())),
+            "verification checks (checks: requests)": dict(
+                sorted(Counter(r.verification_checks for r in observed.records.values()).items())
+            ),
+            "App API calls by operation": dict(
+                sorted(
+                    Counter(str(c.operation) for c in calls if str(c.operation).startswith("app_")).items()
+                )
+            ),
+            "drain time (deletion / verification after it)": (
+                f"{elapsed:.1f} s / {verification_elapsed:.1f} s"
+            ),
             "broken promises": {kind: len(ids) for kind, ids in verdict.problems.items()} or "none",
         },
     )
 
     assert not verdict.problems, {kind: sorted(ids)[:10] for kind, ids in verdict.problems.items()}
-    assert len(verdict.completed) + len(verdict.dead_lettered) == REQUESTS
+    ended = (
+        verdict.completed | verdict.dead_lettered | verdict.unverified | verdict.verification_dead_lettered
+    )
+    assert len(ended) == REQUESTS
+    assert not_verified_counted >= len(verdict.unverified)  # ErasureNotVerified for each
+    assert chaos.verification_outcomes["verified"] >= len(verdict.completed)
     assert stats.handler_errors == 0
     assert stats.failed_records > 0  # the scripted whole-batch failures went back to SQS
     assert chaos.queue_depth() == 0
+    assert chaos.verification_depth() == 0
 
 
 # -- the judge itself: each broken promise is caught (fast, synthetic runs) ------------------------
