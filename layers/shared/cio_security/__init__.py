@@ -53,6 +53,9 @@ _EXPORTS: dict[str, str] = {
     "TrackClient": "customerio.track",
     "AppClient": "customerio.app_api",
     "TRACK_URLS": "customerio.urls",
+    "Workspace": "workspaces",
+    "Workspaces": "workspaces",
+    "workspaces_from_env": "workspaces",
     "DeadLetterQueue": "deletion.dead_letters",
     "DeletionOutcome": "deletion.outcome",
     "DeletionProcessor": "deletion.processor",
@@ -180,6 +183,8 @@ __all__ = [
     "VerificationSettings",
     "WebhookEvent",
     "WebhookSettings",
+    "Workspace",
+    "Workspaces",
     "check_headers",
     "compute_signature",
     "detect",
@@ -201,6 +206,7 @@ __all__ = [
     "staging_secret_name",
     "subject_hash",
     "track_credentials_provider",
+    "workspaces_from_env",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -275,3 +281,4 @@ if TYPE_CHECKING:
         read_body,
         sign_webhook,
     )
+    from cio_security.workspaces import Workspace, Workspaces, workspaces_from_env
