@@ -7,7 +7,7 @@ import pytest
 from cio_security.errors import ConfigurationError
 from cio_security.workspaces import (
     UnknownWorkspaceError,
-    region_url_override,
+    region_url_overrides,
     secret_name,
     workspaces_from_env,
 )
@@ -101,8 +101,12 @@ def test_invalid_budgets_are_refused_naming_the_variable(raw: str) -> None:
         workspaces_from_env(two(CUSTOMERIO_WORKSPACE_RATE_LIMITS=raw))
 
 
-def test_region_url_override_prefers_the_regions_own() -> None:
-    env = {"CUSTOMERIO_TRACK_URL": "http://127.0.0.1:1", "CUSTOMERIO_TRACK_URL_EU": "http://127.0.0.1:2"}
-    assert region_url_override("CUSTOMERIO_TRACK_URL", "eu", env) == "http://127.0.0.1:2"
-    assert region_url_override("CUSTOMERIO_TRACK_URL", "us", env) == "http://127.0.0.1:1"
-    assert region_url_override("CUSTOMERIO_TRACK_URL", "us", {}) is None
+def test_region_url_overrides_prefer_the_regions_own() -> None:
+    env = {"CUSTOMERIO_TRACK_URL": "http://127.0.0.1:1", "CUSTOMERIO_TRACK_URL_EU": "http://127.0.0.1:2/"}
+    assert region_url_overrides("CUSTOMERIO_TRACK_URL", env) == {
+        "us": "http://127.0.0.1:1",
+        "eu": "http://127.0.0.1:2",
+    }
+    assert region_url_overrides("CUSTOMERIO_TRACK_URL", {}) is None
+    with pytest.raises(ConfigurationError):
+        region_url_overrides("CUSTOMERIO_TRACK_URL", {"CUSTOMERIO_TRACK_URL_US": "ftp://x"})

@@ -36,9 +36,13 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from cio_security.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cio_security.customerio.urls import BaseUrlOverride
+    from cio_security.secrets.models import Region
 
 __all__ = [
     "DEFAULT_WORKSPACE",
@@ -48,7 +52,7 @@ __all__ = [
     "UnknownWorkspaceError",
     "Workspace",
     "Workspaces",
-    "region_url_override",
+    "region_url_overrides",
     "secret_name",
     "workspace_secret_name",
     "workspaces_from_env",
@@ -281,9 +285,24 @@ def workspaces_from_env(environ: Mapping[str, str] | None = None) -> Workspaces:
     return Workspaces(tuple(items))
 
 
-def region_url_override(variable: str, region: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """A base URL override for ``region``: ``{variable}_{REGION}`` (``CUSTOMERIO_TRACK_URL_EU``),
-    else ``{variable}`` for every region, else None (the region's Customer.io host). The local
-    stack points each region at its own sandbox this way; deployed stacks set neither."""
+def region_url_overrides(variable: str, environ: Mapping[str, str] | None = None) -> BaseUrlOverride:
+    """Base URL overrides from ``{variable}_US`` / ``{variable}_EU`` (one region's), falling back
+    to ``{variable}`` (every region's); None when none is set (Customer.io's own hosts). The local
+    stack points each region at its own sandbox this way; deployed stacks set none of them.
+
+    >>> region_url_overrides("CUSTOMERIO_TRACK_URL", {"CUSTOMERIO_TRACK_URL_EU": "http://127.0.0.1:9"})
+    {'eu': 'http://127.0.0.1:9'}
+    """
+    # Imported here: the webhook reads its workspaces without loading the HTTP client.
+    from cio_security.customerio.urls import validated_override  # noqa: PLC0415
+
     env = os.environ if environ is None else environ
-    return env.get(f"{variable}_{region.upper()}", "").strip() or env.get(variable, "").strip() or None
+    every = env.get(variable, "").strip()
+    regions: dict[Region, str] = {}
+    for region in ("us", "eu"):
+        url = env.get(f"{variable}_{region.upper()}", "").strip() or every
+        if url:
+            regions[region] = url
+    if not regions:
+        return None
+    return validated_override(regions)

@@ -42,7 +42,13 @@ from cio_security.customerio.auth import RoutedAuth
 from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.customerio.retry import APP_LOOKUP, RetryPolicy
 from cio_security.customerio.sender import PooledClient, Sender
-from cio_security.customerio.urls import rebased_url, track_path, validated_base_url
+from cio_security.customerio.urls import (
+    BaseUrlOverride,
+    override_for,
+    rebased_url,
+    track_path,
+    validated_override,
+)
 from cio_security.customerio.v2 import IdentifierType
 from cio_security.errors import BadRequestError, ConfigurationError, NotFoundError, ServerError
 from cio_security.secrets.models import AppApiKey, Region
@@ -76,7 +82,7 @@ class AppAuth(RoutedAuth):
 
     requires_request_body = True  # a re-send to another host builds a new request with the body
 
-    def __init__(self, provider: AppKeyProvider, base_url: str | None = None) -> None:
+    def __init__(self, provider: AppKeyProvider, base_url: BaseUrlOverride = None) -> None:
         self._provider = provider
         self._override = base_url
         self.key = _read(provider, refresh=False)
@@ -85,7 +91,7 @@ class AppAuth(RoutedAuth):
     @property
     def base_url(self) -> str:
         """Where requests with the current key go: the override, or its region's host."""
-        return self._override or APP_URLS[self.key.region]
+        return override_for(self._override, self.key.region) or APP_URLS[self.key.region]
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         refused = self.key
@@ -142,7 +148,7 @@ class AppClient(PooledClient):
         key: AppApiKey | AppKeyProvider,
         *,
         region: Region | None = None,
-        base_url: str | None = None,
+        base_url: BaseUrlOverride = None,
         retry: RetryPolicy = APP_LOOKUP,
         rate_limit: TokenBucket | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -159,7 +165,9 @@ class AppClient(PooledClient):
             raise ConfigurationError("key must be AppApiKey or a provider callable")
         if region is not None and region not in APP_URLS:
             raise ConfigurationError("region must be us or eu")
-        self._override = validated_base_url(base_url) if base_url else (APP_URLS[region] if region else None)
+        self._override: BaseUrlOverride = (
+            validated_override(base_url) if base_url else (APP_URLS[region] if region else None)
+        )
         self._sender = Sender(
             retry=retry,
             rate_limit=rate_limit if rate_limit is not None else TokenBucket(APP_RATE_LIMIT_RPS),

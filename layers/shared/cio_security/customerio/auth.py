@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from cio_security.customerio.urls import rebased_url, track_base_url
+from cio_security.customerio.urls import BaseUrlOverride, rebased_url, track_base_url
 from cio_security.errors import ConfigurationError
 from cio_security.secrets.models import TrackCredentials
 
@@ -70,7 +70,7 @@ class TrackAuth(RoutedAuth):
 
     requires_request_body = True  # a re-send to another host builds a new request with the body
 
-    def __init__(self, provider: CredentialsProvider, *, base_url: str | None = None) -> None:
+    def __init__(self, provider: CredentialsProvider, *, base_url: BaseUrlOverride = None) -> None:
         self._provider = provider
         self._override = base_url
         self.credentials = read_credentials(provider, refresh=False)

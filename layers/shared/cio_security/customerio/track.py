@@ -47,7 +47,7 @@ from cio_security.customerio.responses import (
 )
 from cio_security.customerio.retry import DEFAULT, RetryPolicy
 from cio_security.customerio.sender import PooledClient, Sender
-from cio_security.customerio.urls import track_path, validated_base_url
+from cio_security.customerio.urls import BaseUrlOverride, track_path, validated_override
 from cio_security.customerio.v2 import (
     MAX_BATCH_BYTES,
     BatchResult,
@@ -95,7 +95,7 @@ class TrackClient(PooledClient):
         self,
         credentials: TrackCredentials | CredentialsProvider,
         *,
-        base_url: str | None = None,
+        base_url: BaseUrlOverride = None,
         retry: RetryPolicy = DEFAULT,
         rate_limit: TokenBucket | None = None,
         pepper: str | bytes | None = None,
@@ -110,7 +110,7 @@ class TrackClient(PooledClient):
         )
         if pepper is not None and not pepper:
             raise ConfigurationError("pepper must not be empty")
-        self._base_url = validated_base_url(base_url) if base_url else None
+        self._base_url = validated_override(base_url)
         self.retry = retry
         self.rate_limit = rate_limit
         self._pepper = pepper

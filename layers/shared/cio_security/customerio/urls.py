@@ -20,11 +20,14 @@ from cio_security.secrets.models import Region, TrackCredentials
 
 __all__ = [
     "TRACK_URLS",
+    "BaseUrlOverride",
+    "override_for",
     "rebased_url",
     "request_url",
     "track_base_url",
     "track_path",
     "validated_base_url",
+    "validated_override",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,10 +77,31 @@ def validated_base_url(base_url: str) -> str:
     return str(url).rstrip("/")
 
 
-def track_base_url(credentials: TrackCredentials, override: str | None) -> str:
-    """The base URL requests with ``credentials`` go to: ``override`` (already validated), or the
-    Track host of the credentials' region."""
-    return override or TRACK_URLS[credentials.region]
+BaseUrlOverride = str | Mapping[Region, str] | None
+"""Where requests go instead of Customer.io's hosts: one base URL for every region, one per
+region (``{"eu": ...}``; a region without one uses its Customer.io host), or None."""
+
+
+def validated_override(override: BaseUrlOverride) -> BaseUrlOverride:
+    """``override`` with every URL checked by ``validated_base_url``; empty means None."""
+    if not override:
+        return None
+    if isinstance(override, str):
+        return validated_base_url(override)
+    return {region: validated_base_url(url) for region, url in override.items() if url}
+
+
+def override_for(override: BaseUrlOverride, region: Region) -> str | None:
+    """The override that applies to ``region``, or None."""
+    if override is None or isinstance(override, str):
+        return override or None
+    return override.get(region) or None
+
+
+def track_base_url(credentials: TrackCredentials, override: BaseUrlOverride) -> str:
+    """The base URL requests with ``credentials`` go to: ``override`` for their region (already
+    validated), or the Track host of the credentials' region."""
+    return override_for(override, credentials.region) or TRACK_URLS[credentials.region]
 
 
 def request_url(base: str, path: str) -> httpx.URL:
