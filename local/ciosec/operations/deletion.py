@@ -1,11 +1,12 @@
 """The operator's side of deletion requests (``ciosec deletion ...`` and ``ciosec dlq ...``):
 submit one request or a CSV of them, look up an audit record, report every request since a date
-for a data-protection officer, list and redrive the dead-letter queue. Every function takes boto3
-clients, so it runs against AWS, the local stack or moto alike.
+for a data-protection officer, list, redrive and discard the dead-letter queue. Every function
+takes boto3 clients, so it runs against AWS, the local stack or moto alike.
 
 Identifiers are personal data: they are read from standard input or a hidden prompt rather than
-the command line (where shell history and process listings keep them), and the dead-letter queue
-listing shows request ids and reasons, never an identifier unless explicitly asked to.
+the command line (where shell history and process listings keep them), the dead-letter queue
+listing shows request ids, reasons and field names, never an identifier unless explicitly asked
+to, and every error names fields, columns and rows, never a value.
 """
 
 from __future__ import annotations
@@ -14,16 +15,28 @@ import csv
 import getpass
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from cio_security.audit.dynamodb import AuditStore
 from cio_security.audit.record import AuditRecord, iso
-from cio_security.deletion.request import DeletionRequest
+from cio_security.deletion.dead_letters import FIELDS_SEPARATOR
+from cio_security.deletion.request import (
+    DeletionMessageError,
+    DeletionRequest,
+    parse_deletion_message,
+    readable_request_id,
+    request_problems,
+)
+from cio_security.errors import CioSecurityError, LeaseHeldError
+from cio_security.sanitizer.loggable import personal_data_shape
+from cio_security.validation import closest_name
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,13 +44,33 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 SQS_BATCH = 10
-BULK_COLUMNS = ("request_id", "identifier", "identifier_type", "action", "regulation", "requested_at")
+BULK_COLUMNS = (
+    "request_id",
+    "identifier",
+    "identifier_type",
+    "action",
+    "regulation",
+    "requested_at",
+    "workspaces",
+)
+WORKSPACES_SEPARATOR: Final = ";"
+"""How a CSV cell lists several workspaces: ``prod-us;prod-eu``."""
+MAX_REPORTED_PROBLEMS: Final = 20
 REDRIVE_POLICY_REASON = "max_receives"
 """The reason shown for a message the queue's redrive policy moved (it carries no attribute)."""
+_COLUMN_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_ .-]{0,39}$")
+"""What a header cell must look like before an error message repeats it."""
+DISCARD_REASON: Final = re.compile(r"^[a-z][a-z0-9_-]{1,47}$")
+"""An operator's reason for discarding dead letters: a short slug (``duplicate-request``)."""
 
 
 class RequestInputError(ValueError):
-    """A request or a CSV row cannot be used; the message names fields and rows, never values."""
+    """A request or a CSV file cannot be used; ``problems`` name fields, columns and rows, never
+    values (one sentence each)."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems: tuple[str, ...] = problems
+        super().__init__("; ".join(problems))
 
 
 # -- one request ---------------------------------------------------------------------------------
@@ -71,14 +104,6 @@ def read_identifier(
     return value
 
 
-def _invalid_fields(exc: ValidationError) -> str:
-    known = set(DeletionRequest.model_fields)
-    names = sorted(
-        {str(e["loc"][0]) if e["loc"] and e["loc"][0] in known else "(unknown)" for e in exc.errors()}
-    )
-    return ", ".join(names)
-
-
 def build_request(
     request_id: str,
     identifier: str,
@@ -87,9 +112,11 @@ def build_request(
     action: str = "erase",
     regulation: str = "gdpr",
     requested_at: str | None = None,
+    workspaces: Sequence[str] | None = None,
 ) -> DeletionRequest:
-    """Validate a request exactly as the deletion function will (``requested_at`` defaults to now).
-    Raises RequestInputError naming the invalid fields."""
+    """Validate a request exactly as the deletion function will (``requested_at`` defaults to now;
+    ``workspaces`` None: every workspace of the stack). Raises RequestInputError with one problem
+    per broken rule, naming the field and the rule (``requested_at needs a timezone``)."""
     data: dict[str, Any] = {
         "request_id": request_id,
         "identifier": identifier,
@@ -99,15 +126,18 @@ def build_request(
     }
     if identifier_type:
         data["identifier_type"] = identifier_type
+    if workspaces is not None:
+        data["workspaces"] = list(workspaces)
     try:
         return DeletionRequest.model_validate(data)
     except ValidationError as exc:
-        raise RequestInputError(f"invalid request: {_invalid_fields(exc)}") from None
+        raise RequestInputError(*(str(problem) for problem in request_problems(exc))) from None
 
 
 def message_body(request: DeletionRequest) -> str:
-    """The queue message body for a request (DESIGN section 4's JSON)."""
-    return request.model_dump_json()
+    """The queue message body for a request (DESIGN section 4's JSON; ``workspaces`` only when
+    the request names some)."""
+    return request.model_dump_json(exclude_none=True)
 
 
 def submit(sqs: SQSClient, queue_url: str, request: DeletionRequest) -> str:
@@ -253,65 +283,148 @@ def read_bulk_csv(
     id_prefix: str | None = None,
     action: str = "erase",
     regulation: str = "gdpr",
+    workspaces: Sequence[str] | None = None,
 ) -> list[DeletionRequest]:
     """Requests from a CSV: either one identifier per row (request ids ``{id_prefix}-{row:06d}``,
     so a re-run of the same file submits the same ids) or a header row naming columns among
-    ``BULK_COLUMNS`` (``identifier`` required; ``request_id`` or ``id_prefix`` required).
+    ``BULK_COLUMNS`` (``identifier`` required; ``request_id`` or ``id_prefix`` required;
+    ``workspaces`` lists names separated by ``;``, empty for every workspace). ``action``,
+    ``regulation`` and ``workspaces`` apply to rows that leave them empty.
 
-    Every row is validated before anything is returned; RequestInputError lists the bad rows by
-    number and field, never by value. Duplicate request ids are refused.
+    The header is checked first: a misspelt column is reported with the column it is probably
+    meant to be (``unknown column 'identifer' (did you mean 'identifier'?)``), any other unknown
+    column is an error too (never silently ignored), and missing required columns are named.
+    Then every row is validated before anything is returned; RequestInputError lists the problems
+    by row number and field, never by value. Blank rows are skipped; duplicate request ids are
+    refused.
     """
-    records, first_row = _csv_records(list(csv.reader(lines)))
+    records, first_row = _csv_records(list(csv.reader(lines)), id_prefix=id_prefix)
     requests: list[DeletionRequest] = []
+    rows_of: dict[str, list[int]] = {}
     problems: list[str] = []
     for offset, record in enumerate(records):
         number = first_row + offset
+        if record is None:
+            continue
+        if _EXTRA in record:
+            problems.append(f"row {number}: more cells than the header has columns")
+            continue
         request_id = (record.get("request_id") or "").strip()
         if not request_id:
             if not id_prefix:
-                problems.append(f"row {number}: no request_id (give --id-prefix)")
+                problems.append(f"row {number}: request_id is empty (fill it in, or give --id-prefix)")
                 continue
             request_id = f"{id_prefix}-{number:06d}"
+        listed = _workspaces_cell(record.get("workspaces"))
         try:
-            requests.append(
-                build_request(
-                    request_id,
-                    record.get("identifier", ""),
-                    identifier_type=(record.get("identifier_type") or "").strip() or None,
-                    action=(record.get("action") or "").strip() or action,
-                    regulation=(record.get("regulation") or "").strip() or regulation,
-                    requested_at=(record.get("requested_at") or "").strip() or None,
-                )
+            request = build_request(
+                request_id,
+                record.get("identifier", ""),
+                identifier_type=(record.get("identifier_type") or "").strip() or None,
+                action=(record.get("action") or "").strip() or action,
+                regulation=(record.get("regulation") or "").strip() or regulation,
+                requested_at=(record.get("requested_at") or "").strip() or None,
+                workspaces=listed if listed is not None else workspaces,
             )
         except RequestInputError as exc:
-            problems.append(f"row {number}: {exc}")
-    seen: set[str] = set()
-    for request in requests:
-        if request.request_id in seen:
-            problems.append(f"request_id {request.request_id} appears more than once")
-        seen.add(request.request_id)
+            problems.extend(f"row {number}: {problem}" for problem in exc.problems)
+            continue
+        requests.append(request)
+        rows_of.setdefault(request.request_id, []).append(number)
+    for request_id, numbers in rows_of.items():
+        if len(numbers) > 1:
+            rows = ", ".join(map(str, numbers))
+            problems.append(f"request_id {request_id} appears more than once (rows {rows})")
     if problems:
-        raise RequestInputError("; ".join(problems))
+        raise RequestInputError(*problems)
     return requests
 
 
-def _csv_records(rows: list[list[str]]) -> tuple[list[dict[str, str]], int]:
-    """The CSV's rows as column -> value, and the file row number of the first one."""
+_EXTRA: Final = "\x00extra"
+"""The key of a row's cells beyond the header's columns (never a column name)."""
+
+
+def _workspaces_cell(cell: str | None) -> list[str] | None:
+    """``prod-us;prod-eu`` -> the names; an empty cell -> None (the default applies)."""
+    names = [name.strip() for name in (cell or "").split(WORKSPACES_SEPARATOR)]
+    names = [name for name in names if name]
+    return names or None
+
+
+def _shown(cell: str) -> bool:
+    """Whether an error message may repeat a header cell: it looks like a column name and not
+    like personal data (a data row read as a header must not leak into the message)."""
+    return bool(_COLUMN_NAME.match(cell)) and personal_data_shape(cell) is None
+
+
+def _near_column(name: str) -> str | None:
+    return closest_name(name.replace(" ", "_").replace("-", "_"), BULK_COLUMNS)
+
+
+def _is_header(names: Sequence[str]) -> bool:
+    """A first row with a column name, or a near miss of one, is a header row."""
+    return any(name in BULK_COLUMNS or _near_column(name) for name in names)
+
+
+def _header_problems(cells: Sequence[str], names: Sequence[str], *, id_prefix: str | None) -> list[str]:
+    allowed = f"allowed: {', '.join(BULK_COLUMNS)}"
+    problems: list[str] = []
+    meant: set[str] = set()
+    for position, (cell, name) in enumerate(zip(cells, names, strict=True), start=1):
+        if name in BULK_COLUMNS:
+            continue
+        near = _near_column(name)
+        if not name:
+            problems.append(f"column {position} of the header has no name ({allowed})")
+        elif not _shown(cell.strip()):
+            problems.append(f"column {position} of the header is not a column name ({allowed})")
+        elif near is not None:
+            meant.add(near)
+            problems.append(f"unknown column '{cell.strip()}' (did you mean '{near}'?)")
+        else:
+            problems.append(f"unknown column '{cell.strip()}' ({allowed})")
+    for name in dict.fromkeys(n for n in names if n in BULK_COLUMNS and names.count(n) > 1):
+        problems.append(f"column '{name}' appears more than once in the header")
+    if "identifier" not in names and "identifier" not in meant:
+        problems.append("missing column 'identifier' (the person to erase)")
+    if "request_id" not in names and "request_id" not in meant and not id_prefix:
+        problems.append("missing column 'request_id' (or give --id-prefix to number the rows)")
+    return problems
+
+
+def _csv_records(
+    rows: list[list[str]], *, id_prefix: str | None = None
+) -> tuple[list[dict[str, str] | None], int]:
+    """The CSV's rows as column -> value (None for a blank row), and the file row number of the
+    first one. RequestInputError for a header (or a headerless file) that cannot be used."""
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:
         raise RequestInputError("the file holds no rows")
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "identifier" in header:
-        unknown = sorted(set(header) - set(BULK_COLUMNS))
-        if unknown:
-            raise RequestInputError(
-                f"unknown column(s): {', '.join(unknown)} (allowed: {', '.join(BULK_COLUMNS)})"
-            )
-        return [dict(zip(header, row, strict=False)) for row in rows[1:]], 2
-    if any(len(row) != 1 for row in rows):
-        raise RequestInputError("without a header row, each row must hold exactly one identifier")
-    return [{"identifier": row[0]} for row in rows], 1
+    cells = rows[0]
+    names = [cell.strip().lower() for cell in cells]
+    if _is_header(names):
+        problems = _header_problems(cells, names, id_prefix=id_prefix)
+        if problems:
+            raise RequestInputError(*problems)
+        records: list[dict[str, str] | None] = []
+        for row in rows[1:]:
+            if not any(cell.strip() for cell in row):
+                records.append(None)
+                continue
+            record = dict(zip(names, row, strict=False))
+            if len(row) > len(names):
+                record[_EXTRA] = ""
+            records.append(record)
+        return records, 2
+    wide = [number for number, row in enumerate(rows, start=1) if len(row) > 1]
+    if wide:
+        raise RequestInputError(
+            f"row {wide[0]} holds more than one cell: without a header row each row holds exactly "
+            f"one identifier (quote one that contains a comma), or add a header row of "
+            f"{', '.join(BULK_COLUMNS)}"
+        )
+    return [{"identifier": row[0]} if row and row[0].strip() else None for row in rows], 1
 
 
 @dataclass
@@ -354,13 +467,21 @@ def submit_bulk(
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One message of the dead-letter queue, as an operator sees it."""
+    """One message of the dead-letter queue, as an operator sees it.
+
+    ``receive_count`` is how many times the deletion queue delivered the request before it was
+    dead-lettered (None when unknown), not SQS's ``ApproximateReceiveCount`` on the dead-letter
+    queue: SQS has no peek, so every listing receives each message and raises that count, which
+    would make each listing report more than the last.
+    """
 
     message_id: str
     reason: str
     request_id: str | None
-    receive_count: int
+    receive_count: int | None
     sent_at: str | None
+    fields: tuple[str, ...] = ()
+    workspace: str | None = None
     last_error: str | None = None  # the cause behind retries_exhausted
     identifier: str | None = None  # only with show_identifiers
     body: str = field(default="", repr=False)
@@ -368,12 +489,14 @@ class DeadLetter:
 
     def public(self) -> dict[str, Any]:
         """JSON-ready, without the body (and without the identifier unless it was asked for)."""
-        data = {
+        data: dict[str, Any] = {
             "message_id": self.message_id,
             "reason": self.reason,
+            "fields": list(self.fields),
+            "workspace": self.workspace,
             "request_id": self.request_id,
-            "receive_count": self.receive_count,
             "sent_at": self.sent_at,
+            "receive_count": self.receive_count,
             "last_error": self.last_error,
         }
         if self.identifier is not None:
@@ -387,33 +510,79 @@ def _attribute(message: MessageTypeDef, name: str) -> str | None:
     return str(value) if value else None
 
 
-def _dead_letter(message: MessageTypeDef, *, show_identifiers: bool) -> DeadLetter:
+def _schema_fields(body: str) -> tuple[str, ...]:
+    """The failing fields of a schema error, read again from the body (a dead letter sent before
+    dead letters carried a ``fields`` attribute)."""
+    try:
+        parse_deletion_message(body)
+    except DeletionMessageError as exc:
+        return exc.fields
+    return ()
+
+
+def _deliveries(message: MessageTypeDef, reason: str, max_receive_count: int | None) -> int | None:
+    """How many times the deletion queue delivered the message before it was dead-lettered: the
+    ``receive_count`` attribute, or the queue's maxReceiveCount for a message the redrive policy
+    moved (or one dead-lettered on its last delivery); None when unknown."""
+    recorded = _attribute(message, "receive_count")
+    if recorded is not None and recorded.isdigit():
+        return int(recorded)
+    if reason in {REDRIVE_POLICY_REASON, "retries_exhausted"}:
+        return max_receive_count
+    return None
+
+
+def _dead_letter(
+    message: MessageTypeDef, *, show_identifiers: bool, max_receive_count: int | None = None
+) -> DeadLetter:
     body = message.get("Body", "")
     parsed: Any = None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
-    request_id = _attribute(message, "request_id")
+    reason = _attribute(message, "reason") or REDRIVE_POLICY_REASON
+    request_id = _attribute(message, "request_id") or readable_request_id(parsed)
     identifier = None
-    if isinstance(parsed, dict):
-        if request_id is None and isinstance(parsed.get("request_id"), str):
-            request_id = parsed["request_id"][:128]
-        if show_identifiers and isinstance(parsed.get("identifier"), str):
-            identifier = parsed["identifier"]
-    attributes = message.get("Attributes", {})
-    sent = attributes.get("SentTimestamp")
+    if show_identifiers and isinstance(parsed, dict) and isinstance(parsed.get("identifier"), str):
+        identifier = parsed["identifier"]
+    listed = _attribute(message, "fields")
+    if listed is not None:
+        fields = tuple(name for name in listed.split(FIELDS_SEPARATOR) if name)
+    elif reason == "schema_error":
+        fields = _schema_fields(body)
+    else:
+        fields = ()
+    sent = message.get("Attributes", {}).get("SentTimestamp")
     return DeadLetter(
         message_id=message["MessageId"],
-        reason=_attribute(message, "reason") or REDRIVE_POLICY_REASON,
+        reason=reason,
         request_id=request_id,
-        receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
-        sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat() if sent else None,
+        receive_count=_deliveries(message, reason, max_receive_count),
+        sent_at=iso(datetime.fromtimestamp(int(sent) / 1000, UTC)) if sent else None,
+        fields=fields,
+        workspace=_attribute(message, "workspace"),
         last_error=_attribute(message, "last_error"),
         identifier=identifier,
         body=body,
         receipt_handle=message["ReceiptHandle"],
     )
+
+
+def max_receive_count(sqs: SQSClient, queue_url: str) -> int | None:
+    """The maxReceiveCount of ``queue_url``'s redrive policy, or None when it has none or it cannot
+    be read (the listing then shows fewer delivery counts, nothing worse)."""
+    if not queue_url:
+        return None
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    except (ClientError, BotoCoreError):
+        return None
+    try:
+        policy = json.loads(attributes.get("Attributes", {}).get("RedrivePolicy", "{}"))
+        return int(policy["maxReceiveCount"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _receive_all(
@@ -458,15 +627,132 @@ def list_dead_letters(
     show_identifiers: bool = False,
     limit: int | None = 100,
     visibility_timeout: int = 30,
+    max_receive_count: int | None = None,
 ) -> list[DeadLetter]:
-    """The messages of the dead-letter queue (``limit`` at most), left on the queue: they are read
-    with a short visibility timeout and made visible again at once."""
+    """The messages of the dead-letter queue (``limit`` at most), left on the queue: SQS has no
+    peek, so they are received with a short visibility timeout and made visible again at once
+    (ChangeMessageVisibility 0), and the receive count shown is the deletion queue's (see
+    DeadLetter), which a listing does not change. ``max_receive_count``: the deletion queue's
+    (``max_receive_count(sqs, queue_url)``), for messages its redrive policy moved."""
     letters = [
-        _dead_letter(m, show_identifiers=show_identifiers)
+        _dead_letter(m, show_identifiers=show_identifiers, max_receive_count=max_receive_count)
         for m in _receive_all(sqs, dlq_url, limit=limit, visibility_timeout=visibility_timeout)
     ]
     _make_visible(sqs, dlq_url, letters)
     return letters
+
+
+# -- discarding dead letters ---------------------------------------------------------------------
+
+
+class DiscardAudit(Protocol):
+    """What discarding needs of the audit store (``AuditBackend``): a record that the request was
+    discarded by an operator, and why."""
+
+    def record_discarded(self, request_id: str, *, reason: str, now: datetime) -> object | None:
+        """Mark the record discarded; None when there is no record of ``request_id``."""
+
+
+def discard_reason(value: str) -> str:
+    """The operator's ``--reason`` for a discard: a short slug, never personal data.
+
+    >>> discard_reason("duplicate-request")
+    'duplicate-request'
+    """
+    if not DISCARD_REASON.match(value) or personal_data_shape(value) is not None:
+        raise RequestInputError(
+            "--reason must be a short slug: lowercase letters, digits, - and _, 2-48 characters, "
+            "starting with a letter (e.g. duplicate-request)"
+        )
+    return value
+
+
+def select_dead_letters(
+    letters: Sequence[DeadLetter], *, message_ids: Collection[str] = (), reasons: Collection[str] = ()
+) -> tuple[list[DeadLetter], list[str]]:
+    """The letters named by message id or whose reason is one of ``reasons``, and the asked-for
+    message ids that are not among ``letters``."""
+    chosen = [letter for letter in letters if letter.message_id in message_ids or letter.reason in reasons]
+    present = {letter.message_id for letter in letters}
+    return chosen, [message_id for message_id in dict.fromkeys(message_ids) if message_id not in present]
+
+
+@dataclass
+class DiscardResult:
+    """What ``discard`` did. ``recorded``: discarded and written to the audit; ``not_on_record``:
+    discarded with nothing on record to write to (no readable request_id, or no audit record for
+    it: a request refused before it was ever recorded); ``failed``: left on the queue, with why;
+    ``missing``: message ids no longer on the queue."""
+
+    recorded: list[DeadLetter] = field(default_factory=list)
+    not_on_record: list[DeadLetter] = field(default_factory=list)
+    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def discarded(self) -> int:
+        return len(self.recorded) + len(self.not_on_record)
+
+
+def discard(
+    sqs: SQSClient,
+    dlq_url: str,
+    audit: DiscardAudit,
+    *,
+    message_ids: Collection[str],
+    reason: str,
+    now: datetime | None = None,
+    visibility_timeout: int = 120,
+) -> DiscardResult:
+    """Delete the dead letters ``message_ids`` (from a fresh receive of the queue, so their receipt
+    handles are current) and record each discard in the audit (``record_discarded(request_id,
+    reason=reason, now=now)``) first: a failure to write the audit leaves the message on the
+    queue, so a discard is never without its record. A letter without a readable request_id has
+    nothing on record, nor has one whose request was refused before it was recorded; it is
+    discarded all the same (``not_on_record``). A request being processed right now (its audit
+    lease held) is left alone. Messages not chosen are made visible again at once."""
+    moment = now or datetime.now(UTC)
+    reason = discard_reason(reason)
+    letters = [
+        _dead_letter(m, show_identifiers=False)
+        for m in _receive_all(sqs, dlq_url, limit=None, visibility_timeout=visibility_timeout)
+    ]
+    chosen, missing = select_dead_letters(letters, message_ids=message_ids)
+    result = DiscardResult(missing=missing)
+    untouched = [letter for letter in letters if letter not in chosen]
+    ready: list[tuple[DeadLetter, bool]] = []  # (letter, whether the audit holds the discard)
+    for letter in chosen:
+        if letter.request_id is None:
+            ready.append((letter, False))
+            continue
+        try:
+            record = audit.record_discarded(letter.request_id, reason=reason, now=moment)
+        except LeaseHeldError:
+            why = "a delivery of it is being processed right now (audit lease held): try again later"
+            result.failed.append((letter, why))
+            untouched.append(letter)
+            continue
+        except CioSecurityError as exc:
+            result.failed.append((letter, f"the audit write failed ({type(exc).__name__})"))
+            untouched.append(letter)
+            continue
+        ready.append((letter, record is not None))
+    for chunk in _chunks(ready):
+        response = sqs.delete_message_batch(
+            QueueUrl=dlq_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": letter.receipt_handle} for i, (letter, _) in enumerate(chunk)
+            ],
+        )
+        for entry in response.get("Successful", []):
+            letter, recorded = chunk[int(entry["Id"])]
+            (result.recorded if recorded else result.not_on_record).append(letter)
+        for entry in response.get("Failed", []):
+            letter, _ = chunk[int(entry["Id"])]
+            result.failed.append((letter, f"SQS refused the delete ({entry.get('Code', 'unknown')})"))
+            untouched.append(letter)
+    _make_visible(sqs, dlq_url, untouched)
+    return result
 
 
 @dataclass

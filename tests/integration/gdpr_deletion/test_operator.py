@@ -211,3 +211,83 @@ def test_dlq_list_shows_reasons_not_identifiers_and_redrive_moves_them_back(
         assert (record.status, record.attempts) == ("completed", 2)
     remaining = deletion.dead_letters()
     assert [m["Body"] for m in remaining] == ["{oops"]
+
+
+def test_submit_to_chosen_workspaces(
+    deletion: DeletionStack, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(EMAIL + "\n"))
+    argv = ["deletion", "submit", "--request-id", "op-ws", "--identifier-stdin", "--workspace", "prod-eu"]
+    assert ciosec(state, *argv, "--workspace", "brand-2") == 0
+    (message,) = deletion.receive()
+    assert json.loads(message["Body"])["workspaces"] == ["prod-eu", "brand-2"]
+
+
+def test_a_request_for_every_workspace_has_no_workspaces_field(
+    deletion: DeletionStack, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(EMAIL + "\n"))
+    assert ciosec(state, "deletion", "submit", "--request-id", "op-all", "--identifier-stdin") == 0
+    (message,) = deletion.receive()
+    assert "workspaces" not in json.loads(message["Body"])
+
+
+def test_bulk_with_a_workspaces_column(deletion: DeletionStack, state: str, tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text(f"request_id,identifier,workspaces\nws-1,{EMAIL},prod-us;prod-eu\nws-2,user-2,\n")
+    assert ciosec(state, "deletion", "bulk", str(path)) == 0
+    bodies = {json.loads(m["Body"])["request_id"]: json.loads(m["Body"]) for m in deletion.receive()}
+    assert bodies["ws-1"]["workspaces"] == ["prod-us", "prod-eu"]
+    assert "workspaces" not in bodies["ws-2"]
+
+
+def test_bulk_reports_a_misspelt_column_and_sends_nothing(
+    deletion: DeletionStack, state: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text(f"request_id,identifer,regulation,notes\nr-1,{EMAIL},gdpr,x\n")
+    assert ciosec(state, "deletion", "bulk", str(path)) == 1
+    err = capsys.readouterr().err
+    assert "unknown column 'identifer' (did you mean 'identifier'?)" in err
+    assert "unknown column 'notes'" in err
+    assert EMAIL not in err
+    assert deletion.receive() == []
+
+
+def test_dead_letters_name_their_failing_fields_and_can_be_discarded(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deletion.sandbox.remove_credentials(SANDBOX_CREDENTIALS.site_id)  # every call answers 401
+    deletion.send(
+        deletion_body("dlq-401", EMAIL),
+        json.dumps({"request_id": "dlq-bad", "identifier": EMAIL, "requested_at": "2026-11-28T10:00"}),
+        "{oops",
+    )
+    deletion.drain()
+    capsys.readouterr()
+
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    first = capsys.readouterr().out
+    listed = {entry["request_id"]: entry for entry in json.loads(first)}
+    assert (listed["dlq-bad"]["reason"], listed["dlq-bad"]["fields"]) == ("schema_error", ["requested_at"])
+    assert listed["dlq-401"]["reason"] == "customerio_401"
+    assert EMAIL not in first
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    assert capsys.readouterr().out == first  # a listing changes nothing it reports
+
+    # The refused body and the broken one can never succeed: nothing of them was ever recorded.
+    assert ciosec(state, "dlq", "discard", "--all-reason", "schema_error", "--all-reason", "invalid_json",
+                  "--reason", "unusable-body", "--yes") == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "nothing was on record (no readable request_id)" in out
+    assert "discarded 2 of 2 dead letter(s)" in out
+    # The authentication failure has a record, which keeps the discard and its reason.
+    assert (
+        ciosec(state, "dlq", "discard", listed["dlq-401"]["message_id"], "--reason", "withdrawn", "--yes")
+        == 0
+    )
+    assert "dlq-401 recorded in the audit as discarded" in capsys.readouterr().out
+    record = deletion.audit("dlq-401")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "withdrawn")
+    assert deletion.dead_letters() == []

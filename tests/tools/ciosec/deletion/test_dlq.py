@@ -1,0 +1,316 @@
+"""``ciosec dlq list`` and ``ciosec dlq discard`` on moto (SQS queues and the audit table built from
+template.yaml): what a dead letter says (reason, failing fields, workspace, request id, first sent,
+deliveries), a listing that changes nothing it reports, and a discard recorded in the audit."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from cio_security.audit.dynamodb import AuditStore
+from cio_security.audit.record import subject_hash
+from cio_security.deletion.dead_letters import DeadLetterQueue
+from cio_security.deletion.request import DeletionRequest
+from ciosec.cli import main
+from ciosec.operations.deletion import (
+    DeadLetter,
+    RequestInputError,
+    discard,
+    discard_reason,
+    list_dead_letters,
+    max_receive_count,
+)
+from ciosec.operations.stack import StackInfo
+from fixtures.audit import AUDIT_TABLE, MemoryAuditStore
+from fixtures.aws import REGION
+from fixtures.template import queue_attributes
+
+EMAIL = "dlq-subject@example.com"
+PEPPER = b"dlq-pepper-0123456789abcdef0123456789abcdef"
+
+
+def body(request_id: str, identifier: str = EMAIL, **fields: Any) -> str:
+    return json.dumps({"request_id": request_id, "identifier": identifier, **fields})
+
+
+class Queues:
+    """The deletion queue (with the template's redrive policy) and its dead-letter queue."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+        self.dlq_url = sqs.create_queue(
+            QueueName="dlq", Attributes=queue_attributes("DeletionDeadLetterQueue")
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.queue_url = sqs.create_queue(
+            QueueName="deletion", Attributes=queue_attributes("DeletionQueue", dead_letter_queue_arn=arn)
+        )["QueueUrl"]
+        self.dead_letters = DeadLetterQueue(self.dlq_url, sqs)
+        self.max_receive_count = max_receive_count(sqs, self.queue_url)
+
+    def moved_by_the_redrive_policy(self, text: str) -> str:
+        """Send ``text`` to the deletion queue and receive it until SQS moves it to the DLQ."""
+        message_id: str = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)["MessageId"]
+        while self.sqs.receive_message(QueueUrl=self.queue_url, VisibilityTimeout=0, WaitTimeSeconds=0).get(
+            "Messages"
+        ):
+            pass
+        return message_id
+
+    def visible(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def queues(dynamodb: Any) -> Queues:  # dynamodb: moto is on, with the audit table
+    return Queues(boto3.client("sqs", region_name=REGION))
+
+
+@pytest.fixture
+def state(queues: Queues, tmp_path: Path) -> str:
+    path = tmp_path / "stack.json"
+    StackInfo(
+        deletion_queue_url=queues.queue_url,
+        deletion_dlq_url=queues.dlq_url,
+        audit_table=AUDIT_TABLE,
+        region=REGION,
+    ).save(path)
+    return str(path)
+
+
+def ciosec(state: str, *argv: str) -> int:
+    return main(["--state", state, *argv])
+
+
+@pytest.fixture
+def letters(queues: Queues) -> dict[str, str]:
+    """One dead letter of each kind, by name -> message id."""
+    sent = {
+        "schema": queues.dead_letters.send(
+            body("dsar-schema", requested_at="2026-11-28T10:00"),
+            reason="schema_error",
+            request_id="dsar-schema",
+            fields=("requested_at",),
+            receive_count=1,
+        ),
+        "legacy": queues.dead_letters.send(  # before dead letters carried their fields
+            body("dsar-legacy", identifier="user-1", identifier_type="email"),
+            reason="schema_error",
+            request_id="dsar-legacy",
+        ),
+        "workspace": queues.dead_letters.send(
+            body("dsar-ws", workspaces=["prod-eu"]),
+            reason="customerio_401",
+            request_id="dsar-ws",
+            workspace="prod-eu",
+            receive_count=2,
+        ),
+        "garbage": queues.dead_letters.send(f"not json {EMAIL}", reason="invalid_json"),
+    }
+    sent["moved"] = queues.moved_by_the_redrive_policy(body("dsar-moved"))
+    return sent
+
+
+def by_request(listing: list[DeadLetter]) -> dict[str | None, DeadLetter]:
+    return {letter.request_id: letter for letter in listing}
+
+
+def test_each_dead_letter_says_why_where_and_how_often(queues: Queues, letters: dict[str, str]) -> None:
+    listing = by_request(
+        list_dead_letters(queues.sqs, queues.dlq_url, max_receive_count=queues.max_receive_count)
+    )
+    assert {r: (d.reason, d.fields, d.workspace, d.receive_count) for r, d in listing.items()} == {
+        "dsar-schema": ("schema_error", ("requested_at",), None, 1),
+        "dsar-legacy": ("schema_error", ("identifier",), None, None),  # read again from the body
+        "dsar-ws": ("customerio_401", (), "prod-eu", 2),
+        None: ("invalid_json", (), None, None),
+        "dsar-moved": ("max_receives", (), None, queues.max_receive_count),
+    }
+    assert listing["dsar-moved"].message_id == letters["moved"]
+    assert all(letter.sent_at for letter in listing.values())
+    assert EMAIL not in json.dumps([letter.public() for letter in listing.values()])
+
+
+def test_two_listings_report_the_same_and_leave_every_message_visible(
+    queues: Queues, letters: dict[str, str]
+) -> None:
+    first = [d.public() for d in list_dead_letters(queues.sqs, queues.dlq_url, max_receive_count=5)]
+    assert queues.visible() == len(letters)  # released at once: nothing hidden for a timeout
+    second = [d.public() for d in list_dead_letters(queues.sqs, queues.dlq_url, max_receive_count=5)]
+    assert sorted(first, key=json.dumps) == sorted(second, key=json.dumps)
+    assert queues.visible() == len(letters)
+
+
+def test_the_command_lists_the_columns_and_explains_the_count(
+    state: str, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ciosec(state, "dlq", "list") == 0
+    out = capsys.readouterr().out
+    header, *rows, total = out.splitlines()
+    assert header.split() == [
+        "MESSAGE",
+        "ID",
+        "REQUEST",
+        "ID",
+        "REASON",
+        "FIELDS",
+        "WORKSPACE",
+        "FIRST",
+        "SENT",
+        "DELIVERIES",
+    ]
+    assert total == f"{len(letters)} message(s)"
+    schema = next(row for row in rows if "dsar-schema" in row).split()
+    assert (schema[0], schema[2], schema[3], schema[-1]) == (
+        letters["schema"],
+        "schema_error",
+        "requested_at",
+        "1",
+    )
+    workspace = next(row for row in rows if "dsar-ws" in row).split()
+    assert (workspace[3], workspace[4]) == ("-", "prod-eu")
+    assert EMAIL not in out
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    first = capsys.readouterr().out
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    assert capsys.readouterr().out == first
+    with pytest.raises(SystemExit):
+        main(["dlq", "list", "--help"])
+    assert "SQS has no peek" in capsys.readouterr().out
+
+
+def test_the_listing_shows_identifiers_only_when_asked(
+    state: str, letters: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ciosec(state, "dlq", "list", "--json", "--show-identifiers") == 0
+    shown = {entry["request_id"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert shown["dsar-schema"]["identifier"] == EMAIL
+    assert "identifier" not in shown[None]
+
+
+# -- discard ------------------------------------------------------------------------------------------
+
+
+def audited(store: AuditStore, request_id: str, reason: str) -> None:
+    """An audit record of a request that failed and was dead-lettered a day ago."""
+    request = DeletionRequest.model_validate({"request_id": request_id, "identifier": EMAIL})
+    at = datetime.now(UTC) - timedelta(days=1)
+    record = store.begin(request, at, subject_hash("email", EMAIL, PEPPER), 60)
+    store.fail(request_id, reason, at, lease_token=record.lease_token)
+
+
+def test_discard_by_reason_records_each_in_the_audit(
+    state: str, letters: dict[str, str], store: AuditStore, queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audited(store, "dsar-ws", "customerio_401")
+    assert (
+        ciosec(
+            state, "dlq", "discard", "--all-reason", "customerio_401", "--reason", "workspace-closed", "--yes"
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert f"discarded {letters['workspace']}: dsar-ws recorded in the audit as discarded" in out.out
+    assert "discarded 1 of 1 dead letter(s)" in out.out
+    record = store.get("dsar-ws")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "workspace-closed")
+    assert queues.visible() == len(letters) - 1
+    assert letters["workspace"] not in {d.message_id for d in list_dead_letters(queues.sqs, queues.dlq_url)}
+
+
+def test_discard_by_message_id_when_nothing_is_on_record(
+    state: str, letters: dict[str, str], queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chosen = (letters["garbage"], letters["schema"])
+    assert ciosec(state, "dlq", "discard", *chosen, "--reason", "unusable", "--yes") == 0
+    out = capsys.readouterr().out
+    assert (
+        f"discarded {letters['garbage']}: nothing was on record (no readable request_id), nothing written "
+        "to the audit"
+    ) in out
+    assert f"discarded {letters['schema']}: nothing was on record (no audit record of dsar-schema)" in out
+    assert EMAIL not in out
+    assert queues.visible() == len(letters) - 2
+
+
+def test_discard_asks_first(
+    state: str,
+    letters: dict[str, str],
+    queues: Queues,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert ciosec(state, "dlq", "discard", letters["garbage"], "--reason", "unusable") == 1
+    assert "nothing discarded" in capsys.readouterr().err
+    assert queues.visible() == len(letters)
+
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert ciosec(state, "dlq", "discard", letters["garbage"], "--reason", "unusable") == 0
+    assert "This cannot be undone [y/N]" in capsys.readouterr().out
+    assert queues.visible() == len(letters) - 1
+
+
+def test_discard_without_a_terminal_needs_yes(
+    state: str,
+    letters: dict[str, str],
+    queues: Queues,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert ciosec(state, "dlq", "discard", letters["garbage"], "--reason", "unusable") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == (
+        "ciosec: dlq discard: nothing discarded; confirm with --yes (there is no terminal to ask)"
+    )
+    assert queues.visible() == len(letters)
+
+
+def test_discard_of_what_is_not_there(
+    state: str, letters: dict[str, str], queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ciosec(state, "dlq", "discard", "no-such-message", "--reason", "unusable", "--yes") == 1
+    err = capsys.readouterr().err
+    assert "not on the dead-letter queue: no-such-message" in err
+    assert "nothing discarded: no dead letter matches" in err
+    assert queues.visible() == len(letters)
+
+
+def test_an_audit_that_refuses_keeps_the_dead_letter(queues: Queues, letters: dict[str, str]) -> None:
+    store = MemoryAuditStore()
+    request = DeletionRequest.model_validate({"request_id": "dsar-ws", "identifier": EMAIL})
+    now = datetime.now(UTC)
+    store.begin(request, now, subject_hash("email", EMAIL, PEPPER), 300)  # a delivery holds the lease
+    result = discard(
+        queues.sqs, queues.dlq_url, store, message_ids=[letters["workspace"]], reason="closed", now=now
+    )
+    assert result.discarded == 0
+    ((letter, why),) = result.failed
+    assert letter.request_id == "dsar-ws"
+    assert "being processed right now" in why
+    assert queues.visible() == len(letters)
+
+
+@pytest.mark.parametrize("reason", ["Workspace Closed", "x", "dup@example.com", "4111111111111111", "a" * 49])
+def test_the_discard_reason_is_a_short_slug(reason: str) -> None:
+    with pytest.raises(RequestInputError, match="short slug"):
+        discard_reason(reason)
