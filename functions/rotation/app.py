@@ -1,4 +1,5 @@
-"""Secrets Manager rotation of the Track API credentials and the webhook signing key (DESIGN 5).
+"""Secrets Manager rotation of every configured workspace's Track API credentials, webhook
+signing key and App API key (DESIGN 5; the workspaces: ``cio_security.workspaces``).
 
 Secrets Manager invokes this function once per step (createSecret, setSecret, testSecret,
 finishSecret) with ``{"SecretId", "ClientRequestToken", "Step"}``. The protocol lives in
@@ -99,7 +100,13 @@ def handler(event: SecretsManagerEvent, context: LambdaContext) -> dict[str, Any
         _count("RotationFailed", step)
         raise
     logger.info(
-        result.message, extra={"outcome": result.outcome, "kind": result.kind, "secret": result.secret_name}
+        result.message,
+        extra={
+            "outcome": result.outcome,
+            "kind": result.kind,
+            "secret": result.secret_name,
+            "workspace": result.workspace,
+        },
     )
     _count("RotationStep", step)
     return {"step": result.step, "outcome": result.outcome, "kind": result.kind}

@@ -27,26 +27,39 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cio_security import config
 from cio_security.sanitizer.policy import SanitizerPolicy
-from cio_security.secrets.loaders import signing_key_loader
 from cio_security.secrets.store import SecretStore
 from cio_security.webhook.budget import WEBHOOK_TIME_BUDGET, Service
 from cio_security.webhook.claims import ClaimCheck
 from cio_security.webhook.dedupe import IdempotencyDeduplicator, dynamodb_deduplicator
+from cio_security.webhook.keys import key_ring_for
 from cio_security.webhook.processor import TRANSIENT_ERRORS, WebhookProcessor, WebhookRequest
 from cio_security.webhook.quarantine import Quarantine
 from cio_security.webhook.settings import WebhookSettings
-from cio_security.webhook.signature import SigningKeyRing
 from cio_security.webhook.storage.s3 import S3ObjectStore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from cio_security.webhook.outcome import Outcome
+    from cio_security.webhook.signature import SigningKeyRing, WorkspaceKeyRing
     from cio_security.webhook.sources import SourceAddressPolicy
 
 ROUTE = "/webhooks/customerio"
+# What json.loads can read (leading whitespace, an object, an array, a string, a number, true,
+# false, null, Infinity, NaN): any other first character makes it fail.
+_JSON_START = frozenset(' \t\n\r{["-0123456789tfnIN')
 
-logger = Logger()
+
+def _message_or_json(message: Any) -> Any:
+    """Powertools' decoding of a log message, without its cost for plain text: Powertools tries
+    ``json.loads`` on every message and catches the error (an exception per log line, several
+    microseconds); a message that cannot be JSON is returned as it is, the same result."""
+    if isinstance(message, str) and message[:1] not in _JSON_START:
+        return message
+    return json.loads(message)
+
+
+logger = Logger(json_deserializer=_message_or_json)
 # The library logs through the standard logging module under "cio_security": give that logger
 # Powertools' JSON handler, so its structured fields (request_id, reason, status...) reach the
 # function's output like the handler's own lines.
@@ -81,11 +94,14 @@ def pepper() -> bytes:
 
 
 @cache
-def key_ring() -> SigningKeyRing:
-    loader = signing_key_loader(
-        secret_store(), settings().signing_key_secret_id, grace_seconds=settings().grace_seconds
+def key_ring() -> SigningKeyRing | WorkspaceKeyRing:
+    """Every configured workspace's signing keys (one workspace: the ring it always had)."""
+    return key_ring_for(
+        secret_store(),
+        settings().workspace_set(),
+        grace_seconds=settings().grace_seconds,
+        refresh_interval=settings().key_refresh_seconds,
     )
-    return SigningKeyRing(loader, refresh_interval=settings().key_refresh_seconds)
 
 
 @cache
@@ -245,11 +261,14 @@ def _record(outcome: Outcome) -> None:
                 "event_id": outcome.log_id,
                 "metric": outcome.metric,
                 "claim_checked": outcome.claim_checked,
+                "workspace": outcome.workspace,
             },
         )
     elif kind == "duplicate":
         metrics.add_metric("WebhookDuplicate", MetricUnit.Count, 1)
-        logger.info("duplicate event acknowledged", extra={"event_id": outcome.log_id})
+        logger.info(
+            "duplicate event acknowledged", extra={"event_id": outcome.log_id, "workspace": outcome.workspace}
+        )
     elif kind == "kept":
         metrics.add_metric("WebhookQuarantined", MetricUnit.Count, 1)
         logger.warning(
@@ -259,6 +278,7 @@ def _record(outcome: Outcome) -> None:
                 "detail": outcome.detail,
                 "kept_id": outcome.kept_id,
                 "event_id": outcome.log_id,
+                "workspace": outcome.workspace,
             },
         )
     elif kind in {"rejected", "refused"}:

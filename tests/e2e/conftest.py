@@ -75,8 +75,9 @@ class LocalStackProcess:
             aws_secret_access_key="local",
         )
 
-    def sandbox_state(self) -> dict[str, Any]:
-        return httpx.get(f"{self.info['sandbox_url']}/_sandbox/state", timeout=10).json()
+    def sandbox_state(self, url: str | None = None) -> dict[str, Any]:
+        """A sandbox's state (default: the primary workspace's, the US one)."""
+        return httpx.get(f"{url or self.info['sandbox_url']}/_sandbox/state", timeout=10).json()
 
     def stop(self) -> int:
         if self.process.poll() is None:

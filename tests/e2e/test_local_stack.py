@@ -43,6 +43,22 @@ def test_local_stack_end_to_end(stack: LocalStackProcess) -> None:
     assert any("e2e-user-1" in ws["suppressed"] for ws in workspaces)
     assert not any("e2e-user-1" in ws["people"] for ws in workspaces)
 
+    # Two workspaces (issue 15), one sandbox per region, each seeded with fictitious people: one
+    # request erases a seeded person in both.
+    assert info["workspaces"] == "us,eu"
+    sandboxes = (info["sandbox_url_us"], info["sandbox_url_eu"])
+    assert info["sandbox_url"] == sandboxes[0] != sandboxes[1]
+    for url in sandboxes:
+        assert _in_workspace(stack.sandbox_state(url), "demo-user-2")
+    stack.cli("deletion", "submit", "--request-id", "e2e-ws", "--identifier-stdin", stdin="demo-user-2\n")
+    wait_for(lambda: not any(_in_workspace(stack.sandbox_state(url), "demo-user-2") for url in sandboxes))
+    for url in sandboxes:
+        assert any(
+            "demo-user-2" in ws["suppressed"] for ws in stack.sandbox_state(url)["workspaces"].values()
+        )
+        assert _in_workspace(stack.sandbox_state(url), "demo-user-3")  # only the one requested
+    assert "eu" in stack.cli("secrets", "status", "--workspace", "eu").stdout
+
     # Rotate the Track credentials to a new set of the same workspace; deletions keep working.
     new_credentials = stack.cli("sandbox", "new-credentials").stdout
     stack.cli("secrets", "stage", "track", stdin=new_credentials)
@@ -60,7 +76,7 @@ def test_local_stack_end_to_end(stack: LocalStackProcess) -> None:
     assert stack.stop() == 0
     assert not port_open(stack.port)
     assert not stack.state.exists()
-    for url in (info["endpoint_url"], info["sandbox_url"]):
+    for url in (info["endpoint_url"], info["sandbox_url"], info["sandbox_url_eu"]):
         assert not port_open(int(url.rsplit(":", 1)[1]))
 
 
@@ -70,3 +86,8 @@ def _completed(stack: LocalStackProcess, request_id: str) -> dict[str, Any] | No
         return None
     record: dict[str, Any] = json.loads(result.stdout)
     return record if record.get("status") == "completed" else None
+
+
+def _in_workspace(state: dict[str, Any], identifier: str) -> bool:
+    """Whether a sandbox's state holds the person in one of its workspaces."""
+    return any(identifier in ws["people"] for ws in state["workspaces"].values())

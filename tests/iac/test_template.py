@@ -9,12 +9,21 @@ from typing import Any
 
 import pytest
 
+from ciosec.emulator.template import Resolver
 from fixtures.template import load_template, queue_attributes, table_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = load_template()
-RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+# The resources a stack deployed with the defaults and an alarm topic has (so the optional
+# RotationFailedRule is here): the template after the AWS::LanguageExtensions transform
+# (Fn::ForEach expanded for Workspaces=default), conditions applied, so the generated secrets of the
+# one workspace (conditioned out: it is the primary) are not here. tests/iac/test_workspaces.py
+# covers other Workspaces values.
+ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:ops-alarms"
+RESOURCES: dict[str, Any] = Resolver(
+    "cio-security-test", parameters={"AlarmTopicArn": ALARM_TOPIC}
+).resources()
 FUNCTIONS = ("WebhookFunction", "GdprDeletionFunction", "RotationFunction", "ErasureVerificationFunction")
 ROTATED_SECRETS = ("TrackCredentialsSecret", "SigningKeySecret", "AppApiKeySecret")
 

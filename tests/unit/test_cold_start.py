@@ -50,3 +50,15 @@ def test_handlers_import_only_what_they_use(function: str, absent: set[str]) -> 
     loaded = modules_after_import(function)
     assert "aws_xray_sdk.core" in loaded  # tracing is on, as in Lambda
     assert not absent & loaded
+
+
+def test_the_workspaces_module_is_light() -> None:
+    """The webhook reads its workspaces at cold start: that costs no HTTP client, no pydantic,
+    no boto3 (``region_url_overrides`` imports the Customer.io URLs only when called)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "shared")}
+    probe = "import json, sys, cio_security.workspaces; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert not {"pydantic", "httpx", "boto3", "botocore", "cio_security.customerio"} & loaded

@@ -19,16 +19,24 @@ Next, in another terminal (.venv/bin/ciosec or .venv/bin/python -m ciosec):
   ciosec deletion status dsar-1               the audit record
   ciosec dlq list                             permanent failures and their reasons
   ciosec sandbox new-credentials | ciosec secrets stage track && ciosec secrets rotate track
+  ciosec secrets status --workspace eu  the EU workspace's secrets
   ciosec sanitize events/webhook/valid.json --report
 Events for `sam local invoke` (where Docker exists) are in events/.
 """
 
 
 def describe(info: StackInfo) -> str:
+    sandboxes = info.sandbox_urls()
+    customerio = (
+        [(f"Customer.io ({region.upper()})", url) for region, url in sandboxes.items()]
+        if sandboxes
+        else [("Customer.io", "the real Track API (CUSTOMERIO_SITE_ID is set)")]
+    )
     rows = [
         ("webhook", f"POST {info.webhook_url}"),
         ("AWS (moto)", f"{info.endpoint_url}  region {info.region}"),
-        ("Customer.io", info.sandbox_url or "the real Track API (CUSTOMERIO_SITE_ID is set)"),
+        *customerio,
+        ("workspaces", ", ".join(info.workspace_names()) + "  (the first is the primary)"),
         ("deletion queue", info.deletion_queue_url),
         ("dead-letter queue", info.deletion_dlq_url),
         ("audit table", info.audit_table),

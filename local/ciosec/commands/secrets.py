@@ -1,9 +1,12 @@
-"""``ciosec secrets stage|rotate|status|incident``: rotate the Track credentials or the signing key.
+"""``ciosec secrets stage|rotate|status|incident``: rotate the Track credentials, the signing key or
+the App API key of a workspace.
 
 The operator flow (DESIGN section 5): create the new credential set (or regenerate the signing
-key) in Customer.io, ``ciosec secrets stage track`` (a hidden prompt, or the JSON on standard
-input; never an argument), then ``ciosec secrets rotate track``. Against a deployed stack the
-rotation runs in the rotation function; against the local stack the CLI drives the four steps.
+key, or create an App API key) in Customer.io, ``ciosec secrets stage track`` (a hidden prompt, or
+the JSON on standard input; never an argument), then ``ciosec secrets rotate track``. Against a
+deployed stack the rotation runs in the rotation function; against the local stack the CLI drives
+the four steps. ``--workspace NAME`` targets that workspace's secret (default: the primary's, the
+stack's original secrets); an unknown name is refused in one line that lists the stack's.
 
 ``ciosec secrets incident track|signing-key``: the guided response to a credential that leaked
 (``ciosec.operations.incident``): stage and rotate at once, confirm the new value works, revoke the
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from cio_security.config import CUSTOMERIO_APP_URL, CUSTOMERIO_TRACK_URL, boto_config
+from cio_security.customerio.urls import BaseUrlOverride
 from cio_security.errors import RotationError
 from cio_security.rotation import (
     STAGING_SUFFIX,
@@ -34,17 +38,22 @@ from ciosec.commands import Subcommands
 from ciosec.operations.incident import IncidentLog, Operator, operator_identity, respond
 from ciosec.operations.rotation import (
     CLI_KINDS,
+    WORKSPACE_KINDS,
     StageInputError,
+    TargetError,
     discard_stale_pending,
     format_status,
     read_new_value,
     rotate_locally,
+    secret_for,
     secret_status,
     stage,
     start_rotation,
     wait_for_rotation,
+    workspace_for,
 )
 from ciosec.operations.stack import StackInfo, resolve
+from ciosec.sandbox import APP_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -55,14 +64,40 @@ def _client() -> SecretsManagerClient:
     return client
 
 
-def _secret_id(stack: StackInfo, kind: KindName) -> str:
-    # StackInfo's field for the kind: track_credentials_secret_id, signing_key_secret_id, and
-    # app_api_key_secret_id where the stack has an App API key secret.
-    field = "track_credentials_secret_id" if kind == "track" else f"{kind}_secret_id"
-    secret_id = str(getattr(stack, field, ""))
-    if not secret_id:
-        raise SystemExit(f"the stack has no {kind} secret")
-    return secret_id
+def _secret_id(stack: StackInfo, kind: KindName, workspace: str | None = None) -> str:
+    """The targeted secret; a one-line error (exit 1) naming the stack's workspaces otherwise."""
+    try:
+        return secret_for(stack, kind, workspace)
+    except TargetError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def _with_workspace(args: argparse.Namespace) -> str:
+    """`` --workspace NAME`` for the next command the operator is told to run (none: primary)."""
+    workspace: str | None = getattr(args, "workspace", None)
+    return f" --workspace {workspace}" if workspace else ""
+
+
+def _local_overrides(stack: StackInfo) -> tuple[BaseUrlOverride, BaseUrlOverride]:
+    """Where a local rotation's testSecret calls Customer.io: the local stack's sandbox of each
+    region (Track, and the App API under /app), else CUSTOMERIO_TRACK_URL / CUSTOMERIO_APP_URL."""
+    sandboxes = stack.sandbox_urls()
+    if sandboxes:
+        return dict(sandboxes), {region: url + APP_PREFIX for region, url in sandboxes.items()}
+    return os.environ.get(CUSTOMERIO_TRACK_URL) or None, os.environ.get(CUSTOMERIO_APP_URL) or None
+
+
+def _local_settings(stack: StackInfo) -> RotationSettings:
+    """The rotation settings of the local stack: every workspace's secrets, its sandboxes."""
+    track_url, app_url = _local_overrides(stack)
+    return RotationSettings(
+        track_credentials_secret_id=stack.track_credentials_secret_id,
+        signing_key_secret_id=stack.signing_key_secret_id,
+        app_api_key_secret_id=stack.app_api_key_secret_id,
+        track_url=track_url,
+        app_url=app_url,
+        workspaces=stack.workspace_set(),
+    )
 
 
 def _stage(args: argparse.Namespace) -> int:
@@ -73,11 +108,11 @@ def _stage(args: argparse.Namespace) -> int:
         value, ignored = read_new_value(kind, sys.stdin, interactive=interactive)
         if ignored:
             print(f"ignored field(s): {', '.join(ignored)}", file=sys.stderr)
-        staging = stage(_client(), _secret_id(stack, kind), kind, value)
+        staging = stage(_client(), _secret_id(stack, kind, args.workspace), kind, value)
     except StageInputError as exc:
         print(f"not staged: {exc}", file=sys.stderr)
         return 1
-    print(f"staged in {staging}; now run: ciosec secrets rotate {args.kind}")
+    print(f"staged in {staging}; now run: ciosec secrets rotate {args.kind}{_with_workspace(args)}")
     return 0
 
 
@@ -89,7 +124,7 @@ def _rotate(args: argparse.Namespace) -> int:
     kind = CLI_KINDS[args.kind]
     stack = resolve(args)
     client = _client()
-    secret_id = _secret_id(stack, kind)
+    secret_id = _secret_id(stack, kind, args.workspace)
     for version_id in discard_stale_pending(client, secret_id):
         print(f"discarded the unfinished rotation of version {version_id} (AWSPENDING removed)")
     if stack.rotation_function:
@@ -106,22 +141,21 @@ def _rotate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    settings = RotationSettings(
-        track_credentials_secret_id=stack.track_credentials_secret_id,
-        signing_key_secret_id=stack.signing_key_secret_id,
-        track_url=stack.sandbox_url or os.environ.get(CUSTOMERIO_TRACK_URL) or None,
-    )
     try:
-        rotate_locally(client, secret_id, settings, on_step=_print_step)
+        rotate_locally(client, secret_id, _local_settings(stack), on_step=_print_step)
     except RotationError as exc:
         print(f"rotation failed, nothing was promoted: {exc}", file=sys.stderr)
         if isinstance(exc, RetryableRotationError):  # no Secrets Manager here to retry it
             print(
-                f"the pending version keeps AWSPENDING; to retry: ciosec secrets rotate {args.kind}",
+                "the pending version keeps AWSPENDING; to retry: "
+                f"ciosec secrets rotate {args.kind}{_with_workspace(args)}",
                 file=sys.stderr,
             )
         elif STAGING_SUFFIX in str(exc):  # the library says what to stage where; this is the command
-            print(f"to stage a new value: ciosec secrets stage {args.kind}", file=sys.stderr)
+            print(
+                f"to stage a new value: ciosec secrets stage {args.kind}{_with_workspace(args)}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
@@ -187,31 +221,47 @@ def _incident(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     stack = resolve(args)
     client = _client()
+    try:
+        workspace = workspace_for(stack, args.workspace)
+    except TargetError as exc:
+        raise SystemExit(str(exc)) from None
     kinds = [CLI_KINDS[args.kind]] if args.kind else list(CLI_KINDS.values())
-    reports = [format_status(secret_status(client, _secret_id(stack, kind), kind)) for kind in kinds]
+    # Every kind the workspace has a secret of (a stack file from before the App API key: two).
+    targets = [(kind, workspace.secret_id(WORKSPACE_KINDS[kind])) for kind in kinds]
+    if args.kind and not targets[0][1]:
+        raise SystemExit(f"the stack has no {args.kind} secret for workspace {workspace.name}")
+    reports = [
+        format_status(secret_status(client, secret_id, kind)) for kind, secret_id in targets if secret_id
+    ]
     print("\n\n".join(reports))
     return 0
 
 
 def register(groups: Subcommands) -> None:
-    parser = groups.add_parser("secrets", help="stage and rotate the Track credentials and the signing key")
+    parser = groups.add_parser(
+        "secrets", help="stage and rotate a workspace's Track credentials, signing key or App API key"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     kinds = sorted(CLI_KINDS)
+    workspace_help = "the workspace whose secret this is (default: the primary, the first of Workspaces)"
 
     staged = commands.add_parser(
         "stage",
         help="write a new value to the staging secret (hidden prompt, or JSON on standard input)",
         description=(
             'track: {"site_id": "...", "api_key": "...", "region": "us|eu"}; signing-key: '
-            '{"signing_key": "..."} or the bare key. Read from a hidden prompt in a terminal, else '
-            "from standard input; never from the command line."
+            '{"signing_key": "..."} or the bare key; app-api-key: {"app_api_key": "...", "region": '
+            '"us|eu"}. Read from a hidden prompt in a terminal, else from standard input; never from '
+            "the command line."
         ),
     )
     staged.add_argument("kind", choices=kinds)
+    staged.add_argument("--workspace", metavar="NAME", help=workspace_help)
     staged.set_defaults(func=_stage)
 
     rotate = commands.add_parser("rotate", help="validate the staged value and promote it to AWSCURRENT")
     rotate.add_argument("kind", choices=kinds)
+    rotate.add_argument("--workspace", metavar="NAME", help=workspace_help)
     rotate.add_argument(
         "--wait",
         type=float,
@@ -232,7 +282,8 @@ def register(groups: Subcommands) -> None:
             "taken in Customer.io and standard input holds the new value."
         ),
     )
-    incident.add_argument("kind", choices=kinds)
+    # The primary workspace's Track credentials or signing key.
+    incident.add_argument("kind", choices=["signing-key", "track"])
     incident.add_argument("--yes", action="store_true", help="confirm the Customer.io steps without asking")
     incident.add_argument(
         "--record",
@@ -255,4 +306,5 @@ def register(groups: Subcommands) -> None:
 
     status = commands.add_parser("status", help="versions, staged value and rotation state (no values)")
     status.add_argument("kind", nargs="?", choices=kinds)
+    status.add_argument("--workspace", metavar="NAME", help=workspace_help)
     status.set_defaults(func=_status)

@@ -1,8 +1,16 @@
 """``make local``: the whole stack on 127.0.0.1, no AWS account needed.
 
-- AWS is moto's server; the secrets, queues, tables and bus are created from template.yaml.
-- Customer.io is the project's sandbox, unless ``CUSTOMERIO_SITE_ID`` and ``CUSTOMERIO_API_KEY``
-  (and optionally ``CUSTOMERIO_REGION``) are set: then the real Track API is used.
+- AWS is moto's server; the secrets, queues, tables and bus are created from template.yaml, with
+  ``Workspaces=us,eu``: the primary ``us`` keeps the stack's original secrets,
+  ``eu`` gets its own (``.../customerio/workspaces/eu/...``), as a deployed stack would.
+- Customer.io is the project's sandbox, one server per region on 127.0.0.1: ``us`` is a
+  US workspace of the US sandbox, ``eu`` an EU workspace of the EU sandbox, each with its
+  own Track credential set (its own environment id), App API key and webhook signing key (local
+  test keys, never production ones), and the same few fictitious people (``demo-user-1``...,
+  ``@example.invalid``) so an erasure removes someone real. The functions reach them through
+  ``CUSTOMERIO_TRACK_URL_US``/``_EU`` and ``CUSTOMERIO_APP_URL_US``/``_EU``.
+- With ``CUSTOMERIO_SITE_ID`` and ``CUSTOMERIO_API_KEY`` (and optionally ``CUSTOMERIO_REGION``)
+  set, the real Track API is used instead, as one workspace (``default``), as before.
 - The webhook function answers on ``http://127.0.0.1:3000/webhooks/customerio``.
 - An SQS event source feeds the deletion function as Lambda's event source mapping would, and
   another the erasure verification function from the verification queue; the App API it asks is
@@ -22,11 +30,13 @@ import socket
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
+import httpx
 from moto.server import ThreadedMotoServer
 
+from cio_security.workspaces import DEFAULT_WORKSPACE
 from ciosec.emulator.api_gateway import ApiGatewayBridge
 from ciosec.emulator.functions import load_function
 from ciosec.emulator.provision import Provisioned, function_environment, provision
@@ -39,10 +49,40 @@ logger = logging.getLogger(__name__)
 
 REGION = "eu-west-1"
 STACK_NAME = "cio-security-local"
-# The key events/webhook/*.json are signed with: a local test key, never a production one.
+# The key events/webhook/*.json are signed with (the primary workspace's): a local test key, never
+# a production one.
 LOCAL_SIGNING_KEY = "local-test-signing-key-DO-NOT-USE-IN-PRODUCTION"
 LOCAL_SITE_ID = "local-site"
 LOCAL_ENVIRONMENT_ID = 100001
+LOCAL_EU_SIGNING_KEY = "local-eu-test-signing-key-DO-NOT-USE-IN-PRODUCTION"
+LOCAL_EU_SITE_ID = "local-eu-site"
+LOCAL_EU_ENVIRONMENT_ID = 100002
+
+
+@dataclass(frozen=True)
+class LocalWorkspace:
+    """One sandbox workspace of the local stack: its name in the stack's Workspaces, its region
+    (which sandbox serves it), its Track site id, its Customer.io environment id (the workspace
+    id the region call answers) and its webhook signing key (a local test key)."""
+
+    name: str
+    region: Literal["us", "eu"]
+    site_id: str
+    environment_id: int
+    signing_key: str
+
+
+LOCAL_WORKSPACES: tuple[LocalWorkspace, ...] = (
+    LocalWorkspace("us", "us", LOCAL_SITE_ID, LOCAL_ENVIRONMENT_ID, LOCAL_SIGNING_KEY),
+    LocalWorkspace("eu", "eu", LOCAL_EU_SITE_ID, LOCAL_EU_ENVIRONMENT_ID, LOCAL_EU_SIGNING_KEY),
+)
+"""The local stack's workspaces, primary first: one per sandbox region."""
+SEEDED_PEOPLE: tuple[tuple[str, dict[str, Any]], ...] = tuple(
+    (f"demo-user-{n}", {"email": f"demo-user-{n}@example.invalid", "first_name": "Demo", "plan": "trial"})
+    for n in (1, 2, 3)
+)
+"""Fictitious people every sandbox workspace starts with (ids ``demo-user-N``, emails at the
+reserved ``example.invalid`` domain), so a local erasure removes someone who exists."""
 LOCAL_VERIFICATION_TIMING = {
     "VERIFICATION_FIRST_CHECK_SECONDS": "5",
     "VERIFICATION_WINDOW_SECONDS": "600",
@@ -71,7 +111,12 @@ class LocalStackOptions:
 
     webhook_port: int = 3000
     moto_port: int = 0
-    sandbox_port: int = 0
+    sandbox_port: int = 0  # the US sandbox (the primary workspace's)
+    eu_sandbox_port: int = 0
+    workspaces: tuple[LocalWorkspace, ...] = LOCAL_WORKSPACES
+    """The sandbox workspaces, primary first (the sandbox of a region serves all of that region's);
+    unused with the real Customer.io."""
+    seed_people: bool = True  # SEEDED_PEOPLE in every sandbox workspace
     retry_visibility_seconds: int = 2  # how soon a failed deletion is redelivered locally
     deletion_concurrency: int | None = None  # default: the template's DeletionMaxConcurrency
     state_file: Path = LOCAL_STATE
@@ -89,7 +134,8 @@ class LocalStack:
     def __init__(self, options: LocalStackOptions | None = None) -> None:
         self.options = options or LocalStackOptions()
         self.moto: ThreadedMotoServer | None = None
-        self.sandbox: Sandbox | None = None
+        self.sandbox: Sandbox | None = None  # the primary workspace's (US) sandbox
+        self.sandboxes: dict[str, Sandbox] = {}  # by region
         self.bridge: ApiGatewayBridge | None = None
         self.deletion_source: SqsEventSource | None = None
         self.verification_source: SqsEventSource | None = None
@@ -102,34 +148,96 @@ class LocalStack:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
-    def _track_credentials(self) -> tuple[dict[str, str], str]:
-        """The Track credentials to store, and the base URL override ('' for the real API)."""
+    def _use_real_customerio(self) -> bool:
         real = self.options.use_real_customerio
         if real is None:
             real = bool(os.environ.get("CUSTOMERIO_SITE_ID") and os.environ.get("CUSTOMERIO_API_KEY"))
-        if real:
-            creds = {
-                "site_id": os.environ["CUSTOMERIO_SITE_ID"],
-                "api_key": os.environ["CUSTOMERIO_API_KEY"],
-                "region": os.environ.get("CUSTOMERIO_REGION", "us"),
+        return real
+
+    def _start_sandboxes(self) -> None:
+        """One sandbox per region, each holding its workspaces' credential set and App API key,
+        seeded with SEEDED_PEOPLE."""
+        ports = {"us": self.options.sandbox_port, "eu": self.options.eu_sandbox_port}
+        for region in dict.fromkeys(w.region for w in self.options.workspaces):
+            mine = [w for w in self.options.workspaces if w.region == region]
+            sandbox = Sandbox(
+                credentials=[
+                    CredentialSet(
+                        site_id=w.site_id,
+                        api_key=f"local-{w.region}-" + random_tokens.token_hex(16),
+                        environment_id=w.environment_id,
+                        region=w.region,
+                    )
+                    for w in mine
+                ],
+                app_keys=[
+                    AppApiKey(
+                        key=f"local-app-{w.region}-" + random_tokens.token_hex(16),
+                        environment_id=w.environment_id,
+                        region=w.region,
+                    )
+                    for w in mine
+                ],
+                port=ports[region],
+            )
+            sandbox.start()
+            self.sandboxes[region] = sandbox
+            if self.options.seed_people:
+                for workspace in mine:
+                    for identifier, attributes in SEEDED_PEOPLE:
+                        sandbox.add_person(identifier, attributes, environment_id=workspace.environment_id)
+        self.sandbox = self.sandboxes[self.options.workspaces[0].region]
+
+    def _sandbox_secrets(self, resolver: Resolver) -> dict[str, str]:
+        """Each sandbox workspace's Track credentials, App API key and signing key, by the logical
+        id of the secret that holds it (the primary's original secrets, the others' generated
+        ones: the template's name with the workspace's hyphens dropped)."""
+        values: dict[str, str] = {}
+        created = resolver.resources()
+        for index, workspace in enumerate(self.options.workspaces):
+            sandbox = self.sandboxes[workspace.region]
+            (creds,) = (c for c in sandbox.credentials if c.environment_id == workspace.environment_id)
+            (app_key,) = (k for k in sandbox.app_keys if k.environment_id == workspace.environment_id)
+            suffix = "" if index == 0 else workspace.name.replace("-", "")
+            secrets = {
+                "TrackCredentialsSecret": {
+                    "site_id": creds.site_id,
+                    "api_key": creds.api_key,
+                    "region": creds.region,
+                },
+                "AppApiKeySecret": {"app_api_key": app_key.key, "region": app_key.region},
+                "SigningKeySecret": {"signing_key": workspace.signing_key},
             }
-            return creds, ""
-        credential = CredentialSet(
-            site_id=LOCAL_SITE_ID,
-            api_key="local-" + random_tokens.token_hex(16),
-            environment_id=LOCAL_ENVIRONMENT_ID,
-            region="us",
-        )
-        app_key = AppApiKey(
-            key="local-app-" + random_tokens.token_hex(16), environment_id=LOCAL_ENVIRONMENT_ID, region="us"
-        )
-        self.sandbox = Sandbox(credentials=[credential], app_keys=[app_key], port=self.options.sandbox_port)
-        self.sandbox.start()
-        creds = {"site_id": credential.site_id, "api_key": credential.api_key, "region": credential.region}
-        return creds, self.sandbox.url
+            for stem, value in secrets.items():
+                logical_id = stem + suffix
+                if logical_id not in created:
+                    raise RuntimeError(
+                        f"template.yaml creates no {logical_id} for workspace {workspace.name}"
+                    )
+                values[logical_id] = json.dumps(value)
+        return values
+
+    def _real_customerio_secrets(self) -> dict[str, str]:
+        """The real Track credentials (and App API key, when given) of the one workspace."""
+        values = {
+            "TrackCredentialsSecret": json.dumps(
+                {
+                    "site_id": os.environ["CUSTOMERIO_SITE_ID"],
+                    "api_key": os.environ["CUSTOMERIO_API_KEY"],
+                    "region": os.environ.get("CUSTOMERIO_REGION", "us"),
+                }
+            ),
+            "SigningKeySecret": json.dumps({"signing_key": LOCAL_SIGNING_KEY}),
+        }
+        real_key = os.environ.get("CUSTOMERIO_APP_API_KEY", "").strip()
+        if real_key:  # else the placeholder stays: verification is off
+            values["AppApiKeySecret"] = json.dumps(
+                {"app_api_key": real_key, "region": os.environ.get("CUSTOMERIO_REGION", "us")}
+            )
+        return values
 
     def start(self) -> StackInfo:
-        """Start moto, the sandbox, the resources, the webhook bridge and the SQS poller."""
+        """Start moto, the sandboxes, the resources, the webhook bridge and the SQS pollers."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         # A rejected webhook flushes only its single metric; Powertools warns about the rest.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -146,45 +254,39 @@ class LocalStack:
                 "AWS_REGION": REGION,
             }
         )
-        creds, track_url = self._track_credentials()
-        resolver = Resolver(STACK_NAME, region=REGION)
-        staging = [
-            lid for lid, spec in resolver.template["Resources"].items() if _is_staging(resolver, lid, spec)
-        ]
-        overrides = {
-            "TrackCredentialsSecret": json.dumps(creds),
-            "SigningKeySecret": json.dumps({"signing_key": LOCAL_SIGNING_KEY}),
-        }
+        real = self._use_real_customerio()
+        names = (DEFAULT_WORKSPACE,) if real else tuple(w.name for w in self.options.workspaces)
+        resolver = Resolver(STACK_NAME, region=REGION, parameters={"Workspaces": ",".join(names)})
+        if real:
+            overrides = self._real_customerio_secrets()
+        else:
+            self._start_sandboxes()
+            overrides = self._sandbox_secrets(resolver)
+        staging = [lid for lid, spec in resolver.resources().items() if _is_staging(resolver, lid, spec)]
         overrides.update(dict.fromkeys(staging, "{}"))
-        app_key = self._app_api_key()
-        if app_key is not None:
-            overrides["AppApiKeySecret"] = json.dumps(app_key)
         self.provisioned = provision(resolver, region=REGION, overrides=overrides)
-        self._configure_functions(resolver, track_url)
+        self._configure_functions(resolver)
         self._start_functions(resolver)
-        self.info = self._describe(endpoint)
+        self.info = self._describe(endpoint, resolver)
         self.info.save(self.options.state_file)
         return self.info
 
-    def _app_api_key(self) -> dict[str, str] | None:
-        """The App API key secret's value: the sandbox's key, or ``CUSTOMERIO_APP_API_KEY`` with the
-        real Customer.io (None: the template's placeholder stays, verification is off)."""
-        if self.sandbox is not None:
-            (key,) = self.sandbox.app_keys
-            return {"app_api_key": key.key, "region": key.region}
-        real_key = os.environ.get("CUSTOMERIO_APP_API_KEY", "").strip()
-        if not real_key:
-            return None
-        return {"app_api_key": real_key, "region": os.environ.get("CUSTOMERIO_REGION", "us")}
-
-    def _configure_functions(self, resolver: Resolver, track_url: str) -> None:
+    def _configure_functions(self, resolver: Resolver) -> None:
         env: dict[str, str] = {}
         for logical_id in FUNCTIONS:
             env.update(function_environment(resolver, logical_id))
+        urls: dict[str, str] = {}
+        if self.sandbox is not None:
+            # The primary's sandbox for every region, as before workspaces; then one per region.
+            urls = {"CUSTOMERIO_TRACK_URL": self.sandbox.url, "CUSTOMERIO_APP_URL": self.sandbox.app_url}
+            for region, sandbox in self.sandboxes.items():
+                urls[f"CUSTOMERIO_TRACK_URL_{region.upper()}"] = sandbox.url
+                urls[f"CUSTOMERIO_APP_URL_{region.upper()}"] = sandbox.app_url
         env.update(
             {
-                "CUSTOMERIO_TRACK_URL": track_url,
-                "CUSTOMERIO_APP_URL": self.sandbox.app_url if self.sandbox else "",
+                "CUSTOMERIO_TRACK_URL": "",
+                "CUSTOMERIO_APP_URL": "",
+                **urls,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "cio-security-local",
                 "SECRETS_CACHE_SECONDS": "5",
@@ -253,10 +355,12 @@ class LocalStack:
             ),
         )
 
-    def _describe(self, endpoint: str) -> StackInfo:
+    def _describe(self, endpoint: str, resolver: Resolver) -> StackInfo:
         if self.provisioned is None or self.bridge is None:
             raise RuntimeError("the local stack is not started")
         p = self.provisioned
+        env = function_environment(resolver, "RotationFunction")
+        us, eu = self.sandboxes.get("us"), self.sandboxes.get("eu")
         return StackInfo(
             deletion_queue_url=p.queues.get("DeletionQueue", ""),
             deletion_dlq_url=p.queues.get("DeletionDeadLetterQueue", ""),
@@ -267,24 +371,35 @@ class LocalStack:
             track_credentials_secret_id=p.secrets.get("TrackCredentialsSecret", ""),
             signing_key_secret_id=p.secrets.get("SigningKeySecret", ""),
             pepper_secret_id=p.secrets.get("PepperSecret", ""),
+            app_api_key_secret_id=p.secrets.get("AppApiKeySecret", ""),
             webhook_url=f"{self.bridge.url}/webhooks/customerio",
             endpoint_url=endpoint,
             sandbox_url=self.sandbox.url if self.sandbox else "",
+            sandbox_url_us=us.url if us else "",
+            sandbox_url_eu=eu.url if eu else "",
+            workspaces=env.get("CUSTOMERIO_WORKSPACES", ""),
+            workspace_secret_prefix=env.get("CUSTOMERIO_WORKSPACE_SECRET_PREFIX", ""),
             region=REGION,
         )
 
     def stop(self) -> None:
-        """Stop everything and restore the environment; leaves no thread or port behind."""
+        """Stop everything and restore the environment; leaves no thread, port or resource behind
+        (moto's backends live in this process: the next local stack in it starts empty)."""
         if self.deletion_source:
             self.deletion_source.stop()
         if self.verification_source:
             self.verification_source.stop()
         if self.bridge:
             self.bridge.stop()
-        if self.sandbox:
-            self.sandbox.stop()
+        for sandbox in self.sandboxes.values():
+            sandbox.stop()
+        self.sandboxes.clear()
+        self.sandbox = None
         if self.moto:
+            host, port = self.moto.get_host_and_port()
+            httpx.post(f"http://{host}:{port}/moto-api/reset", timeout=10.0)
             self.moto.stop()
+            self.moto = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

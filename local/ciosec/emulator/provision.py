@@ -67,7 +67,9 @@ def provision(resolver: Resolver, *, region: str, overrides: dict[str, str] | No
     ``overrides`` maps a secret's logical id to the SecretString to store instead of the
     template's (the local stack's sandbox credentials, for instance).
     """
-    resources: dict[str, Any] = resolver.template["Resources"]
+    # The resources a stack with the resolver's parameters has: Fn::ForEach expanded (every
+    # workspace's secrets after the first), conditions applied.
+    resources = resolver.resources()
     by_type: dict[str, list[str]] = {}
     for logical_id, spec in resources.items():
         by_type.setdefault(spec["Type"], []).append(logical_id)

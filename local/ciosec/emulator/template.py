@@ -1,8 +1,14 @@
 """Read template.yaml: CloudFormation's short-form tags, and the intrinsic functions the local stack
 and the tests need to create resources exactly as the template describes them.
 
-Implemented: ``Ref``, ``Fn::Sub``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Select``, and ``Fn::If``,
-``Fn::Equals``, ``Fn::Not`` and ``Condition`` over the template's conditions. Resolution is loud:
+The template is read as CloudFormation sees it after the ``AWS::LanguageExtensions`` transform:
+``Fn::ForEach`` expanded for the parameter values (``language_extensions``), so the workspaces'
+generated secrets are resources like any other, each with its condition (``Resolver.resources``
+lists the ones a stack with these parameters has).
+
+Implemented: ``Ref`` (a CommaDelimitedList parameter is a list), ``Fn::Sub``, ``Fn::GetAtt``,
+``Fn::Join``, ``Fn::Select``, and ``Fn::If``, ``Fn::Equals``, ``Fn::Not`` and ``Condition`` over the
+template's conditions. Resolution is loud:
 a ``Ref`` to a name that is not a parameter, a pseudo parameter or a resource created so far, a
 ``Fn::GetAtt`` of an attribute the emulator has not recorded, a ``${...}`` in ``Fn::Sub`` that is
 none of those, and any other ``Fn::`` raise ``UnresolvableIntrinsicError`` naming the construct
@@ -28,9 +34,18 @@ from typing import Any
 
 import yaml
 
+from ciosec.emulator.language_extensions import expand, list_parameter
 from ciosec.project import TEMPLATE
 
-__all__ = ["TEMPLATE", "Resolver", "UnresolvableIntrinsicError", "load_template", "resource"]
+__all__ = [
+    "TEMPLATE",
+    "Resolver",
+    "UnresolvableIntrinsicError",
+    "load_raw_template",
+    "load_template",
+    "parameter_values",
+    "resource",
+]
 
 _SUB_TOKEN = re.compile(r"\$\{([^}]*)\}")
 
@@ -73,11 +88,33 @@ _Loader.add_multi_constructor("!", _construct)
 
 
 @cache
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as plain data (cached; do not mutate)."""
+def load_raw_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as written, ``Fn::ForEach`` loops and all (cached; do not mutate)."""
     # _Loader is a SafeLoader subclass: it only adds constructors for CloudFormation's tags.
     data: dict[str, Any] = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506  # nosec B506
     return data
+
+
+def parameter_values(
+    template: Mapping[str, Any], parameters: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The parameters' values as strings: their defaults, overridden by ``parameters``."""
+    declared: dict[str, Any] = template.get("Parameters", {})
+    values = {name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec}
+    values.update(parameters or {})
+    return values
+
+
+def load_template(path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The template as plain data after the ``AWS::LanguageExtensions`` transform: ``Fn::ForEach``
+    expanded for ``parameters`` (the defaults for the others). Cached; do not mutate."""
+    return _expanded(path, tuple(sorted((parameters or {}).items())))
+
+
+@cache
+def _expanded(path: Path, parameters: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    raw = load_raw_template(path)
+    return expand(raw, parameter_values(raw, dict(parameters)))
 
 
 def resource(logical_id: str, path: Path = TEMPLATE) -> dict[str, Any]:
@@ -112,21 +149,23 @@ class Resolver:
         parameters: Mapping[str, str] | None = None,
         path: Path = TEMPLATE,
     ) -> None:
-        self.template = load_template(path)
+        self.template = load_template(path, parameters)
         self.pseudo: dict[str, str | None] = {
             "AWS::StackName": stack_name,
             "AWS::Region": region,
             "AWS::AccountId": account,
             "AWS::Partition": "aws",
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/local",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": None,
         }
         declared: dict[str, Any] = self.template.get("Parameters", {})
-        self.parameters: dict[str, str] = {
-            name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec
-        }
-        self.parameters.update(parameters or {})
+        self.parameters: dict[str, str] = parameter_values(self.template, parameters)
         self._declared = set(declared)
+        kinds = {name: str(spec.get("Type", "")) for name, spec in declared.items()}
+        self._lists = {
+            name for name, kind in kinds.items() if kind == "CommaDelimitedList" or kind.startswith("List<")
+        }
         self.refs: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
         self._intrinsics: dict[str, Callable[[Any, str], Any]] = {
@@ -152,6 +191,32 @@ class Resolver:
                 f"Condition {name}", where, f"template.yaml has no condition {name}"
             )
         return bool(self.resolve(conditions[name], where=f"condition {name}"))
+
+    def is_created(self, logical_id: str) -> bool:
+        """Whether a stack with these parameters has the resource (its Condition, if any, holds)."""
+        spec: dict[str, Any] = self.template["Resources"][logical_id]
+        condition = spec.get("Condition")
+        if condition is None:
+            return True
+        if not isinstance(condition, str):
+            raise UnresolvableIntrinsicError(
+                "Condition", f"resource {logical_id}", "a resource's Condition must name a condition"
+            )
+        return self.condition(condition, where=f"resource {logical_id}")
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """The resources a stack with these parameters has: the template's, conditions applied."""
+        resources: dict[str, dict[str, Any]] = self.template["Resources"]
+        return {logical_id: spec for logical_id, spec in resources.items() if self.is_created(logical_id)}
+
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        """The outputs a stack with these parameters has (unresolved), conditions applied."""
+        outputs: dict[str, dict[str, Any]] = self.template.get("Outputs", {})
+        return {
+            name: spec
+            for name, spec in outputs.items()
+            if "Condition" not in spec or self.condition(spec["Condition"], where=f"output {name}")
+        }
 
     def properties(self, logical_id: str, *names: str) -> dict[str, Any]:
         """A resource's properties with their intrinsics resolved: the ``names`` given (those the
@@ -195,6 +260,8 @@ class Resolver:
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
+            if name in self._lists:
+                return list_parameter(self.parameters[name])
             return self.parameters[name]
         if name in self.refs:
             return self.refs[name]

@@ -7,6 +7,9 @@ function. Against the local stack (moto, which cannot run the function), ``rotat
 plays Secrets Manager's part: it announces a new version id labelled AWSPENDING that holds no
 value yet (what real Secrets Manager does when a rotation starts, see ``PendingVersionOverlay``),
 then runs the four steps through ``cio_security.rotation.rotate``, the code the function runs.
+
+Every command targets one workspace's secret (``secret_for``): the primary's by default (the
+stack's original secrets), or another workspace's, named by ``cio_security.workspaces``.
 """
 
 from __future__ import annotations
@@ -36,20 +39,67 @@ from cio_security.rotation import (
     secret_kind,
     staging_secret_name,
 )
+from cio_security.workspaces import SecretKind, UnknownWorkspaceError, Workspace
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-CLI_KINDS: dict[str, KindName] = {"track": "track", "signing-key": "signing_key"}
+    from ciosec.operations.stack import StackInfo
+
+CLI_KINDS: dict[str, KindName] = {
+    "track": "track",
+    "signing-key": "signing_key",
+    "app-api-key": "app_api_key",
+}
 _FIELDS: dict[KindName, tuple[str, ...]] = {
     "track": ("site_id", "api_key", "region"),
     "signing_key": ("signing_key",),
+    "app_api_key": ("app_api_key", "region"),
 }
+WORKSPACE_KINDS: dict[KindName, SecretKind] = {
+    "track": "track-credentials",
+    "signing_key": "webhook-signing-key",
+    "app_api_key": "app-api-key",
+}
+"""How ``cio_security.workspaces`` names each rotated kind (its secrets' names end in it)."""
 StagedState = Literal["nothing", "valid", "invalid", "missing"]
 
 
 class StageInputError(ValueError):
     """The value given to ``stage`` cannot be used; the message never quotes it."""
+
+
+class TargetError(ValueError):
+    """The secret a command names does not exist in the stack: an unknown workspace (the message
+    lists the stack's), or a kind the stack has no secret of."""
+
+
+def workspace_for(stack: StackInfo, workspace: str | None = None) -> Workspace:
+    """The stack's workspace called ``workspace`` (None: the primary), with its secrets.
+
+    Raises TargetError, in one line naming the stack's workspaces, for one it does not have.
+    """
+    workspaces = stack.workspace_set()
+    try:
+        return workspaces.primary if workspace is None else workspaces.get(workspace)
+    except UnknownWorkspaceError:
+        raise TargetError(
+            f"unknown workspace {workspace!r}: the stack's workspaces are {', '.join(workspaces.names)}"
+        ) from None
+
+
+def secret_for(stack: StackInfo, kind: KindName, workspace: str | None = None) -> str:
+    """The id of ``workspace``'s secret of ``kind`` (None: the primary's): the stack's original
+    secret for the primary, ``{prefix}workspaces/{name}/{kind}`` for any other.
+
+    Raises TargetError, in one line, for a workspace the stack does not have (naming the ones it
+    has) or a kind the stack holds no secret of.
+    """
+    target = workspace_for(stack, workspace)
+    secret_id = target.secret_id(WORKSPACE_KINDS[kind])
+    if not secret_id:
+        raise TargetError(f"the stack has no {kind.replace('_', '-')} secret for workspace {target.name}")
+    return secret_id
 
 
 # -- reading a new value ---------------------------------------------------------------------------
@@ -80,6 +130,11 @@ def read_new_value(
                 "api_key": secret_prompt("Track API key (hidden): ").strip(),
                 "region": (ask("Region, us or eu [us]: ").strip() or "us").lower(),
             }
+        elif kind == "app_api_key":
+            data = {
+                "app_api_key": secret_prompt("App API key (hidden): ").strip(),
+                "region": (ask("Region, us or eu [us]: ").strip() or "us").lower(),
+            }
         else:
             data = {"signing_key": secret_prompt("Webhook signing key (hidden): ").strip()}
     else:
@@ -96,10 +151,12 @@ def read_new_value(
         elif kind == "signing_key" and "\n" not in text:
             data = {"signing_key": text}
         else:
-            raise StageInputError(
-                "standard input is not a JSON object"
-                + (' {"site_id", "api_key", "region"}' if kind == "track" else " or a single-line key")
-            )
+            shapes = {
+                "track": ' {"site_id", "api_key", "region"}',
+                "app_api_key": ' {"app_api_key", "region"}',
+                "signing_key": " or a single-line key",
+            }
+            raise StageInputError("standard input is not a JSON object" + shapes[kind])
     try:
         return secret_kind(kind).parse(data, name="the new value"), ignored
     except SecretFormatError as exc:

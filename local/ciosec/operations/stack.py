@@ -11,9 +11,14 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+from cio_security.workspaces import DEFAULT_WORKSPACE, Workspaces, workspaces_from_env
+
+if TYPE_CHECKING:
+    from cio_security.secrets.models import Region
 
 LOCAL_STATE = Path(".local-stack") / "stack.json"
 
@@ -31,11 +36,43 @@ class StackInfo:
     track_credentials_secret_id: str = ""  # TrackCredentialsSecretArn
     signing_key_secret_id: str = ""  # SigningKeySecretArn
     pepper_secret_id: str = ""  # PepperSecretArn
+    app_api_key_secret_id: str = ""  # AppApiKeySecretArn
     webhook_url: str = ""  # WebhookUrl
     rotation_function: str = ""  # RotationFunctionArn ("" locally: the CLI drives the steps itself)
     endpoint_url: str = ""  # the local moto server, "" for AWS
-    sandbox_url: str = ""  # the local Customer.io sandbox, "" for AWS
+    sandbox_url: str = ""  # the local Customer.io sandbox of the primary workspace, "" for AWS
     region: str = ""
+    workspaces: str = ""  # WorkspaceNames: comma-separated, primary first ("" before workspaces)
+    workspace_secret_prefix: str = ""  # WorkspaceSecretPrefix: <stack>/customerio/
+    sandbox_url_us: str = ""  # the local stack's US sandbox, "" for AWS
+    sandbox_url_eu: str = ""  # the local stack's EU sandbox, "" for AWS
+
+    def workspace_names(self) -> tuple[str, ...]:
+        """The stack's workspaces, primary first (a stack from before workspaces: ``default``)."""
+        return tuple(n.strip() for n in self.workspaces.split(",") if n.strip()) or (DEFAULT_WORKSPACE,)
+
+    def workspace_set(self) -> Workspaces:
+        """The stack's workspaces with their secrets, as the functions see them: the primary's
+        secrets from the outputs, every other one's named by the convention."""
+        return workspaces_from_env(
+            {
+                "CUSTOMERIO_WORKSPACES": ",".join(self.workspace_names()),
+                "CUSTOMERIO_WORKSPACE_SECRET_PREFIX": self.workspace_secret_prefix,
+                "TRACK_CREDENTIALS_SECRET_ID": self.track_credentials_secret_id,
+                "SIGNING_KEY_SECRET_ID": self.signing_key_secret_id,
+                "APP_API_KEY_SECRET_ID": self.app_api_key_secret_id,
+            }
+        )
+
+    def sandbox_urls(self) -> dict[Region, str]:
+        """The local stack's sandbox per region (empty for AWS); a state file from before the
+        per-region sandboxes has one sandbox, for the US."""
+        urls: dict[Region, str] = {}
+        if self.sandbox_url_us or self.sandbox_url:
+            urls["us"] = self.sandbox_url_us or self.sandbox_url
+        if self.sandbox_url_eu:
+            urls["eu"] = self.sandbox_url_eu
+        return urls
 
     def save(self, path: Path = LOCAL_STATE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +108,9 @@ class StackInfo:
             "track_credentials_secret_id": "TrackCredentialsSecretArn",
             "signing_key_secret_id": "SigningKeySecretArn",
             "pepper_secret_id": "PepperSecretArn",
+            "app_api_key_secret_id": "AppApiKeySecretArn",
+            "workspaces": "WorkspaceNames",
+            "workspace_secret_prefix": "WorkspaceSecretPrefix",
             "webhook_url": "WebhookUrl",
             "rotation_function": "RotationFunctionArn",
         }

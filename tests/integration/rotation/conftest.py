@@ -34,6 +34,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from cio_security.customerio.retry import DEFAULT
 from cio_security.customerio.track import TrackClient
+from cio_security.rotation.kinds import forget_known_identities
 from cio_security.secrets.models import TrackCredentials
 from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.aws import REGION
@@ -269,6 +270,14 @@ def create_secrets(sm: Any, *, track: str | None = None, signing: str | None = N
     sm.create_secret(Name=SIGNING_SECRET + "/staged", SecretString="{}")
     sm.create_secret(Name=PEPPER_SECRET, SecretString=json.dumps({"pepper": PEPPER}))
     return arns
+
+
+@pytest.fixture(autouse=True)
+def _no_known_identities() -> Iterator[None]:
+    """Each test starts with the rotation's in-memory cache of credential identities empty."""
+    forget_known_identities()
+    yield
+    forget_known_identities()
 
 
 @pytest.fixture

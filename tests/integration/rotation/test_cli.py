@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from ciosec.cli import main
 from ciosec.operations.stack import StackInfo
-from ciosec.sandbox import Sandbox
+from ciosec.sandbox import CredentialSet, Sandbox
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
 
@@ -293,3 +293,102 @@ def test_incident_reports_a_leaked_set_that_still_works(cli: Cli, tmp_path: Path
     assert "the response is not complete" in err
     last = json.loads(record.read_text().splitlines()[-1])
     assert (last["step"], last["outcome"]) == ("old_credential_refused", "not_confirmed")
+
+
+# -- issue 15: every workspace's secrets -----------------------------------------------------------------
+
+BRAND_B = "brand-b"
+BRAND_B_PREFIX = f"cio-security/customerio/workspaces/{BRAND_B}/"
+BRAND_B_NEXT = CredentialSet(
+    site_id="site-other-next",
+    api_key="oth-next-key-1c2d3e4f5a6b7c8d",
+    environment_id=OTHER_WORKSPACE.environment_id,
+    region="us",
+)
+BRAND_B_APP_KEY = "app-key-brand-b-9f8e7d6c5b4a"
+
+
+@pytest.fixture
+def two_workspaces(cli: Cli, rotation_sandbox: Sandbox) -> Cli:
+    """The stack with a second workspace, brand-b (another workspace of the sandbox), whose secrets
+    the template generated (named by the convention) and an earlier rotation filled."""
+    sensitive(BRAND_B_NEXT.api_key, BRAND_B_APP_KEY)
+    rotation_sandbox.add_credentials(BRAND_B_NEXT)
+    values = {
+        "track-credentials": track_json(OTHER_WORKSPACE),
+        "webhook-signing-key": signing_json(SIGNING_CURRENT + "-b"),
+        "app-api-key": '{"app_api_key":"","region":"us"}',
+    }
+    for kind, value in values.items():
+        cli.sm.create_secret(Name=BRAND_B_PREFIX + kind, SecretString=value)
+        cli.sm.create_secret(Name=BRAND_B_PREFIX + kind + "/staged", SecretString="{}")
+    info = json.loads(cli.state.read_text())
+    info.update(workspaces=f"default,{BRAND_B}", workspace_secret_prefix="cio-security/customerio/")
+    cli.state.write_text(json.dumps(info))
+    return cli
+
+
+def test_stage_and_rotate_another_workspaces_track_credentials(two_workspaces: Cli) -> None:
+    cli = two_workspaces
+    secret = BRAND_B_PREFIX + "track-credentials"
+    code, out, _ = cli("secrets", "stage", "track", "--workspace", BRAND_B, stdin=track_json(BRAND_B_NEXT))
+    assert code == 0
+    assert f"staged in {secret}/staged; now run: ciosec secrets rotate track --workspace {BRAND_B}" in out
+    assert cli.staged() == "{}"  # the primary's stage is untouched
+
+    code, out, err = cli("secrets", "rotate", "track", "--workspace", BRAND_B)
+    assert code == 0, err
+    assert cli.current(secret) == json.loads(track_json(BRAND_B_NEXT))
+    assert cli.staged(secret) == "{}"
+    assert cli.stages(secret) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    assert cli.current() == json.loads(track_json(CURRENT))  # the primary is untouched
+    assert cli.stages() == [["AWSCURRENT"]]
+
+
+def test_the_primary_stays_the_default_target(two_workspaces: Cli) -> None:
+    cli = two_workspaces
+    code, out, _ = cli("secrets", "stage", "track", stdin=track_json(PENDING))
+    assert code == 0
+    assert f"staged in {TRACK_SECRET}/staged; now run: ciosec secrets rotate track\n" in out
+    assert cli("secrets", "rotate", "track")[0] == 0
+    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.current(BRAND_B_PREFIX + "track-credentials") == json.loads(track_json(OTHER_WORKSPACE))
+
+
+@pytest.mark.parametrize("command", [("stage", "track"), ("rotate", "signing-key"), ("status",)])
+def test_an_unknown_workspace_is_one_line_naming_the_stacks(
+    two_workspaces: Cli, command: tuple[str, ...]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        two_workspaces("secrets", *command, "--workspace", "brand-c", stdin=track_json(PENDING))
+    assert str(refused.value) == "unknown workspace 'brand-c': the stack's workspaces are default, brand-b"
+    assert two_workspaces.staged() == "{}"
+
+
+def test_stage_another_workspaces_app_api_key(two_workspaces: Cli) -> None:
+    cli = two_workspaces
+    secret = BRAND_B_PREFIX + "app-api-key"
+    piped = json.dumps({"app_api_key": BRAND_B_APP_KEY, "region": "us"})
+    code, out, _ = cli("secrets", "stage", "app-api-key", "--workspace", BRAND_B, stdin=piped)
+    assert code == 0
+    assert (
+        f"staged in {secret}/staged; now run: ciosec secrets rotate app-api-key --workspace {BRAND_B}" in out
+    )
+    assert json.loads(cli.staged(secret)) == {"app_api_key": BRAND_B_APP_KEY, "region": "us"}
+
+
+def test_status_of_another_workspace_names_its_three_secrets(two_workspaces: Cli) -> None:
+    code, out, _ = two_workspaces("secrets", "status", "--workspace", BRAND_B)
+    assert code == 0
+    for kind, name in (("track", "track-credentials"), ("signing_key", "webhook-signing-key")):
+        assert f"{BRAND_B_PREFIX}{name} ({kind})" in out
+    assert f"{BRAND_B_PREFIX}app-api-key (app_api_key)" in out
+    assert TRACK_SECRET + " " not in out
+
+
+def test_a_stack_file_from_before_workspaces_has_one_workspace(cli: Cli) -> None:
+    with pytest.raises(SystemExit, match=r"the stack's workspaces are default$"):
+        cli("secrets", "stage", "track", "--workspace", "prod-eu", stdin=track_json(PENDING))
+    code, out, _ = cli("secrets", "status")  # no App API key secret in that file: two kinds
+    assert code == 0
+    assert "(app_api_key)" not in out

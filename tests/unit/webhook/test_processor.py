@@ -54,7 +54,7 @@ def test_refused_source_is_403_before_verification() -> None:
     processor, _, _, _ = stubbed_processor(signing_key=KEY, pepper=PEPPER)
     processor._sources = SourceAddressPolicy.parse("192.0.2.0/24")
     verified = []
-    processor.key_ring.matches = lambda *a, **k: verified.append(1)  # type: ignore[method-assign]
+    processor.key_ring.match = lambda *a, **k: verified.append(1)  # type: ignore[method-assign]
     outcome = processor.handle(request(b"{}", source_ip="203.0.113.1"))
     assert (outcome.kind, outcome.status) == ("refused", 403)
     assert verified == []
@@ -66,14 +66,14 @@ def test_a_secret_failure_while_verifying_is_unavailable() -> None:
     def failing(*_: object, **__: object) -> int:
         raise SecretError("secret sk (AWSCURRENT) could not be read")
 
-    processor.key_ring.matches = failing  # type: ignore[method-assign]
+    processor.key_ring.match = failing  # type: ignore[method-assign]
     outcome = processor.handle(request(b"{}"))
     assert (outcome.kind, outcome.status, outcome.reason) == ("unavailable", 503, "verification")
 
 
 def test_a_bug_before_verification_is_unavailable_not_a_crash() -> None:
     processor, _, _, _ = stubbed_processor(signing_key=KEY, pepper=PEPPER)
-    processor.key_ring.matches = lambda *a, **k: 1 / 0  # type: ignore[method-assign]
+    processor.key_ring.match = lambda *a, **k: 1 / 0  # type: ignore[method-assign]
     assert processor.handle(request(b"{}")).status == 503
 
 
@@ -116,7 +116,8 @@ class TestReplay:
         body = b"not json"
         kept = processor.handle(request(body, ts=int(time.time()) - 100))
         record = processor.quarantine.get(kept.kept_id or "")
-        assert processor._signature_verifies(record)
+        assert processor._signature_workspace(record) == "default"
+        assert record.workspace == "default"
 
     def test_a_body_slipped_into_the_bucket_is_not_replayed(self) -> None:
         processor, _, events, store = stubbed_processor(signing_key=KEY, pepper=PEPPER)

@@ -15,7 +15,11 @@ stack/webhook-signing-key/staged and rotate again'
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -39,6 +43,7 @@ from cio_security.secrets.models import MIN_SIGNING_KEY_LENGTH, AppApiKey, Signi
 from cio_security.secrets.store import parse_secret
 
 if TYPE_CHECKING:
+    from cio_security.rotation.isolation import WorkspacePeers
     from cio_security.rotation.settings import RotationSettings
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "SigningKeyKind",
     "TrackCredentialsKind",
     "canonical_json",
+    "forget_known_identities",
     "secret_kind",
 ]
 
@@ -69,6 +75,50 @@ def canonical_json(value: BaseModel) -> str:
         for key, item in value.model_dump().items()
     }
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+PEER_LOOKUP_BUDGET_SECONDS: Final = 12.0
+"""How long testSecret may spend starting region calls for other workspaces' credentials. Each
+is one attempt (``ROTATION_TEST``'s timeouts: at most 16 s), so the worst case of a Track test,
+two calls of its own (29 s each) plus the other workspaces' (12 s, then one more call in flight),
+stays inside the rotation function's 90 s Timeout; past it the step fails retryably and Secrets
+Manager's retry goes on from what was learnt (answers are remembered)."""
+_KNOWN_MAX: Final = 256
+_known: dict[str, Any] = {}
+_known_lock = threading.Lock()
+
+
+def _fingerprint(value: BaseModel, where: object) -> str:
+    """A one-way key for what Customer.io answered about ``value`` at ``where`` (a base URL
+    override): the SHA-256 of both, so no value is held in the cache's keys."""
+    return hashlib.sha256(f"{where!r}\x00{canonical_json(value)}".encode()).hexdigest()
+
+
+def _remember(key: str, answer: Any) -> Any:
+    """Keep an answer that never changes for a credential (its workspace, its account's
+    workspaces); the cache is bounded and simply starts again when full."""
+    with _known_lock:
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known[key] = answer
+    return answer
+
+
+def _recall(key: str) -> Any | None:
+    with _known_lock:
+        return _known.get(key)
+
+
+def _one_attempt(settings: RotationSettings) -> RotationSettings:
+    """``settings`` with one attempt per call: for the extra calls of the isolation checks,
+    which must fit beside the step's own calls in the function's Timeout."""
+    return dataclasses.replace(settings, retry=settings.retry.with_changes(max_attempts=1))
+
+
+def forget_known_identities() -> None:
+    """Empty the in-memory cache of credential identities (tests)."""
+    with _known_lock:
+        _known.clear()
 
 
 class SecretKind[V: BaseModel](ABC):
@@ -115,6 +165,23 @@ class SecretKind[V: BaseModel](ABC):
             RotationError: the pending value must never be promoted; the message says why and
                 what to stage instead.
         """
+
+    def verify_isolation(
+        self, pending: V, peers: WorkspacePeers, *, secret_name: str, settings: RotationSettings
+    ) -> str | None:
+        """testSecret's check that a pending value belongs to its own workspace and to no other
+        of the stack's (``isolation``), after ``verify_pending`` passed and after the protocol
+        refused a value another workspace's secret holds (``isolation.check_distinct``).
+
+        Returns a note for the step's message, or None when the kind has nothing more to check
+        (the default: a signing key cannot be asked to whom it belongs).
+
+        Raises:
+            RetryableRotationError: the check could not be made this time.
+            RotationError: the value belongs to another workspace (the message names both).
+        """
+        del pending, peers, secret_name, settings
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -190,13 +257,96 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
             )
         return f"the pending credentials of {secret_name} work in the current workspace and region"
 
+    def verify_isolation(
+        self,
+        pending: TrackCredentials,
+        peers: WorkspacePeers,
+        *,
+        secret_name: str,
+        settings: RotationSettings,
+    ) -> str | None:
+        """The pending credentials' ``region`` and ``environment_id`` are not those of any other
+        workspace's current credentials: a first rotation (nothing to compare with in the same
+        secret) can then not promote another workspace's credential set either. A workspace
+        whose current value is not a credential set (not configured yet) is skipped; one whose
+        current credentials Customer.io rejects is refused, since it cannot be ruled out.
+
+        Costs one region call per other configured workspace, none for credentials seen before
+        (``identity``: a credential set's workspace never changes)."""
+        if not peers.others:
+            return None
+        instructions = self.staging_instructions(secret_name)
+        mine = self.identity(pending, settings, which="pending", instructions=instructions)
+        compared: list[str] = []
+        once = _one_attempt(settings)
+        deadline = time.monotonic() + PEER_LOOKUP_BUDGET_SECONDS
+        for other in peers.others:
+            theirs_creds = peers.current(other, "track")
+            if theirs_creds is None:
+                continue
+            if (
+                _recall(_fingerprint(theirs_creds, settings.track_url)) is None
+                and time.monotonic() > deadline
+            ):
+                raise RetryableRotationError(
+                    "testSecret",
+                    "checking the other workspaces' credentials took too long this time; nothing was "
+                    "promoted, Secrets Manager retries the rotation",
+                )
+            theirs = self.identity(
+                theirs_creds,
+                once,
+                which=f"current ({other.name})",
+                instructions=instructions,
+                rejected_hint=(
+                    f"workspace {other.name}'s current credentials must work for the rotation of "
+                    f"workspace {peers.own.name} to tell the two apart: fix {other.name} first"
+                ),
+            )
+            if (theirs.region, theirs.environment_id) == (mine.region, mine.environment_id):
+                raise RotationError(
+                    "testSecret",
+                    f"the credentials pending for workspace {peers.own.name} (secret {secret_name}) "
+                    f"belong to workspace {other.name}'s Customer.io workspace (the same region and "
+                    f"environment_id as {other.name}'s current credentials): create the new credential "
+                    f"set in {peers.own.name}'s own Customer.io workspace; {instructions}",
+                )
+            compared.append(other.name)
+        if not compared:
+            return "no other workspace has credentials to compare with"
+        return f"they belong to no other workspace ({', '.join(compared)})"
+
+    def identity(
+        self,
+        credentials: TrackCredentials,
+        settings: RotationSettings,
+        *,
+        which: str,
+        instructions: str,
+        rejected_hint: str | None = None,
+    ) -> RegionInfo:
+        """Where ``credentials`` belong (region, environment_id): remembered from an earlier
+        answer, else ``GET /api/v1/accounts/region`` (see ``_region``)."""
+        known = _recall(_fingerprint(credentials, settings.track_url))
+        if isinstance(known, RegionInfo):
+            return known
+        return self._region(
+            credentials, settings, which=which, instructions=instructions, rejected_hint=rejected_hint
+        )
+
     @staticmethod
     def _region(
-        credentials: TrackCredentials, settings: RotationSettings, *, which: str, instructions: str
+        credentials: TrackCredentials,
+        settings: RotationSettings,
+        *,
+        which: str,
+        instructions: str,
+        rejected_hint: str | None = None,
     ) -> RegionInfo:
         """``GET /api/v1/accounts/region`` with ``credentials``, every failure a RotationError:
         a RetryableRotationError when a later call may succeed (5xx, 429, timeouts, resets),
-        a permanent one otherwise (401/403, a redirect, an answer RegionInfo cannot read)."""
+        a permanent one otherwise (401/403, a redirect, an answer RegionInfo cannot read). The
+        answer is remembered for ``identity``."""
         try:
             with TrackClient(
                 credentials,
@@ -205,9 +355,10 @@ class TrackCredentialsKind(SecretKind[TrackCredentials]):
                 transport=settings.transport,
                 sleep=settings.sleep,
             ) as track:
-                return track.region()
+                answer: RegionInfo = _remember(_fingerprint(credentials, settings.track_url), track.region())
+                return answer
         except AuthenticationError as exc:
-            hint = (
+            hint = rejected_hint or (
                 f"check the site id and API key of the staged credential set; {instructions}"
                 if which == "pending"
                 else "keep the current credential set in Customer.io until the rotation has finished"
@@ -316,6 +467,66 @@ class AppApiKeyKind(SecretKind[AppApiKey]):
             )
         return f"the pending App API key of {secret_name} works in the current account"
 
+    def verify_isolation(
+        self,
+        pending: AppApiKey,
+        peers: WorkspacePeers,
+        *,
+        secret_name: str,
+        settings: RotationSettings,
+    ) -> str | None:
+        """The pending key's account lists its own workspace: the ``environment_id`` that the
+        workspace's current Track credentials report must be among the ids ``GET /v1/workspaces``
+        answers for the key (a key of another workspace's account would find nobody, and so
+        "verify" every erasure). Customer.io documents no call that names a key's own workspace,
+        so a key of another workspace *in the same account* cannot be told apart (the protocol
+        still refuses another workspace's very key).
+
+        The Track credentials are the anchor: when the workspace's are not configured yet, a
+        stack of one workspace keeps the check it had (nothing to confuse the key with), and a
+        stack of several refuses (configure the Track credentials first), because which
+        account the key must belong to cannot be known."""
+        instructions = self.staging_instructions(secret_name)
+        own_track = peers.current(peers.own, "track")
+        if own_track is None:
+            if not peers.others:
+                return None
+            raise RotationError(
+                "testSecret",
+                f"workspace {peers.own.name} has no Track credentials yet, so whether the pending "
+                f"App API key belongs to its Customer.io account cannot be checked: rotate "
+                f"{peers.own.name}'s Track credentials in first, then {instructions}",
+            )
+        workspace = TRACK_CREDENTIALS.identity(
+            own_track,
+            _one_attempt(settings),
+            which=f"current ({peers.own.name})",
+            instructions=instructions,
+            rejected_hint=(
+                f"workspace {peers.own.name}'s current Track credentials must work to check the App "
+                "API key against its workspace"
+            ),
+        )
+        listed = self.listing(pending, settings, which="pending", instructions=instructions)
+        if str(workspace.environment_id) not in listed:
+            raise RotationError(
+                "testSecret",
+                f"the App API key pending for workspace {peers.own.name} (secret {secret_name}) does "
+                f"not list {peers.own.name}'s Customer.io workspace (the environment_id of its Track "
+                "credentials): it is a key of another account; create the key in "
+                f"{peers.own.name}'s workspace; {instructions}",
+            )
+        return f"it lists workspace {peers.own.name}'s Customer.io workspace"
+
+    def listing(
+        self, key: AppApiKey, settings: RotationSettings, *, which: str, instructions: str
+    ) -> frozenset[str]:
+        """The workspace ids of ``key``'s account: remembered, else ``GET /v1/workspaces``."""
+        known = _recall(_fingerprint(key, settings.app_url))
+        if isinstance(known, frozenset):
+            return known
+        return self._workspaces(key, settings, which=which, instructions=instructions)
+
     @staticmethod
     def _workspaces(
         key: AppApiKey, settings: RotationSettings, *, which: str, instructions: str
@@ -331,7 +542,8 @@ class AppApiKeyKind(SecretKind[AppApiKey]):
                 transport=settings.transport,
                 sleep=settings.sleep,
             ) as app:
-                return app.check()
+                answer: frozenset[str] = _remember(_fingerprint(key, settings.app_url), app.check())
+                return answer
         except AuthenticationError as exc:
             hint = (
                 f"check the staged key and its region; {instructions}"

@@ -21,7 +21,7 @@ StepOutcome = Literal["completed", "unchanged", "already_current"]
 class StepResult:
     """What a step did: ``completed``, ``unchanged`` (a retry found it done) or
     ``already_current`` (the token's version is already AWSCURRENT). ``message`` is for the
-    operator's log: it never holds a secret value."""
+    operator's log: it never holds a secret value; ``workspace`` is a configured name."""
 
     step: Step
     kind: KindName
@@ -29,3 +29,5 @@ class StepResult:
     version_id: str
     outcome: StepOutcome
     message: str
+    workspace: str = "default"
+    """The workspace (``cio_security.workspaces``) the rotated secret belongs to."""

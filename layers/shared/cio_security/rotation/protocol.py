@@ -26,8 +26,11 @@ good (nothing or the wrong thing staged, a refused test) also removes AWSPENDING
 version, because Secrets Manager refuses every later rotation while it is left there
 (``failures``).
 
-Which kind a secret is, is configuration (``TRACK_CREDENTIALS_SECRET_ID``,
-``SIGNING_KEY_SECRET_ID``, names or ARNs): a secret that is neither is refused.
+Which workspace and kind a secret is, is configuration (``cio_security.workspaces``: the first
+workspace's ``TRACK_CREDENTIALS_SECRET_ID``, ``SIGNING_KEY_SECRET_ID``, ``APP_API_KEY_SECRET_ID``,
+names or ARNs; the others' ``{prefix}workspaces/{name}/{kind}``): any other secret is refused.
+testSecret also keeps workspaces apart (``isolation``): a value of one workspace is never
+promoted into another's secret.
 
 >>> settings = RotationSettings.from_env()                                          # doctest: +SKIP
 >>> rotate(client, secret_id=arn, token=token, step="createSecret", settings=settings)  # doctest: +SKIP
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cio_security.errors import RotationError, SecretFormatError
 from cio_security.rotation.failures import RetryableRotationError
+from cio_security.rotation.isolation import check_distinct, workspace_peers
 from cio_security.rotation.kinds import canonical_json
 from cio_security.rotation.outcome import STEPS, Step, StepOutcome, StepResult
 from cio_security.rotation.staging import is_nothing_staged
@@ -231,6 +235,11 @@ def test_secret(
       first check applies.
     - Signing key: the model's length and character checks, and not the current key.
 
+    Then workspace isolation (``isolation``): the pending value is no other workspace's value of
+    the same kind (AWSCURRENT, AWSPENDING, AWSPREVIOUS), and the kind's ``verify_isolation``
+    (Track credentials: not another workspace's region and ``environment_id``, first rotation
+    included; App API key: its account lists its own workspace).
+
     A pending version without a value, or holding the current value, is Secrets Manager's
     configuration test (createSecret never leaves either): it passes without promoting anything.
     The current value is compared with the pending one as it is stored, before either is
@@ -269,8 +278,11 @@ def test_secret(
     current = parse_current(target, raw_current)
     if current is not None and kind.same_value(pending, current):
         return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
+    peers = workspace_peers(client, target, settings)
+    check_distinct(target, pending, peers)  # Secrets Manager reads only: before any Customer.io call
     message = kind.verify_pending(pending, current, secret_name=target.name, settings=settings)
-    return _result(step, target, token, "completed", message)
+    note = kind.verify_isolation(pending, peers, secret_name=target.name, settings=settings)
+    return _result(step, target, token, "completed", f"{message}; {note}" if note else message)
 
 
 test_secret.__test__ = False  # type: ignore[attr-defined]  # a protocol step, not a pytest test
@@ -358,6 +370,12 @@ def _result(step: Step, target: RotationTarget, token: str, outcome: StepOutcome
     # DEBUG: the rotation function logs the result itself (one line per step, Powertools Logger).
     logger.debug(
         message,
-        extra={"step": step, "kind": target.kind, "secret_name": target.name, "version_id": token},
+        extra={
+            "step": step,
+            "kind": target.kind,
+            "secret_name": target.name,
+            "version_id": token,
+            "workspace": target.workspace,
+        },
     )
-    return StepResult(step, target.kind, target.name, token, outcome, message)
+    return StepResult(step, target.kind, target.name, token, outcome, message, target.workspace)

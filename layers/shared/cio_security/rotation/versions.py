@@ -22,11 +22,14 @@ from cio_security.errors import RotationError, SecretFormatError
 from cio_security.rotation.failures import RetryableRotationError, aws_error_code, is_transient
 from cio_security.rotation.kinds import KindName, SecretKind, secret_kind
 from cio_security.rotation.staging import NOTHING_STAGED, staging_secret_name
+from cio_security.workspaces import DEFAULT_WORKSPACE, SECRET_KINDS, secret_name
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from cio_security.rotation.settings import RotationSettings
+    from cio_security.workspaces import SecretKind as WorkspaceSecretKind
+    from cio_security.workspaces import Workspaces
 
 __all__ = [
     "AWSCURRENT",
@@ -35,6 +38,7 @@ __all__ = [
     "RotationTarget",
     "abandon",
     "describe_target",
+    "kind_name",
     "move_stage",
     "parse_current",
     "parse_pending",
@@ -52,17 +56,34 @@ AWSPENDING: Final = "AWSPENDING"
 AWSPREVIOUS: Final = "AWSPREVIOUS"
 _NOT_FOUND: Final = frozenset({"ResourceNotFoundException"})
 _ACCESS: Final = frozenset({"AccessDeniedException", "DecryptionFailure", "EncryptionFailure"})
+_KIND_NAMES: Final[Mapping[WorkspaceSecretKind, KindName]] = {
+    "track-credentials": "track",
+    "webhook-signing-key": "signing_key",
+    "app-api-key": "app_api_key",
+}
+
+
+def kind_name(kind: WorkspaceSecretKind) -> KindName:
+    """The rotation's name of a workspace secret kind (``track-credentials`` -> ``track``)."""
+    return _KIND_NAMES[kind]
+
+
+def workspace_kind(kind: KindName) -> WorkspaceSecretKind:
+    """The workspace secret kind of a rotation kind (``track`` -> ``track-credentials``)."""
+    return next(k for k, name in _KIND_NAMES.items() if name == kind)
 
 
 @dataclass(frozen=True)
 class RotationTarget:
-    """A secret this function rotates, as ``describe_secret`` reported it."""
+    """A secret this function rotates, as ``describe_secret`` reported it, and the workspace
+    (``cio_security.workspaces``) it belongs to."""
 
     arn: str
     name: str
     kind: KindName
     rotation_enabled: bool
     versions: Mapping[str, tuple[str, ...]]
+    workspace: str = DEFAULT_WORKSPACE
 
     @property
     def secret_kind(self) -> SecretKind[Any]:
@@ -95,41 +116,61 @@ def _failed(step: str, what: str, exc: ClientError | BotoCoreError) -> RotationE
 def describe_target(
     client: SecretsManagerClient, secret_id: str, settings: RotationSettings, *, step: str = "describe"
 ) -> RotationTarget:
-    """Describe ``secret_id`` and decide its kind from the configured secret ids.
+    """Describe ``secret_id`` and find which workspace's secret, of which kind, it is.
 
-    Secrets Manager passes the secret's ARN; the configuration may hold an ARN or a name, so both
-    are compared (and a configured id that is neither string is resolved through
-    describe_secret). Raises RotationError when the secret does not exist or is not one of the
-    two configured secrets.
+    Secrets Manager passes the secret's ARN; the configuration may hold an ARN or a name, so the
+    secret's name is compared (``Workspaces.owner_of``), and a configured id that is neither
+    (a partial ARN) is resolved through describe_secret. Raises RotationError when the secret does
+    not exist, is no configured workspace's secret, or is configured twice.
     """
     try:
         meta = client.describe_secret(SecretId=secret_id)
     except (ClientError, BotoCoreError) as exc:
         raise _failed(step, f"describing secret {secret_id}", exc) from exc
     arn, name = meta["ARN"], meta["Name"]
-    configured = settings.configured_secrets()
-    kinds = [kind for kind, sid in configured if sid in (arn, name)]
-    if not kinds:
-        for kind, sid in configured:
-            try:
-                if client.describe_secret(SecretId=sid)["ARN"] == arn:
-                    kinds.append(kind)
-            except (ClientError, BotoCoreError):
-                continue
-    if len(kinds) != 1:
+    workspaces = settings.workspace_set()
+    owners = _owners(workspaces, arn, name)
+    if not owners:
+        for workspace in workspaces:
+            for kind in SECRET_KINDS:
+                configured = workspace.secret_id(kind)
+                if configured is None or configured in (arn, name) or not configured.startswith("arn:"):
+                    continue
+                try:
+                    if client.describe_secret(SecretId=configured)["ARN"] == arn:
+                        owners.append((workspace.name, kind_name(kind)))
+                except (ClientError, BotoCoreError):
+                    continue
+    if len(owners) != 1:
         raise RotationError(
             step,
-            f"secret {name} is {'configured twice' if kinds else 'not one this function rotates'}: "
-            f"it rotates only {config.TRACK_CREDENTIALS_SECRET_ID} and {config.SIGNING_KEY_SECRET_ID}",
+            f"secret {name} is {'configured twice' if owners else 'not one this function rotates'}: "
+            f"it rotates only the configured workspaces' secrets ({config.TRACK_CREDENTIALS_SECRET_ID}, "
+            f"{config.SIGNING_KEY_SECRET_ID}, {config.APP_API_KEY_SECRET_ID} for the first workspace, "
+            "{prefix}workspaces/{name}/{kind} for the others)",
         )
+    owner, rotated_kind = owners[0]
     versions = {vid: tuple(stages) for vid, stages in meta.get("VersionIdsToStages", {}).items()}
     return RotationTarget(
         arn=arn,
         name=name,
-        kind=kinds[0],
+        kind=rotated_kind,
         rotation_enabled=bool(meta.get("RotationEnabled")),
         versions=versions,
+        workspace=owner,
     )
+
+
+def _owners(workspaces: Workspaces, arn: str, name: str) -> list[tuple[str, KindName]]:
+    """Every (workspace, kind) whose configured secret id is this secret, by ARN or name (more
+    than one is a configuration error the caller reports)."""
+    owners: list[tuple[str, KindName]] = []
+    for workspace in workspaces:
+        for kind in SECRET_KINDS:
+            configured = workspace.secret_id(kind)
+            if configured is not None and (configured == arn or secret_name(configured) == name):
+                owners.append((workspace.name, kind_name(kind)))
+    return owners
 
 
 # -- reads ------------------------------------------------------------------------------------------

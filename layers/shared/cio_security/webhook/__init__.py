@@ -29,12 +29,14 @@ _EXPORTS: dict[str, str] = {
     "Quarantine": "quarantine",
     "QuarantineLookupError": "quarantine",
     "SigningKeyRing": "signature",
+    "SigningKeysUnavailableError": "signature",
     "SourceAddressPolicy": "sources",
     "WebhookEvent": "event",
     "WebhookProcessor": "processor",
     "WebhookRequest": "processor",
     "WebhookSettings": "settings",
     "WebhookTimeBudget": "budget",
+    "WorkspaceKeyRing": "signature",
     "check_headers": "signature",
     "claim_check_entry": "publish",
     "compute_signature": "signature",
@@ -42,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "entry_size": "publish",
     "event_bridge_entry": "publish",
     "header": "signature",
+    "key_ring_for": "keys",
     "matching_key_index": "signature",
     "parse_webhook_event": "event",
     "publish_entry": "publish",
@@ -62,12 +65,14 @@ __all__ = [
     "Quarantine",
     "QuarantineLookupError",
     "SigningKeyRing",
+    "SigningKeysUnavailableError",
     "SourceAddressPolicy",
     "WebhookEvent",
     "WebhookProcessor",
     "WebhookRequest",
     "WebhookSettings",
     "WebhookTimeBudget",
+    "WorkspaceKeyRing",
     "check_headers",
     "claim_check_entry",
     "compute_signature",
@@ -75,6 +80,7 @@ __all__ = [
     "entry_size",
     "event_bridge_entry",
     "header",
+    "key_ring_for",
     "matching_key_index",
     "parse_webhook_event",
     "publish_entry",
@@ -89,6 +95,7 @@ if TYPE_CHECKING:
     from cio_security.webhook.claims import ClaimCheck, ClaimPointer
     from cio_security.webhook.dedupe import IdempotencyDeduplicator, dynamodb_deduplicator
     from cio_security.webhook.event import WebhookEvent, parse_webhook_event
+    from cio_security.webhook.keys import key_ring_for
     from cio_security.webhook.outcome import Outcome
     from cio_security.webhook.processor import WebhookProcessor, WebhookRequest
     from cio_security.webhook.publish import (
@@ -103,6 +110,8 @@ if TYPE_CHECKING:
     from cio_security.webhook.settings import DEFAULT_DEDUPE_SECONDS, WebhookSettings
     from cio_security.webhook.signature import (
         SigningKeyRing,
+        SigningKeysUnavailableError,
+        WorkspaceKeyRing,
         check_headers,
         compute_signature,
         header,

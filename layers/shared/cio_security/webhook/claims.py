@@ -8,8 +8,11 @@ S3 and publish a reference
 
 The object is the sanitized ``detail`` exactly as it would have been published (UTF-8 JSON); the
 pointer is ``{"bucket", "key", "size", "sha256"}`` (size in bytes, SHA-256 of the object as hex),
-so a consumer can check what it fetched. The key is ``claims/<keyed hash of the event id>.json``:
-no personal data in it, and a retried delivery of the same event overwrites the same object.
+so a consumer can check what it fetched, and ``workspace``, the Customer.io workspace whose key
+signed the event (also the object's ``workspace`` metadata). The key is
+``claims/<keyed hash of the event id>.json`` (for a workspace other than the primary, of the
+workspace and the event id: event ids are unique per workspace only): no personal data in it, and
+a retried delivery of the same event overwrites the same object.
 """
 
 from __future__ import annotations
@@ -36,9 +39,18 @@ class ClaimPointer:
     key: str
     size: int
     sha256: str
+    workspace: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"bucket": self.bucket, "key": self.key, "size": self.size, "sha256": self.sha256}
+        pointer: dict[str, object] = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+        if self.workspace is not None:
+            pointer["workspace"] = self.workspace
+        return pointer
 
 
 class ClaimCheck:
@@ -48,17 +60,30 @@ class ClaimCheck:
         self.store = store
         self._pepper = pepper
 
-    def key_for(self, event_id: str) -> str:
-        digest = hmac.new(self._pepper(), _TAG + event_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    def key_for(self, event_id: str, namespace: str | None = None) -> str:
+        """The object's key: the keyed hash of ``event_id``, or of ``namespace`` (a workspace
+        other than the primary) and ``event_id``."""
+        named = event_id.encode("utf-8") if namespace is None else f"{namespace}\x00{event_id}".encode()
+        digest = hmac.new(self._pepper(), _TAG + named, hashlib.sha256).hexdigest()
         return f"{PREFIX}{digest}.json"
 
-    def put(self, event_id: str, detail_json: bytes) -> ClaimPointer:
-        """Store the serialized detail; ObjectStoreError when the store fails."""
-        key = self.key_for(event_id)
-        self.store.put(key, detail_json, metadata={}, content_type="application/json")
+    def put(
+        self,
+        event_id: str,
+        detail_json: bytes,
+        *,
+        workspace: str | None = None,
+        namespace: str | None = None,
+    ) -> ClaimPointer:
+        """Store the serialized detail of ``workspace``'s event under ``key_for(event_id,
+        namespace)``; ObjectStoreError when the store fails."""
+        key = self.key_for(event_id, namespace)
+        metadata = {} if workspace is None else {"workspace": workspace}
+        self.store.put(key, detail_json, metadata=metadata, content_type="application/json")
         return ClaimPointer(
             bucket=self.store.bucket,
             key=key,
             size=len(detail_json),
             sha256=hashlib.sha256(detail_json).hexdigest(),
+            workspace=workspace,
         )

@@ -4,7 +4,14 @@ records.
 
 ``deduplicator(event_id, work)`` runs ``work()`` once per event id within the dedupe window and
 returns ``(result, duplicate)``: a later call with the same id gets the stored result and
-``duplicate=True`` without running ``work``. A concurrent call for an id still in progress raises
+``duplicate=True`` without running ``work``.
+
+Customer.io's event ids are unique within a workspace, not across workspaces (its documentation
+says nothing either way, so the safe reading), so a stack of several workspaces namespaces the key
+by workspace: ``deduplicator(event_id, work, workspace="prod-eu")`` hashes ``["prod-eu",
+event_id]``, which no bare event id can collide with. The primary workspace passes none and
+keeps the key a single-workspace stack always had (``customerio-webhook#<hash of the event id>``),
+so upgrading never re-publishes an event already seen. A concurrent call for an id still in progress raises
 Powertools' ``IdempotencyAlreadyInProgressError``; a failing ``work`` leaves no record behind, so a
 retry runs it again.
 
@@ -44,7 +51,9 @@ Work = Callable[[], dict[str, Any]]
 class Deduplicator(Protocol):
     """Runs ``work`` once per event id; returns its result and whether this call was a duplicate."""
 
-    def __call__(self, event_id: str, work: Work) -> tuple[dict[str, Any], bool]: ...
+    def __call__(
+        self, event_id: str, work: Work, *, workspace: str | None = None
+    ) -> tuple[dict[str, Any], bool]: ...
 
 
 def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
@@ -52,7 +61,7 @@ def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "duplicate": True}
 
 
-def _run(*, key: dict[str, str], work: Work) -> dict[str, Any]:
+def _run(*, key: dict[str, Any], work: Work) -> dict[str, Any]:
     """What Powertools makes idempotent: ``key`` is hashed (never the event), ``work`` runs."""
     return work()
 
@@ -78,8 +87,12 @@ class IdempotencyDeduplicator:
         """An in-progress record then expires with the invocation (Powertools' in-progress expiry)."""
         self.config.register_lambda_context(context)
 
-    def __call__(self, event_id: str, work: Work) -> tuple[dict[str, Any], bool]:
-        result: dict[str, Any] = dict(self._run(key={"event_id": event_id}, work=work))
+    def __call__(
+        self, event_id: str, work: Work, *, workspace: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Run ``work`` once per ``event_id`` of ``workspace`` (None: the primary's key format)."""
+        key: Any = event_id if workspace is None else [workspace, event_id]
+        result: dict[str, Any] = dict(self._run(key={"event_id": key}, work=work))
         duplicate = bool(result.pop("duplicate", False))
         return result, duplicate
 

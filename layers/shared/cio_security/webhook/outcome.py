@@ -46,6 +46,8 @@ class Outcome:
     kept_id: str | None = None
     claim_checked: bool = False
     publish_ms: float | None = None
+    workspace: str | None = None
+    """The workspace whose key verified the delivery (None: not verified)."""
 
     @property
     def status(self) -> int:

@@ -5,11 +5,14 @@ body. The rule it enforces: **a request Customer.io really signed never gets a 4
 1. Source address (optional): outside ``WEBHOOK_ALLOWED_SOURCE_CIDRS`` -> ``refused`` (403),
    before any other work.
 2. Signature and timestamp: missing, malformed, wrong, or outside the tolerance -> ``rejected``
-   (401). From here on the request is Customer.io's.
+   (401). From here on the request is Customer.io's, and of the workspace whose key verified it
+   (``detail.workspace``; the key ring's order decides, see ``signature.WorkspaceKeyRing``).
 3. Prepare: size bound, event model, sanitizer, JSON for EventBridge. A body that cannot become an
    event (``KeepReason``) is kept and answered 200 (``kept``).
-4. Deduplicate on ``event_id`` and publish: a duplicate -> ``duplicate``; too large for one entry ->
-   claim check, then publish the reference; EventBridge refusing the entry itself -> ``kept``.
+4. Deduplicate on ``event_id`` (within the workspace: the primary's keys as a single-workspace
+   stack always had them, the others' namespaced) and publish: a duplicate -> ``duplicate``; too
+   large for one entry -> claim check, then publish the reference; EventBridge refusing the entry
+   itself -> ``kept``.
 5. Our own failures (a secret, DynamoDB, S3, EventBridge, configuration, the same event in progress
    elsewhere) -> ``unavailable`` (503): Customer.io retries them with its plain backoff. Anything
    unexpected after verification (a bug) keeps the body as ``unexpected_error`` rather than holding
@@ -54,7 +57,7 @@ from cio_security.webhook.publish import (
 )
 from cio_security.webhook.quarantine import KeepReason, KeptBody, Quarantine, event_id_of, id_shaped
 from cio_security.webhook.signature import (
-    SigningKeyRing,
+    KeyRing,
     check_headers,
     read_body,
     signature_headers,
@@ -113,6 +116,7 @@ class _Signed:
 class _Prepared:
     event: WebhookEvent
     detail_json: str
+    workspace: str
 
 
 class _Unpublishable(Exception):  # noqa: N818 - an internal signal, not an error for callers
@@ -147,7 +151,7 @@ class WebhookProcessor:
         self,
         *,
         settings: WebhookSettings,
-        key_ring: SigningKeyRing,
+        key_ring: KeyRing,
         pepper: Callable[[], bytes],
         events: Any,
         quarantine: Quarantine,
@@ -185,7 +189,8 @@ class WebhookProcessor:
                 now=self._clock() if self._clock is not None else None,
             )
             body = read_body(request.body, is_base64=request.is_base64)
-            if not self.key_ring.matches(timestamp, digest, body):
+            workspace = self.key_ring.match(timestamp, digest, body)
+            if workspace is None:
                 raise SignatureError("mismatch")
         except SignatureError as exc:
             return Outcome("rejected", reason=exc.reason)
@@ -198,30 +203,37 @@ class WebhookProcessor:
             )
             return Outcome("unavailable", reason="verification", detail=type(exc).__name__)
         signed = _Signed(timestamp=timestamp, signature=digest.hex())
-        return self._verified(body, signed)
+        return self._verified(body, signed, workspace)
 
     def replay(self, kept: KeptBody) -> Outcome:
         """Run a kept body through the current code and key ring (the operator's ``replay``).
 
         The body must be authentic: its stored signature verifies with the current key ring
         (freshness is not checked: it was when the body arrived), or, once the key has rotated
-        out, its id is the stack's keyed hash of its bytes. A body that still cannot be published
-        comes back ``kept`` (not stored again) with its reason.
+        out, its id is the stack's keyed hash of its bytes. Its workspace is the one whose key
+        verifies it now, else the one recorded when it was kept (else the primary: kept before
+        workspaces were recorded). A body that still cannot be published comes back ``kept``
+        (not stored again) with its reason.
         """
         if kept.body is None:
             raise ValueError("replay needs the kept body itself (Quarantine.get)")
-        if not (self._signature_verifies(kept) or self.quarantine.authentic(kept)):
-            return Outcome("rejected", reason="not_authentic")
-        return self._verified(kept.body, _Signed(kept.timestamp, kept.signature), replay=True)
+        workspace = self._signature_workspace(kept)
+        if workspace is None:
+            if not self.quarantine.authentic(kept):
+                return Outcome("rejected", reason="not_authentic")
+            workspace = kept.workspace or self.settings.primary_workspace
+        return self._verified(kept.body, _Signed(kept.timestamp, kept.signature), workspace, replay=True)
 
     # -- after verification ------------------------------------------------------------------------
 
-    def _verified(self, body: bytes, signed: _Signed, *, replay: bool = False) -> Outcome:
+    def _verified(self, body: bytes, signed: _Signed, workspace: str, *, replay: bool = False) -> Outcome:
         try:
-            prepared = self._prepare(body)
+            prepared = self._prepare(body, workspace)
             return self._publish_once(prepared)
         except _Unpublishable as bad:
-            return self._keep(body, bad.reason, bad.detail, bad.event_id, signed, replay=replay)
+            return self._keep(
+                body, bad.reason, bad.detail, bad.event_id, signed, workspace=workspace, replay=replay
+            )
         except TRANSIENT_ERRORS as exc:
             return Outcome("unavailable", reason=_cause(exc), detail=str(exc)[:200])
         except Exception as exc:  # noqa: BLE001 - a bug must not hold up Customer.io's stream
@@ -230,10 +242,16 @@ class WebhookProcessor:
                 extra={"error": type(exc).__name__, "stack": _stack(exc)},
             )
             return self._keep(
-                body, "unexpected_error", type(exc).__name__, event_id_of(body), signed, replay=replay
+                body,
+                "unexpected_error",
+                type(exc).__name__,
+                event_id_of(body),
+                signed,
+                workspace=workspace,
+                replay=replay,
             )
 
-    def _prepare(self, body: bytes) -> _Prepared:
+    def _prepare(self, body: bytes, workspace: str) -> _Prepared:
         """Size, model, sanitizer, JSON: everything that can reject the body before DynamoDB."""
         if len(body) > self.settings.max_body_bytes:
             raise _Unpublishable(
@@ -251,23 +269,31 @@ class WebhookProcessor:
             raise _Unpublishable("sanitizer_limit", str(exc), event_id_of(body)) from None
         report = {"dropped": list(result.report.dropped), "hashed": list(result.report.hashed)}
         try:
-            detail_json = serialize_detail(event_detail(event, result.data, report))
+            detail_json = serialize_detail(event_detail(event, result.data, report, workspace=workspace))
         except InvalidEventError as exc:
             raise _Unpublishable("non_finite_number", str(exc), event_id_of(body)) from None
-        return _Prepared(event, detail_json)
+        return _Prepared(event, detail_json, workspace)
+
+    def _namespace(self, workspace: str) -> str | None:
+        """The dedupe and claim-check namespace of ``workspace``: none for the primary (the keys
+        a single-workspace stack always had), the workspace's name for the others."""
+        return None if workspace == self.settings.primary_workspace else workspace
 
     def _publish_once(self, prepared: _Prepared) -> Outcome:
-        event = prepared.event
+        event, workspace = prepared.event, prepared.workspace
         started = time.perf_counter()
-        result, duplicate = self._deduplicate(event.event_id, lambda: self._publish(prepared))
+        result, duplicate = self._deduplicate(
+            event.event_id, lambda: self._publish(prepared), workspace=self._namespace(workspace)
+        )
         if duplicate:
-            return Outcome("duplicate", log_id=event.log_id, metric=event.metric)
+            return Outcome("duplicate", log_id=event.log_id, metric=event.metric, workspace=workspace)
         return Outcome(
             "published",
             log_id=event.log_id,
             metric=event.metric,
             claim_checked=bool(result.get("claim_checked")),
             publish_ms=(time.perf_counter() - started) * 1000,
+            workspace=workspace,
         )
 
     def _publish(self, prepared: _Prepared) -> dict[str, Any]:
@@ -277,7 +303,12 @@ class WebhookProcessor:
             entry = event_bridge_entry(event, {}, bus_name=bus, detail_json=prepared.detail_json)
             claim_checked = False
         except PayloadLimitError:
-            pointer = self.claims.put(event.event_id, prepared.detail_json.encode("utf-8"))
+            pointer = self.claims.put(
+                event.event_id,
+                prepared.detail_json.encode("utf-8"),
+                workspace=prepared.workspace,
+                namespace=self._namespace(prepared.workspace),
+            )
             entry = claim_check_entry(event, pointer, bus_name=bus)
             claim_checked = True
         try:
@@ -294,10 +325,11 @@ class WebhookProcessor:
         event_id: str | None,
         signed: _Signed,
         *,
+        workspace: str,
         replay: bool,
     ) -> Outcome:
         if replay:
-            return Outcome("kept", reason=reason, detail=detail, log_id=event_id)
+            return Outcome("kept", reason=reason, detail=detail, log_id=event_id, workspace=workspace)
         try:
             kept_id = self.quarantine.keep(
                 body,
@@ -306,25 +338,28 @@ class WebhookProcessor:
                 event_id=event_id,
                 timestamp=signed.timestamp,
                 signature=signed.signature,
+                workspace=workspace,
             )
         except TRANSIENT_ERRORS as exc:
             return Outcome("unavailable", reason=_cause(exc), detail=f"keeping a {reason} body: {exc}"[:200])
-        return Outcome("kept", reason=reason, detail=detail, log_id=event_id, kept_id=kept_id)
+        return Outcome(
+            "kept", reason=reason, detail=detail, log_id=event_id, kept_id=kept_id, workspace=workspace
+        )
 
-    def _signature_verifies(self, kept: KeptBody) -> bool:
-        """Whether the kept body's stored signature verifies with the current key ring (False when
-        the ring cannot be read: the integrity tag then decides)."""
+    def _signature_workspace(self, kept: KeptBody) -> str | None:
+        """The workspace whose current keys verify the kept body's stored signature (None when
+        none does or the ring cannot be read: the integrity tag then decides)."""
         if not kept.timestamp or not kept.signature or kept.body is None:
-            return False
+            return None
         try:
             timestamp, digest = signature_headers(
                 {"x-cio-timestamp": kept.timestamp, "x-cio-signature": kept.signature}
             )
-            return self.key_ring.matches(timestamp, digest, kept.body)
+            return self.key_ring.match(timestamp, digest, kept.body)
         except SignatureError:
-            return False
+            return None
         except TRANSIENT_ERRORS:
-            return False
+            return None
 
 
 def _log_safe(event: WebhookEvent) -> str | None:

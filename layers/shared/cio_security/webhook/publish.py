@@ -1,10 +1,12 @@
 """Publishing a verified, sanitized webhook event to EventBridge.
 
 An event is published with ``source`` ``customerio`` and ``detail-type`` its ``metric``; its
-``detail`` holds ``event_id``, ``object_type``, ``metric``, ``timestamp``, the sanitized ``data``
-and the ``sanitizer`` report. An event whose entry would reach PutEvents' size limit is published
-as a reference instead: the same envelope with ``claim_check`` (``bucket``, ``key``, ``size``,
-``sha256``) in place of ``data`` and ``sanitizer`` (see ``claims``).
+``detail`` holds ``event_id``, ``object_type``, ``metric``, ``timestamp``, ``workspace`` (the
+Customer.io workspace whose signing key verified the delivery: ``cio_security.workspaces``), the
+sanitized ``data`` and the ``sanitizer`` report. An event whose entry would reach PutEvents' size
+limit is published as a reference instead: the same envelope with ``claim_check`` (``bucket``,
+``key``, ``size``, ``sha256``, ``workspace``) in place of ``data`` and ``sanitizer`` (see
+``claims``).
 """
 
 from __future__ import annotations
@@ -48,16 +50,23 @@ REFUSED_ENTRY_CODES: Final = frozenset({"InvalidArgument", "MalformedDetail"})
 
 
 def event_detail(
-    event: WebhookEvent, data: Mapping[str, Any], report: Mapping[str, Any] | None
+    event: WebhookEvent,
+    data: Mapping[str, Any],
+    report: Mapping[str, Any] | None,
+    *,
+    workspace: str | None = None,
 ) -> dict[str, Any]:
-    """The ``detail`` of a published event: the five event fields and the sanitizer report."""
+    """The ``detail`` of a published event: the five event fields, the workspace (when given)
+    and the sanitizer report."""
     detail: dict[str, Any] = {
         "event_id": event.event_id,
         "object_type": event.object_type,
         "metric": event.metric,
         "timestamp": event.timestamp,
-        "data": data,
     }
+    if workspace is not None:
+        detail["workspace"] = workspace
+    detail["data"] = data
     if report is not None:
         detail["sanitizer"] = report
     return detail
@@ -115,14 +124,17 @@ def event_bridge_entry(
 
 def claim_check_entry(event: WebhookEvent, pointer: ClaimPointer, *, bus_name: str) -> dict[str, Any]:
     """The entry of a claim-checked event: the envelope with ``claim_check`` instead of ``data``
-    (at most a few hundred bytes: the event's id, type and metric are bounded by its model)."""
-    detail = {
+    (at most a few hundred bytes: the event's id, type and metric are bounded by its model), and
+    the pointer's ``workspace`` as ``detail.workspace``."""
+    detail: dict[str, Any] = {
         "event_id": event.event_id,
         "object_type": event.object_type,
         "metric": event.metric,
         "timestamp": event.timestamp,
-        "claim_check": pointer.as_dict(),
     }
+    if pointer.workspace is not None:
+        detail["workspace"] = pointer.workspace
+    detail["claim_check"] = pointer.as_dict()
     return _entry(event, serialize_detail(detail), bus_name)
 
 

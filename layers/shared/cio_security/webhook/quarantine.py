@@ -11,8 +11,8 @@ the body (HMAC-SHA256 with the pepper), so:
   object whose id matches its bytes, so a replay never publishes a body someone slipped in.
 
 The object's metadata holds the reason, a safe detail (field names, an error type, a size: never
-a value), the event id when it has an id's shape (a ULID or UUID), and the signature headers the
-delivery came with (neither is personal data).
+a value), the event id when it has an id's shape (a ULID or UUID), the signature headers the
+delivery came with and the workspace whose key verified it (none is personal data).
 
 >>> kept = Quarantine(store, pepper=lambda: pepper)                                  # doctest: +SKIP
 >>> body_id = kept.keep(b"not json", reason="not_json", detail="line 1 column 1")   # doctest: +SKIP
@@ -34,6 +34,7 @@ from typing import Final, Literal
 from cio_security.errors import CioSecurityError
 from cio_security.sanitizer.loggable import personal_data_shape
 from cio_security.webhook.storage.base import ObjectInfo, ObjectStore
+from cio_security.workspaces import WORKSPACE_NAME_PATTERN
 
 __all__ = [
     "PREFIX",
@@ -71,6 +72,7 @@ _ULID = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}").fullmatch
 _UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}").fullmatch
 _HEX_ID = re.compile(r"[0-9a-f]{8,64}").fullmatch
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+_WORKSPACE = re.compile(WORKSPACE_NAME_PATTERN).fullmatch
 DETAIL_MAX = 300
 
 
@@ -116,6 +118,7 @@ class KeptBody:
     timestamp: str | None = None  # X-CIO-Timestamp of the delivery
     signature: str | None = None  # X-CIO-Signature of the delivery
     body: bytes | None = field(default=None, repr=False)
+    workspace: str | None = None  # the workspace whose key verified the delivery
 
     @property
     def key(self) -> str:
@@ -130,6 +133,7 @@ class KeptBody:
             "detail": self.detail,
             "event_id": self.event_id,
             "size": self.size,
+            "workspace": self.workspace,
         }
 
 
@@ -145,6 +149,7 @@ def _kept(info: ObjectInfo, body: bytes | None = None) -> KeptBody:
         timestamp=meta.get("cio-timestamp") or None,
         signature=meta.get("cio-signature") or None,
         body=body,
+        workspace=meta.get("workspace") or None,
     )
 
 
@@ -173,9 +178,11 @@ class Quarantine:
         event_id: str | None = None,
         timestamp: str | None = None,
         signature: str | None = None,
+        workspace: str | None = None,
     ) -> str:
-        """Store ``body`` with its reason; returns its id. ObjectStoreError when the store fails
-        (the webhook then answers 503 and Customer.io retries)."""
+        """Store ``body`` with its reason (and the ``workspace`` whose key verified it); returns
+        its id. ObjectStoreError when the store fails (the webhook then answers 503 and
+        Customer.io retries)."""
         body_id = self.body_id(body)
         metadata = {"reason": reason, "detail": _safe(detail)}
         if id_shaped(event_id):
@@ -184,6 +191,8 @@ class Quarantine:
             metadata["cio-timestamp"] = timestamp[:12]
         if signature and re.fullmatch(r"[0-9a-fA-F]{64}", signature):
             metadata["cio-signature"] = signature.lower()
+        if workspace and _WORKSPACE(workspace):
+            metadata["workspace"] = workspace
         self.store.put(PREFIX + body_id, body, metadata=metadata, content_type="application/octet-stream")
         return body_id
 

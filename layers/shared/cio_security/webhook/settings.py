@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from cio_security import config
 from cio_security.errors import ConfigurationError
+from cio_security.workspaces import DEFAULT_WORKSPACE, Workspace, Workspaces, workspaces_from_env
 
 __all__ = ["DEFAULT_DEDUPE_SECONDS", "WebhookSettings"]
 
@@ -20,6 +21,8 @@ class WebhookSettings:
     ahead of our clock. The past tolerance is never longer than ``dedupe_seconds``: every accepted
     timestamp is then either new or still remembered, so a replayed delivery is a duplicate.
     ``max_body_bytes`` bounds what is parsed; a verified body above it is kept, never refused.
+    ``workspaces`` are the Customer.io workspaces whose signed deliveries are accepted
+    (``cio_security.workspaces``; None: one, ``default``, with ``signing_key_secret_id``).
     """
 
     signing_key_secret_id: str
@@ -33,6 +36,22 @@ class WebhookSettings:
     dedupe_seconds: int = DEFAULT_DEDUPE_SECONDS
     key_refresh_seconds: int = config.DEFAULT_SIGNING_KEY_REFRESH_SECONDS
     allowed_source_cidrs: str = ""
+    workspaces: Workspaces | None = None
+
+    def workspace_set(self) -> Workspaces:
+        """``workspaces``, or one workspace (``default``) whose key is ``signing_key_secret_id``."""
+        if self.workspaces is not None:
+            return self.workspaces
+        only = Workspace(
+            name=DEFAULT_WORKSPACE, signing_key_secret_id=self.signing_key_secret_id, primary=True
+        )
+        return Workspaces((only,))
+
+    @property
+    def primary_workspace(self) -> str:
+        """The primary workspace's name: its events keep the idempotency keys and claim-check
+        names a single-workspace stack always had."""
+        return self.workspaces.primary.name if self.workspaces is not None else DEFAULT_WORKSPACE
 
     def __post_init__(self) -> None:
         if self.tolerance_seconds > self.dedupe_seconds:
@@ -69,4 +88,5 @@ class WebhookSettings:
                 config.SIGNING_KEY_REFRESH_SECONDS, config.DEFAULT_SIGNING_KEY_REFRESH_SECONDS
             ),
             allowed_source_cidrs=config.env_str(config.WEBHOOK_ALLOWED_SOURCE_CIDRS),
+            workspaces=workspaces_from_env(),
         )

@@ -9,6 +9,10 @@ is exactly what arrived: never re-serialised JSON.
 >>> ring = SigningKeyRing(lambda refresh: [key])
 >>> ring.verify(headers, b'{"event_id":"1"}', now=1_700_000_010)
 1700000000
+
+A stack serving several Customer.io workspaces has one ring per workspace in a
+``WorkspaceKeyRing``, which also says *whose* key verified a request (see its docstring for the
+order keys are tried in).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from cio_security.config import (
     DEFAULT_SIGNING_KEY_REFRESH_SECONDS,
     DEFAULT_WEBHOOK_FUTURE_SKEW_SECONDS,
     DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
 )
-from cio_security.errors import SignatureError
+from cio_security.errors import ConfigurationError, SecretError, SignatureError
+from cio_security.workspaces import DEFAULT_WORKSPACE
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +156,23 @@ def matching_key_index(keys: Sequence[bytes], timestamp: str, body: bytes, diges
 KeyLoader = Callable[[bool], Sequence[bytes]]
 
 
+class KeyRing(Protocol):
+    """What the processor verifies with: ``SigningKeyRing`` (one workspace) or
+    ``WorkspaceKeyRing`` (several)."""
+
+    def match(self, timestamp: str, digest: bytes, body: bytes) -> str | None:
+        """The workspace whose key signed ``body`` at ``timestamp``, or None."""
+        ...
+
+    def matches(self, timestamp: str, digest: bytes, body: bytes) -> bool:
+        """Whether one of the ring's keys signed ``body`` at ``timestamp``."""
+        ...
+
+    def clear(self) -> None:
+        """Forget the cached keys."""
+        ...
+
+
 class SigningKeyRing:
     """The signing keys a webhook may be signed with, in the order they are tried, cached.
 
@@ -157,6 +180,7 @@ class SigningKeyRing:
     grace window). On a signature mismatch the ring reloads once, at most every
     ``refresh_interval`` seconds (default 5), so a rotated key is picked up without a redeploy and
     a flood of forged requests costs at most one key load per interval and execution environment.
+    ``workspace`` is the Customer.io workspace the keys are of (``cio_security.workspaces``).
     """
 
     def __init__(
@@ -165,6 +189,7 @@ class SigningKeyRing:
         *,
         refresh_interval: float = DEFAULT_SIGNING_KEY_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        workspace: str = DEFAULT_WORKSPACE,
     ) -> None:
         self._load = load
         self._refresh_interval = refresh_interval
@@ -172,6 +197,7 @@ class SigningKeyRing:
         self._keys: Sequence[bytes] | None = None
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        self.workspace = workspace
 
     def _current(self, *, refresh: bool) -> Sequence[bytes]:
         with self._lock:
@@ -180,7 +206,22 @@ class SigningKeyRing:
                 self._loaded_at = self._clock()
             return self._keys
 
-    def _may_refresh(self) -> bool:
+    def keys(self, *, refresh: bool = False) -> Sequence[bytes]:
+        """The keys, loaded on first use (``refresh``: read again). Raises what the loader raises."""
+        return self._current(refresh=refresh)
+
+    @property
+    def refresh_interval(self) -> float:
+        """How long after a load a mismatch may read the keys again (seconds)."""
+        return self._refresh_interval
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the keys have been loaded (and not cleared since)."""
+        return self._keys is not None
+
+    def may_refresh(self) -> bool:
+        """Whether a mismatch may re-read the keys now (``refresh_interval`` since the last load)."""
         return self._clock() - self._loaded_at >= self._refresh_interval
 
     def verify(
@@ -198,15 +239,19 @@ class SigningKeyRing:
             raise SignatureError("mismatch")
         return int(timestamp)
 
-    def matches(self, timestamp: str, digest: bytes, body: bytes) -> bool:
-        """Whether one of the ring's keys signed ``body`` at ``timestamp`` (no freshness check:
-        the operator's replay of a kept body uses it). Reloads the keys once on a miss, at most
-        every ``refresh_interval`` seconds."""
+    def match(self, timestamp: str, digest: bytes, body: bytes) -> str | None:
+        """``workspace`` when one of the ring's keys signed ``body`` at ``timestamp`` (no freshness
+        check: the operator's replay of a kept body uses it), else None. Reloads the keys once on
+        a miss, at most every ``refresh_interval`` seconds."""
         index = matching_key_index(self._current(refresh=False), timestamp, body, digest)
-        if index is None and self._may_refresh():
+        if index is None and self.may_refresh():
             logger.info("signature mismatch: reloading signing keys")
             index = matching_key_index(self._current(refresh=True), timestamp, body, digest)
-        return index is not None
+        return None if index is None else self.workspace
+
+    def matches(self, timestamp: str, digest: bytes, body: bytes) -> bool:
+        """Whether one of the ring's keys signed ``body`` at ``timestamp`` (see ``match``)."""
+        return self.match(timestamp, digest, body) is not None
 
     def clear(self) -> None:
         """Forget the cached keys (the next verification reads them again): after a SnapStart
@@ -214,3 +259,110 @@ class SigningKeyRing:
         with self._lock:
             self._keys = None
             self._loaded_at = float("-inf")
+
+
+class SigningKeysUnavailableError(SecretError):
+    """No configured workspace's key matched, and the keys of at least one workspace could not
+    be read: that workspace may have signed the request, so it is answered 503 (Customer.io
+    retries), never 401. The message names the workspaces, never a key."""
+
+
+_UNREADABLE = (SecretError, ConfigurationError)
+
+
+class WorkspaceKeyRing:
+    """The signing keys of several Customer.io workspaces, one ``SigningKeyRing`` each, and which
+    workspace's key verified a request.
+
+    Order: the workspaces in configured order (the primary first); within a workspace its ring's
+    order (AWSCURRENT, AWSPENDING, AWSPREVIOUS inside the grace window), every key of that
+    workspace computed (as a single ring does); the first workspace with a matching key is the
+    request's workspace, and the workspaces after it are not tried. A delivery from the k-th
+    workspace thus costs the HMACs of the first k workspaces' keys (each over the body), so list
+    the busiest workspaces first after the primary. On a miss, every workspace whose keys may be
+    re-read (its own ``refresh_interval``) is re-read and tried again, in the same order: a key
+    rotated in one workspace is picked up without touching the others'.
+
+    A workspace whose keys cannot be read is skipped (logged) and retried at most every
+    ``refresh_interval``; when no other workspace's key matches, the request is answered 503
+    (``SigningKeysUnavailableError``): that workspace might have signed it. A workspace with no
+    usable key yet (the template's placeholder) matches nothing and holds nobody up.
+
+    Keys are unique across workspaces (the rotation refuses a key another workspace holds); if
+    two workspaces did share one, the first in this order would get its requests.
+    """
+
+    def __init__(
+        self, rings: Sequence[SigningKeyRing], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not rings:
+            raise ConfigurationError("a workspace key ring needs at least one workspace")
+        self.rings = tuple(rings)
+        self._clock = clock
+        self._failed_at: dict[str, float] = {}
+
+    @property
+    def workspaces(self) -> tuple[str, ...]:
+        """The workspaces, in the order their keys are tried."""
+        return tuple(ring.workspace for ring in self.rings)
+
+    def _keys(self, ring: SigningKeyRing, *, refresh: bool) -> Sequence[bytes] | None:
+        """The ring's keys, or None when they cannot be read (retried at most every refresh
+        interval: a workspace whose secret is broken does not cost a read per request)."""
+        failed_at = self._failed_at.get(ring.workspace)
+        if failed_at is not None and not refresh and not ring.loaded:
+            return None
+        try:
+            keys = ring.keys(refresh=refresh)
+        except _UNREADABLE as exc:
+            self._failed_at[ring.workspace] = self._clock()
+            logger.warning(
+                "signing keys of a workspace could not be read",
+                extra={"workspace": ring.workspace, "error": type(exc).__name__},
+            )
+            return None
+        self._failed_at.pop(ring.workspace, None)
+        return keys
+
+    def _may_retry(self, ring: SigningKeyRing) -> bool:
+        failed_at = self._failed_at.get(ring.workspace)
+        if failed_at is None:
+            return ring.may_refresh()
+        return self._clock() - failed_at >= ring.refresh_interval
+
+    def match(self, timestamp: str, digest: bytes, body: bytes) -> str | None:
+        """The workspace whose key signed ``body`` at ``timestamp`` (no freshness check), or None.
+
+        Raises SigningKeysUnavailableError when nothing matched and a workspace's keys could
+        not be read."""
+        for ring in self.rings:
+            keys = self._keys(ring, refresh=False)
+            if keys is not None and matching_key_index(keys, timestamp, body, digest) is not None:
+                return ring.workspace
+        unreadable: list[str] = []
+        for ring in self.rings:
+            if not self._may_retry(ring):
+                if ring.workspace in self._failed_at:
+                    unreadable.append(ring.workspace)
+                continue
+            logger.info("signature mismatch: reloading signing keys", extra={"workspace": ring.workspace})
+            keys = self._keys(ring, refresh=True)
+            if keys is None:
+                unreadable.append(ring.workspace)
+            elif matching_key_index(keys, timestamp, body, digest) is not None:
+                return ring.workspace
+        if unreadable:
+            raise SigningKeysUnavailableError(
+                f"the signing keys of workspace(s) {', '.join(unreadable)} could not be read"
+            )
+        return None
+
+    def matches(self, timestamp: str, digest: bytes, body: bytes) -> bool:
+        """Whether a workspace's key signed ``body`` at ``timestamp`` (see ``match``)."""
+        return self.match(timestamp, digest, body) is not None
+
+    def clear(self) -> None:
+        """Forget every workspace's cached keys."""
+        for ring in self.rings:
+            ring.clear()
+        self._failed_at.clear()
