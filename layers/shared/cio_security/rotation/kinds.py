@@ -81,7 +81,7 @@ PEER_LOOKUP_BUDGET_SECONDS: Final = 12.0
 """How long testSecret may spend starting region calls for other workspaces' credentials. Each
 is one attempt (``ROTATION_TEST``'s timeouts: at most 16 s), so the worst case of a Track test,
 two calls of its own (29 s each) plus the other workspaces' (12 s, then one more call in flight),
-stays inside the rotation function's 90 s Timeout; past it the step fails retryably and Secrets
+stays inside the rotation function's 120 s Timeout; past it the step fails retryably and Secrets
 Manager's retry goes on from what was learnt (answers are remembered)."""
 _KNOWN_MAX: Final = 256
 _known: dict[str, Any] = {}
