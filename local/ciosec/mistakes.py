@@ -2,9 +2,10 @@
 
 ``explain(exc)`` turns an exception that a person's mistake or environment causes (a missing or
 unreadable file, no AWS region or credentials, a stack that does not exist, a local stack that is
-not running, a port in use, a closed pipe) into that line, or returns None for anything else: an
-unexpected exception is a bug and keeps its traceback. Messages name files, options and stacks,
-never a file's content, a secret or an identifier.
+not running, a port in use, a closed pipe, a ``Mistake`` a command found itself) into that line, or
+returns None for anything else: an unexpected exception is a bug and keeps its traceback. Messages
+name files, options and stacks, never a file's content, a secret or an identifier. Option values
+are checked earlier, as they are parsed (``ciosec.options``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,18 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_MISTAKE", "explain"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_MISTAKE", "Mistake", "explain"]
 
 EXIT_MISTAKE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 _BAD_CREDENTIALS: Final = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
 )
+
+
+class Mistake(Exception):  # noqa: N818 - what it is to the user: a mistake, not an error of ours
+    """A mistake a command found itself (two options that do not go together, a value the stack
+    refused): its message is the whole line, shown as ``ciosec: <message>`` with exit status 2."""
 
 
 def _file_error(exc: OSError) -> str | None:
@@ -53,7 +59,10 @@ def _client_error(exc: ClientError) -> str | None:
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     operation = exc.operation_name
     if operation == "DescribeStacks" and code == "ValidationError" and "does not exist" in message:
-        return "no such stack in this account and region: check --stack and AWS_REGION"
+        return (
+            "no such stack in this account and region: check --stack and AWS_DEFAULT_REGION (or the "
+            "profile's region)"
+        )
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
         return (
             f"AWS refused {operation} (access denied): attach the stack's operator policy to the "
@@ -85,12 +94,14 @@ def explain(exc: BaseException) -> str | None:
 
 
 def _explain_one(exc: BaseException) -> str | None:
+    if isinstance(exc, Mistake):
+        return str(exc)
     if isinstance(exc, BrokenPipeError):
         return "output closed before ciosec finished writing (a closed pipe); nothing else went wrong"
     if isinstance(exc, UnicodeDecodeError):
         return "the input is not UTF-8 text: give a JSON or CSV file in UTF-8"
     if isinstance(exc, NoRegionError):
-        return "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or use a profile that has one"
+        return "no AWS region: set AWS_DEFAULT_REGION, or use a profile (AWS_PROFILE) that has one"
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials: configure a profile (AWS_PROFILE) or sign in, then try again"
     if isinstance(exc, ProfileNotFound):

@@ -1,5 +1,6 @@
 """``make demo`` runs its scenario to the end: the webhook stream is not held up by an unprocessable
-event, and every deletion request is accounted for."""
+event, and every deletion request is accounted for; it tells the story scene by scene on stderr,
+beside its JSON report on stdout."""
 
 from __future__ import annotations
 
@@ -41,3 +42,27 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
     assert sum(report["faults_injected"].values()) > 0
     assert report["rotation"].endswith("finishSecret completed")
     assert "every request accounted for" in result.stdout
+
+    # The narrative, scene by scene, each with what a reader should notice.
+    story = result.stderr
+    scenes = [line for line in story.splitlines() if line.startswith("== ")]
+    assert scenes == [
+        "== A Customer.io workspace",
+        "== Two webhooks",
+        "== A stream of webhooks, sent the way Customer.io sends them",
+        "== 100 erasures while Customer.io misbehaves, and a credential rotation meanwhile",
+        "== Every request accounted for",
+    ]
+    assert story.count("   Notice: ") == len(scenes)
+    assert f"seeded with {report['seeded_people']} people" in story
+    assert "answered 200, verified and published" in story and "does not hold: answered 401" in story
+    assert "number 10 is signed but is not JSON" in story
+    assert "the 10 events behind it would have waited 7.0 days" in story
+    assert "Faults injected: " in story and "Faults injected: none" not in story
+    assert f"{report['redeliveries']} redeliver" in story
+    assert f"Dead letters: {report['deletions'].get('dead-lettered', 0)}" in story
+    assert "finishSecret completed" in story
+    completed = report["deletions"].get("completed", 0)
+    assert f"{completed} completed (audit record written, person gone from Customer.io)" in story
+    left = report["people_left_in_customerio"]
+    assert f"People left in the workspace: {left} (only a dead-lettered request" in story

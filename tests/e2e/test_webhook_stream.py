@@ -8,15 +8,23 @@ Whether Customer.io re-signs a retry is not documented: the stream runs under bo
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ciosec.sandbox.webhooks import ONE_HOUR_STATUSES
 
-from .conftest import LocalStackProcess, port_open
+from .conftest import LocalStackProcess, port_open, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STREAM = 8
 UNPROCESSABLE = 4  # verified, but not an event (cut-off JSON): kept, answered 200
@@ -157,3 +165,103 @@ def test_an_unprocessable_event_does_not_hold_up_the_stream(
     assert stack.stop() == 0
     for url in (stack.info["webhook_url"], stack.info["endpoint_url"], stack.info["sandbox_url"]):
         assert not port_open(int(url.split(":")[2].split("/")[0]))
+
+
+class Tail:
+    """``ciosec webhook tail`` running in its own process: its lines as they come."""
+
+    def __init__(self, stack: LocalStackProcess, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ciosec", "--state", str(stack.state), "webhook", "tail", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=stack.env,
+        )
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True),
+            threading.Thread(target=self._read, args=(self.process.stderr, self.errors), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]
+
+    def finish(self, timeout: float = 30.0) -> int:
+        code = self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code
+
+
+def tail_resources(stack: LocalStackProcess) -> tuple[list[str], list[str]]:
+    """The rules on the stack's bus and the queues a tail made that are still there."""
+    rules = stack.aws("events").list_rules(EventBusName=stack.info["event_bus_name"])["Rules"]
+    queues = stack.aws("sqs").list_queues(QueueNamePrefix="ciosec-tail-").get("QueueUrls", [])
+    return [r["Name"] for r in rules if r["Name"].startswith("ciosec-tail-")], queues
+
+
+def test_tail_shows_what_reached_the_bus_and_invoke_publishes_once(stack: LocalStackProcess) -> None:
+    tail = Tail(stack, "--erasures")
+    wait_for(lambda: any(line.startswith("tailing ") for line in tail.errors), timeout=30)
+    assert tail_resources(stack)[0], "the tail's rule is on the bus"
+
+    # A signed webhook through the local stack's API; a forged one, refused, publishes nothing.
+    assert stack.cli("webhook", "send").stdout.startswith("200")
+    assert stack.cli("webhook", "send", "--forge", check=False).stdout.startswith("401")
+    # The same sample event invoked twice, in two processes, as `ciosec invoke` runs it: the second
+    # run finds the first one's idempotency record, as a second delivery to the deployed function
+    # would, and publishes nothing.
+    sample = str(ROOT / "events" / "webhook" / "valid.json")
+    replay = ["--env", "WEBHOOK_TOLERANCE_SECONDS=999999999", "--env", "WEBHOOK_DEDUPE_SECONDS=999999999"]
+    for _ in range(2):
+        invoked = stack.cli("invoke", "webhook", sample, *replay)
+        assert '"statusCode": 200' in invoked.stdout
+    assert "duplicate event acknowledged" in invoked.stdout
+
+    wait_for(lambda: len(tail.lines) >= 2, timeout=30)
+    time.sleep(3)  # anything published twice would have arrived by now
+    os.kill(tail.process.pid, signal.SIGINT)  # Ctrl-C
+    assert tail.finish() == 0, tail.errors
+
+    events = tail.events()
+    assert [e["source"] for e in events] == ["customerio", "customerio"]
+    assert [e["detail-type"] for e in events] == ["delivered", "delivered"]
+    ids = [e["detail"]["event_id"] for e in events]
+    assert ids[1] == "01JDEMO0000000000000000001" and ids[0].startswith("01LOCAL")
+    # What consumers get is sanitized: the phone is hashed, the card number in a note dropped.
+    invoked_detail = events[1]["detail"]
+    assert "phone" not in invoked_detail["data"] and len(invoked_detail["data"]["phone_hash"]) == 64
+    assert "note" not in invoked_detail["data"]
+    assert invoked_detail["sanitizer"] == {"dropped": ["$.note"], "hashed": ["$.phone"]}
+    assert "4111" not in "\n".join(tail.lines)
+    assert tail.errors[-1].startswith("2 events; removed rule and queue ciosec-tail-")
+    assert "Traceback" not in "\n".join(tail.errors)
+    assert tail_resources(stack) == ([], [])
+
+    # --count stops it by itself, with the erasure events of a deletion request.
+    counted = Tail(stack, "--erasures", "--count", "1")
+    wait_for(lambda: any(line.startswith("tailing ") for line in counted.errors), timeout=30)
+    stack.cli(
+        "deletion", "submit", "--request-id", "dsar-tail-1", "--identifier-stdin", stdin="tail-user-1\n"
+    )
+    assert counted.finish(timeout=60) == 0, counted.errors
+    (erasure,) = counted.events()
+    assert erasure["source"] == "cio-security.deletion"
+    assert erasure["detail"]["request_id"] == "dsar-tail-1"
+    assert "tail-user-1" not in counted.lines[0]
+    assert tail_resources(stack) == ([], [])
+
+    # --seconds stops it when nothing comes.
+    quiet = Tail(stack, "--seconds", "2")
+    assert quiet.finish(timeout=60) == 0
+    assert quiet.lines == [] and quiet.errors[-1].startswith("0 events;")
+    assert tail_resources(stack) == ([], [])

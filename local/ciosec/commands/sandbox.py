@@ -16,7 +16,10 @@ from cio_security.config import boto_config
 from cio_security.secrets.store import SecretStore
 from ciosec.commands import Subcommands
 from ciosec.commands.webhook import sample_event
+from ciosec.mistakes import Mistake
 from ciosec.operations.stack import resolve
+from ciosec.options import at_least, count, integer, integer_between, probability, seconds
+from ciosec.sandbox.config import MAX_LATENCY_SECONDS
 
 
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -24,8 +27,27 @@ def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any
     if not stack.sandbox_url:
         raise SystemExit("the local stack is using the real Customer.io: there is no sandbox")
     response = httpx.request(method, f"{stack.sandbox_url}/_sandbox{path}", json=body, timeout=10.0)
-    response.raise_for_status()
+    if response.is_error:
+        raise Mistake(f"the sandbox refused it: {_refusal(response)}")
     return response.json() if response.content else None
+
+
+def _refusal(response: httpx.Response) -> str:
+    """What the admin API said was wrong, in one line (pydantic's messages name the setting)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    meta = answer.get("meta") if isinstance(answer, dict) else None
+    if isinstance(meta, dict) and meta.get("error"):
+        return str(meta["error"])
+    return f"HTTP {response.status_code}"
 
 
 def _new_credentials(args: argparse.Namespace) -> int:
@@ -53,6 +75,15 @@ def _state(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
+    if args.reset:
+        changed = [name for name in _FAULT_OPTIONS if getattr(args, name) is not None]
+        if changed:
+            raise Mistake(
+                f"--reset clears every fault and rate setting: give it alone (not with "
+                f"--{changed[0].replace('_', '-')})"
+            )
+        print(json.dumps(_admin(args, "POST", "/faults/reset", {}), indent=2))
+        return 0
     faults = {
         "error_rate": args.error_rate,
         "rate_limited_rate": args.rate_limited_rate,
@@ -69,7 +100,17 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
+_FAULT_OPTIONS = (
+    "error_rate",
+    "rate_limited_rate",
+    "timeout_rate",
+    "reset_rate",
+    "seed",
+    "latency",
+    "rate_limit_rps",
+)
 MAX_STREAM = 1000
+MAX_REAL_WAIT = 2.0
 
 
 def unprocessable_body(event: dict[str, Any]) -> bytes:
@@ -80,10 +121,12 @@ def unprocessable_body(event: dict[str, Any]) -> bytes:
 
 def _webhooks_send(args: argparse.Namespace) -> int:
     """Have the sandbox deliver a stream of events to the stack's webhook, as Customer.io does."""
-    if not 1 <= args.count <= MAX_STREAM:
-        raise SystemExit(f"--count must be between 1 and {MAX_STREAM}")
-    if any(not 1 <= n <= args.count for n in [*args.unprocessable, *args.lose_response]):
-        raise SystemExit("--unprocessable and --lose-response take positions between 1 and --count")
+    beyond = [n for n in [*args.unprocessable, *args.lose_response] if n > args.count]
+    if beyond:
+        raise Mistake(
+            f"--unprocessable and --lose-response take positions from 1 to --count ({args.count}) "
+            f"(got {beyond[0]})"
+        )
     stack = resolve(args)
     url = args.url or stack.webhook_url
     if args.forge:
@@ -197,14 +240,37 @@ def register(groups: Subcommands) -> None:
     state = commands.add_parser("state", help="people, suppressed ids, credential sets (no keys), config")
     state.add_argument("--log", action="store_true", help="include the request log")
     state.set_defaults(func=_state)
-    faults = commands.add_parser("faults", help="inject faults: probabilities per Track request")
-    faults.add_argument("--error-rate", type=float, help="share of 5xx answers")
-    faults.add_argument("--rate-limited-rate", type=float, help="share of 429 answers with Retry-After")
-    faults.add_argument("--timeout-rate", type=float, help="share of requests that hang past the timeout")
-    faults.add_argument("--reset-rate", type=float, help="share of connections reset")
-    faults.add_argument("--seed", type=int, help="seed of the fault RNG")
-    faults.add_argument("--latency", type=float, help="seconds added to every request")
-    faults.add_argument("--rate-limit-rps", type=float, help="requests per second before 429 (0 = off)")
+    faults = commands.add_parser(
+        "faults",
+        help="inject faults: probabilities per Track request, latency, a rate limit; --reset clears them",
+        description=(
+            "Probabilities are shares of Track requests (0 to 1, adding up to at most 1); the settings "
+            "given change, the others stay. --reset clears every fault and rate setting (people, "
+            "credentials and webhooks stay). Prints the sandbox's settings."
+        ),
+    )
+    faults.add_argument("--error-rate", type=probability, help="share of 5xx answers (0 to 1)")
+    faults.add_argument(
+        "--rate-limited-rate", type=probability, help="share of 429 answers with Retry-After (0 to 1)"
+    )
+    faults.add_argument(
+        "--timeout-rate", type=probability, help="share of requests that hang past the timeout (0 to 1)"
+    )
+    faults.add_argument("--reset-rate", type=probability, help="share of connections reset (0 to 1)")
+    faults.add_argument("--seed", type=integer, help="seed of the fault RNG")
+    faults.add_argument(
+        "--latency",
+        type=seconds(MAX_LATENCY_SECONDS),
+        help=f"seconds added to every request (0 to {MAX_LATENCY_SECONDS:g})",
+    )
+    faults.add_argument(
+        "--rate-limit-rps", type=at_least(0.0), help="requests per second before 429 (0 = off)"
+    )
+    faults.add_argument(
+        "--reset",
+        action="store_true",
+        help="clear every fault, scripted fault, latency and rate limit: a healthy Customer.io again",
+    )
     faults.set_defaults(func=_faults)
 
     webhooks = commands.add_parser(
@@ -215,10 +281,15 @@ def register(groups: Subcommands) -> None:
         "send",
         help="deliver a stream of signed events in order (4 s timeout, retries, backlog, one-hour wait)",
     )
-    send.add_argument("--count", type=int, default=5, help="events in the stream (default 5)")
+    send.add_argument(
+        "--count",
+        type=integer_between(1, MAX_STREAM),
+        default=5,
+        help=f"events in the stream, 1 to {MAX_STREAM} (default 5)",
+    )
     send.add_argument(
         "--unprocessable",
-        type=int,
+        type=count,
         action="append",
         default=[],
         metavar="N",
@@ -226,7 +297,7 @@ def register(groups: Subcommands) -> None:
     )
     send.add_argument(
         "--lose-response",
-        type=int,
+        type=count,
         action="append",
         default=[],
         metavar="N",
@@ -244,7 +315,7 @@ def register(groups: Subcommands) -> None:
     )
     send.add_argument(
         "--max-real-wait",
-        type=float,
+        type=seconds(MAX_REAL_WAIT),
         default=0.0,
         metavar="SECONDS",
         help="fast-forwarded waits still take up to SECONDS (at most 2) of real time each, so the "
@@ -252,7 +323,9 @@ def register(groups: Subcommands) -> None:
     )
     send.add_argument("--forge", action="store_true", help="sign with a key the stack does not hold")
     send.add_argument("--url", help="webhook URL (default: the stack's WebhookUrl)")
-    send.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the stream (default 60)")
+    send.add_argument(
+        "--wait", type=seconds(), default=60.0, help="seconds to wait for the stream (default 60)"
+    )
     send.add_argument("--json", action="store_true", help="the deliveries and attempts as JSON")
     send.set_defaults(func=_webhooks_send)
     log = hooks.add_parser("log", help="every delivery attempt so far: event id, status, time")

@@ -18,11 +18,12 @@ from typing import Any
 import boto3
 
 from cio_security.config import boto_config
-from cio_security.errors import CioSecurityError
+from cio_security.errors import CioSecurityError, ConfigurationError
 from cio_security.sanitizer.attributes import sanitize
 from cio_security.sanitizer.policy import SanitizerPolicy
 from cio_security.secrets.store import SecretStore
 from ciosec.commands import Subcommands
+from ciosec.mistakes import Mistake
 from ciosec.operations.policy_suggestion import (
     DocumentError,
     attributes_of,
@@ -65,8 +66,19 @@ def _suggest(args: argparse.Namespace, policy: SanitizerPolicy) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace) -> SanitizerPolicy:
+    if not args.policy:
+        return SanitizerPolicy.default()
+    try:
+        return SanitizerPolicy.from_file(args.policy)
+    except ConfigurationError as exc:
+        if isinstance(exc.__context__, OSError):
+            raise  # ciosec.mistakes tells it, naming the file
+        raise Mistake(f"{args.policy}: {exc}") from None
+
+
 def _sanitize(args: argparse.Namespace) -> int:
-    policy = SanitizerPolicy.from_file(args.policy) if args.policy else SanitizerPolicy.default()
+    policy = _policy(args)
     if args.suggest_policy:
         if args.file:
             raise SystemExit("give either FILE or --suggest-policy FILE..., not both")

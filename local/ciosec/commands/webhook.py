@@ -1,5 +1,9 @@
 """``ciosec webhook send``: post a signed (or deliberately forged) test webhook to the stack.
 
+``ciosec webhook tail``: print what reaches the stack's EventBridge bus, one JSON line per event, as
+the bus's consumers get it (``ciosec.operations.tail``); Ctrl-C, ``--count`` or ``--seconds`` stops
+it, and the temporary rule and queue it made are removed.
+
 ``ciosec webhook quarantine list | show ID | replay ID...``: the verified bodies the webhook kept
 instead of publishing (not an event, too large to parse, refused by EventBridge, a bug), on the
 local stack or, with ``--stack NAME``, a deployed one. ``show`` prints a body's structure, never its
@@ -26,8 +30,11 @@ from cio_security.secrets.store import SecretStore
 from cio_security.webhook.quarantine import KeptBody, QuarantineLookupError
 from cio_security.webhook.signature import sign_webhook
 from ciosec.commands import Subcommands
+from ciosec.mistakes import Mistake
 from ciosec.operations.quarantine import StackClients, outline, quarantine_for, replay, replay_processor
 from ciosec.operations.stack import resolve
+from ciosec.operations.tail import ERASURE_SOURCE, POLLING_CONFIG, WEBHOOK_SOURCE, BusTail
+from ciosec.options import count, seconds
 
 
 def sample_event(metric: str = "delivered") -> dict[str, Any]:
@@ -49,11 +56,12 @@ def send_webhook(url: str, body: bytes, key: bytes | None, *, timeout: float = 1
 
 
 def _send(args: argparse.Namespace) -> int:
+    # The file first: a mistake in it is told before the stack is looked for.
+    body = Path(args.file).read_bytes() if args.file else json.dumps(sample_event(args.metric)).encode()
     stack = resolve(args)
     url = args.url or stack.webhook_url
     if not url:
-        raise SystemExit("no webhook URL: pass --url")
-    body = Path(args.file).read_bytes() if args.file else json.dumps(sample_event(args.metric)).encode()
+        raise Mistake("no webhook URL: pass --url")
     key = None
     if not args.forge:
         store = SecretStore(client=boto3.client("secretsmanager", config=boto_config()), max_age=0)
@@ -61,6 +69,40 @@ def _send(args: argparse.Namespace) -> int:
     response = send_webhook(url, body, key)
     print(f"{response.status_code} {response.text}")
     return 0 if response.status_code < 300 or args.forge else 1
+
+
+def _tail(args: argparse.Namespace) -> int:
+    stack = resolve(args)
+    if not stack.event_bus_name:
+        raise Mistake("the stack has no event bus output (EventBusName)")
+    sources = [WEBHOOK_SOURCE, ERASURE_SOURCE] if args.erasures else [WEBHOOK_SOURCE]
+    tail = BusTail(
+        boto3.client("events", config=boto_config()),
+        boto3.client("sqs", config=POLLING_CONFIG),
+        stack.event_bus_name,
+        sources=sources,
+        detail_types=args.metric or (),
+    )
+    tail.open()
+    shown = 0
+    try:
+        print(
+            f"tailing {stack.event_bus_name} ({json.dumps(tail.pattern)}) through rule and queue "
+            f"{tail.name}; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        for event in tail.events(count=args.count, seconds=args.seconds):
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        left = tail.close()
+        for what in left:
+            print(f"ciosec: could not remove the tail's {what}: remove it by hand", file=sys.stderr)
+    print(f"{shown} event{'' if shown == 1 else 's'}; removed rule and queue {tail.name}", file=sys.stderr)
+    return 1 if left else 0
 
 
 def _clients() -> StackClients:
@@ -149,12 +191,35 @@ def register(groups: Subcommands) -> None:
     send.add_argument("--forge", action="store_true", help="sign with a random key: expect 401")
     send.set_defaults(func=_send)
 
+    tail = commands.add_parser(
+        "tail",
+        help="print what reaches the stack's event bus, one JSON line per event (sanitized)",
+        description=(
+            "Subscribes a temporary SQS queue to the stack's EventBridge bus (a rule matching source "
+            "customerio, and cio-security.deletion with --erasures), prints each event as one JSON "
+            "line as the bus's consumers get it, and removes the rule and the queue on exit (Ctrl-C, "
+            "--count or --seconds). Only events published after it starts are shown. On a deployed "
+            "stack it needs the operator policy's tail permissions (rules and queues named "
+            "ciosec-tail-*)."
+        ),
+    )
+    tail.add_argument("--count", type=count, help="stop after this many events")
+    tail.add_argument("--seconds", type=seconds(allow_zero=False), help="stop after this many seconds")
+    tail.add_argument("--erasures", action="store_true", help="also the deletion function's erasure events")
+    tail.add_argument(
+        "--metric",
+        action="append",
+        metavar="METRIC",
+        help="only events of this detail-type (a Customer.io metric: sent, opened...); repeatable",
+    )
+    tail.set_defaults(func=_tail)
+
     quarantine = commands.add_parser(
         "quarantine", help="verified bodies kept instead of published: list, show, replay"
     )
     kept = quarantine.add_subparsers(dest="quarantine_command", required=True)
     listing = kept.add_parser("list", help="ids, reasons, sizes and event ids of the kept bodies")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=count, default=100, help="at most this many (default 100)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_quarantine_list)
     show = kept.add_parser(

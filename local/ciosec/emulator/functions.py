@@ -1,5 +1,5 @@
 """Run the project's Lambda handlers in-process: load functions/<name>/app.py as a fresh module
-(the three are all called app.py) and give them a Lambda-like context."""
+under a stable name (they are all called app.py) and give them a Lambda-like context."""
 
 from __future__ import annotations
 
@@ -11,19 +11,35 @@ from types import ModuleType
 
 from ciosec.project import EVENTS, FUNCTIONS, ROOT
 
-__all__ = ["EVENTS", "FUNCTIONS", "ROOT", "LambdaContext", "function_timeout_ms", "load_function"]
+__all__ = [
+    "EVENTS",
+    "FUNCTIONS",
+    "ROOT",
+    "LambdaContext",
+    "function_timeout_ms",
+    "load_function",
+    "module_name",
+]
+
+
+def module_name(name: str) -> str:
+    """The name functions/<name>/app.py is imported under: the same in every run and process (a
+    name that changed from run to run would change whatever is derived from it, such as
+    Powertools' default idempotency key, ``<function>.<module>.<callable>#<hash>``), and distinct
+    per function, since all of them are called app.py."""
+    return f"{name}_app"
 
 
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py as a new module: its module-level caches start empty, as in
-    a new Lambda execution environment."""
+    """Import functions/<name>/app.py as a new module object under ``module_name(name)``: its
+    module-level caches start empty, as in a new Lambda execution environment."""
     path = FUNCTIONS / name / "app.py"
-    module_name = f"{name}_app_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    as_module = module_name(name)
+    spec = importlib.util.spec_from_file_location(as_module, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+    sys.modules[as_module] = module
     spec.loader.exec_module(module)
     return module
 

@@ -10,6 +10,8 @@ It needs no Track auth: it is only ever bound on 127.0.0.1, and refuses a foreig
     POST   /_sandbox/config                 {"latency": .., "rate_limit_rps": ..,
                                             "processing_delay": .., "faults": {..}}
     POST   /_sandbox/faults                 a scripted fault (ScriptedFault as JSON)
+    POST   /_sandbox/faults/reset           clear every fault and rate setting
+                                            (``Sandbox.clear_faults``); answers the config
     POST   /_sandbox/operation-faults       a Track v2 operation fault (OperationFault as JSON):
                                             the matching operations answer in a 207
     POST   /_sandbox/people                 seed a person: {"identifier", "attributes",
@@ -92,6 +94,8 @@ def _route(sandbox: Sandbox, method: str, endpoint: str, data: dict[str, Any]) -
     if (method, endpoint) == ("POST", "/faults"):
         sandbox.script(ScriptedFault.model_validate(data))
         return Reply(200, {})
+    if (method, endpoint) == ("POST", "/faults/reset"):
+        return Reply(200, sandbox.clear_faults().model_dump(mode="json"))
     if (method, endpoint) == ("POST", "/operation-faults"):
         sandbox.script_operation(OperationFault.model_validate(data))
         return Reply(200, {})

@@ -10,19 +10,24 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from ciosec.options import OneLineErrorParser, at_least, integer, port, probability, seconds
 from ciosec.sandbox.admin_api import ADMIN_PREFIX
-from ciosec.sandbox.config import SandboxConfig
-from ciosec.sandbox.faults import Faults
+from ciosec.sandbox.config import MAX_LATENCY_SECONDS, MAX_PROCESSING_DELAY_SECONDS, SandboxConfig
+from ciosec.sandbox.faults import MAX_HANG_SECONDS, Faults
 from ciosec.sandbox.models import AppApiKey, CredentialSet
 from ciosec.sandbox.sandbox import Sandbox
 
 
+class SandboxArgumentParser(OneLineErrorParser):
+    label = "ciosec.sandbox"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SandboxArgumentParser(
         prog="python -m ciosec.sandbox",
         description="A Customer.io sandbox on 127.0.0.1: Track API v1 and v2, and the App API under /app.",
     )
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    parser.add_argument("--port", type=port, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     parser.add_argument("--site-id", default="sandbox-site")
     parser.add_argument("--api-key", default=None, help="default: a random key, printed at start")
     parser.add_argument(
@@ -32,17 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--environment-id", default="100001")
     parser.add_argument("--region", choices=("us", "eu"), default="us")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    parser.add_argument("--rps", type=float, default=None, help="rate limit (requests per second)")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="probability of a 5xx")
-    parser.add_argument("--rate-limited-rate", type=float, default=0.0, help="probability of a 429")
-    parser.add_argument("--timeout-rate", type=float, default=0.0, help="probability of a hang")
-    parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset")
-    parser.add_argument("--hang-seconds", type=float, default=5.0)
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--latency",
+        type=seconds(MAX_LATENCY_SECONDS),
+        default=0.0,
+        help=f"seconds added to every request (0 to {MAX_LATENCY_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--rps", type=at_least(0.0, above=True), default=None, help="rate limit (requests per second)"
+    )
+    parser.add_argument("--error-rate", type=probability, default=0.0, help="probability of a 5xx")
+    parser.add_argument("--rate-limited-rate", type=probability, default=0.0, help="probability of a 429")
+    parser.add_argument("--timeout-rate", type=probability, default=0.0, help="probability of a hang")
+    parser.add_argument(
+        "--reset-rate", type=probability, default=0.0, help="probability of a connection reset"
+    )
+    parser.add_argument(
+        "--hang-seconds",
+        type=seconds(MAX_HANG_SECONDS),
+        default=5.0,
+        help=f"how long a hang lasts (0 to {MAX_HANG_SECONDS:g})",
+    )
+    parser.add_argument("--seed", type=integer, default=None)
     parser.add_argument(
         "--processing-delay",
-        type=float,
+        type=seconds(MAX_PROCESSING_DELAY_SECONDS),
         default=0.0,
         help="seconds before the App API sees a Track change (Track is asynchronous)",
     )

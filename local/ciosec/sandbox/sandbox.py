@@ -198,6 +198,25 @@ class Sandbox:
                 self._app_buckets = {}
             return config
 
+    def clear_faults(self) -> SandboxConfig:
+        """Behave like a healthy Customer.io again, keeping everything else: no random faults, no
+        scripted request or operation faults, no added latency, no Track rate limit (429s in their
+        default form), and the App API's documented 10 requests/s per key. People, credential sets,
+        App API keys, reporting webhooks, the processing delay and the request log stay."""
+        defaults = SandboxConfig()
+        with self._lock:
+            self._faults.clear_scripted()
+            seed = self._config.faults.seed
+            return self.configure(
+                faults=Faults(seed=seed),
+                latency=defaults.latency,
+                rate_limit_rps=defaults.rate_limit_rps,
+                rate_limit_burst=defaults.rate_limit_burst,
+                rate_limit_retry_after=defaults.rate_limit_retry_after,
+                rate_limit_body=defaults.rate_limit_body,
+                app_rate_limit_rps=defaults.app_rate_limit_rps,
+            )
+
     def script(self, fault: ScriptedFault) -> None:
         """Queue a scripted fault; the first queued match wins."""
         with self._lock:

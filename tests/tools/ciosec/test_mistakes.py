@@ -84,7 +84,7 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
 
 def test_a_deployed_stack_without_a_region(tmp_path: Path) -> None:
     result = ciosec("--stack", "prod", "deletion", "status", "dsar-1", cwd=tmp_path)
-    assert_one_clean_line(result, "no AWS region", "AWS_REGION")
+    assert_one_clean_line(result, "no AWS region", "AWS_DEFAULT_REGION")
 
 
 def test_a_stack_file_left_by_a_killed_make_local(tmp_path: Path) -> None:

@@ -125,3 +125,38 @@ def test_admin_operation_faults_people_and_identities(sandbox: Sandbox, http: ht
     assert (response.status_code, response.json()["errors"][0]["reason"]) == (207, "internal_error")
     assert set(sandbox.people()) == {"u1"}
     assert admin(sandbox, "POST", "/operation-faults", {"batch_index": -1}).status_code == 400
+
+
+def test_admin_faults_reset_clears_faults_and_rates_but_keeps_people(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    identify(http, "u1", {"plan": "pro"})
+    changed = {
+        "latency": 0.01,
+        "rate_limit_rps": 5,
+        "processing_delay": 1.5,
+        "app_rate_limit_rps": 2,
+        "faults": {"error_rate": 0.5, "reset_rate": 0.1, "operation_error_rate": 0.2, "seed": 9},
+    }
+    assert admin(sandbox, "POST", "/config", changed).status_code == 200
+    admin(sandbox, "POST", "/faults", {"status": 500, "times": 3})
+    admin(sandbox, "POST", "/operation-faults", {"reason": "x", "times": 2})
+
+    cleared = admin(sandbox, "POST", "/faults/reset", {})
+    assert cleared.status_code == 200
+    defaults = SandboxConfig()
+    assert cleared.json()["faults"] == {**defaults.faults.model_dump(mode="json"), "seed": 9}
+    assert cleared.json()["latency"] == 0
+    assert cleared.json()["rate_limit_rps"] is None
+    assert cleared.json()["app_rate_limit_rps"] == defaults.app_rate_limit_rps
+    assert cleared.json()["processing_delay"] == 1.5  # Track's asynchrony is no fault
+    state = admin(sandbox, "GET", "/state").json()
+    assert state["scripted_faults"] == [] and state["scripted_operation_faults"] == []
+    assert "u1" in sandbox.people()
+    assert all(identify(http, f"u{n}").status_code == 200 for n in range(20))
+
+
+def test_admin_refusals_say_which_setting(sandbox: Sandbox) -> None:
+    refused = admin(sandbox, "POST", "/config", {"faults": {"error_rate": 0.7, "reset_rate": 0.7}})
+    assert refused.status_code == 400
+    assert "add up to more than 1" in refused.json()["errors"][0]["msg"]
