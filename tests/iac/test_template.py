@@ -718,3 +718,20 @@ def test_the_operator_policy_is_scoped_to_the_stacks_resources() -> None:
         assert "*" not in as_list(statement["Resource"])
         for action in as_list(statement["Action"]):
             assert not action.endswith(":*")
+
+
+def test_the_operator_policy_covers_dlq_listing_and_webhook_tail_only_on_their_own_names() -> None:
+    statements = props("OperatorPolicy")["PolicyDocument"]["Statement"]
+
+    def grants(action: str) -> list[Any]:
+        return [r for s in statements if action in as_list(s["Action"]) for r in as_list(s["Resource"])]
+
+    # dlq list releases what it read at once (ChangeMessageVisibility 0) on the dead-letter queue
+    assert "DeletionDeadLetterQueue" in {ref(r) for r in grants("sqs:ChangeMessageVisibility")}
+    # webhook tail: its temporary rule on the stack's bus and its temporary queue, nothing else
+    for action in ("events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule"):
+        (resource,) = grants(action)
+        assert resource["Fn::Sub"].endswith(":rule/${EventBus}/ciosec-tail-*")
+    for action in ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"):
+        (resource,) = grants(action)
+        assert resource["Fn::Sub"].endswith(":sqs:${AWS::Region}:${AWS::AccountId}:ciosec-tail-*")
