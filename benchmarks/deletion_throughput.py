@@ -318,15 +318,12 @@ class _Context:
 
 
 def _instrument(app: Any, audit: Any, cpu: _Cpu) -> None:
-    processor = app.processor()  # built now: secrets read, client and bucket created
+    processor = app.processor()
     processor.audit = audit
+    client = processor.routes.client(processor.routes.primary)  # built now: secrets read, bucket created
     for name in ("batch", "suppress", "delete"):
-        if hasattr(processor.client, name):
-            setattr(
-                processor.client,
-                name,
-                cpu.wrap("track client", getattr(processor.client, name), count="track"),
-            )
+        if hasattr(client, name):
+            setattr(client, name, cpu.wrap("track client", getattr(client, name), count="track"))
     module: Any = sys.modules[type(processor).__module__]
     module.parse_deletion_message = cpu.wrap("parsing", module.parse_deletion_message)
 

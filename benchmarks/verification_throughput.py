@@ -204,7 +204,7 @@ def run(
             figures[label].update(checked=count, verified=verified, rate=verified / figures[label]["elapsed"])
             for app in environments:
                 app.workers().shutdown(wait=True)
-                app.processor()._lookup.close()
+                app.processor().close()
             time.sleep(1.0)  # let the sandbox's bucket refill between the runs
     id_ceiling = APP_RATE_LIMIT_RPS * LOOKUP_IDS
     by_id, by_email = figures["ids"], figures["emails"]

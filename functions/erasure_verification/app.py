@@ -1,9 +1,11 @@
 """Erasure verification: SQS verification tickets -> App API lookups -> audit (DESIGN section 4).
 
 The whole SQS batch goes to ``VerificationProcessor.process`` at once, so its ``id`` lookups share
-batched App API requests (up to 100 ids each). Every App API request is paced by one token bucket,
-this invocation's share of the stack-wide App API budget,
-``CUSTOMERIO_APP_RATE_LIMIT_RPS / VERIFICATION_MAX_CONCURRENCY``. Outcomes
+batched App API requests (up to 100 ids each). A ticket is checked in its Customer.io workspace,
+with that workspace's App API key, and every App API request is paced by that workspace's token
+bucket, this invocation's share of its stack-wide App API budget,
+``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS`` (default ``CUSTOMERIO_APP_RATE_LIMIT_RPS``) ``/
+VERIFICATION_MAX_CONCURRENCY``. Outcomes
 (``cio_security.deletion.verification``): verified, unverified, rescheduled, deferred, retry later,
 already done, dead-lettered -> handled (the ticket's successor, if any, is already queued);
 retry -> a batch item failure, so SQS delivers it again, except on its last delivery
@@ -27,16 +29,14 @@ from botocore.config import Config
 
 from cio_security import config
 from cio_security.audit.dynamodb import AuditStore
-from cio_security.customerio.app_api import AppClient
-from cio_security.customerio.ratelimit import TokenBucket
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.events import ErasureEvents
 from cio_security.deletion.verification import TicketMessage, VerificationOutcome
 from cio_security.deletion.verification_processor import CONFIGURATION_REASONS, VerificationProcessor
 from cio_security.deletion.verification_queue import VerificationQueue
-from cio_security.deletion.verification_settings import VerificationSettings
-from cio_security.secrets.loaders import app_key_provider
+from cio_security.deletion.verification_settings import VerificationSettings, app_clients
 from cio_security.secrets.store import SecretStore
+from cio_security.workspaces import region_url_overrides, workspaces_from_env
 
 # A batch's audit reads and writes (100 tickets) and its lookups run on this many threads, and the
 # AWS clients keep as many connections (botocore keeps 10 by default), so 100 audit writes take
@@ -67,18 +67,14 @@ def workers() -> ThreadPoolExecutor:
 
 @cache
 def processor() -> VerificationProcessor:
-    """One per execution environment: the HTTP pool, the token bucket and the secret cache live on."""
+    """One per execution environment: the HTTP pools, the token buckets and the secret cache live
+    on. Each workspace's App API client (its own key and bucket) is built when a ticket needs it."""
     s, secrets = settings(), SecretStore()
     aws = config.boto_config().merge(Config(max_pool_connections=WORKERS))
-    app = AppClient(
-        app_key_provider(secrets, s.app_api_key_secret_id),
-        base_url=s.app_url,
-        retry=s.retry,
-        rate_limit=TokenBucket(s.rate_per_invocation),
-    )
+    stack = workspaces_from_env()
     sqs = boto3.client("sqs", config=aws)
     return VerificationProcessor(
-        app,
+        None,
         AuditStore(s.audit_table, boto3.client("dynamodb", config=aws), retention_days=s.retention_days),
         VerificationQueue(s.queue_url, sqs),
         secrets.pepper().key_bytes(),
@@ -90,6 +86,11 @@ def processor() -> VerificationProcessor:
         lookup_budget_seconds=s.lookup_budget_seconds,
         max_receive_count=s.max_receive_count,
         executor=workers(),
+        # One App API client per workspace (its own key and bucket), built when a ticket needs it.
+        workspace_lookups=app_clients(
+            stack, secrets, s, app_urls=region_url_overrides(config.CUSTOMERIO_APP_URL)
+        ),
+        primary=stack.primary.name,
     )
 
 

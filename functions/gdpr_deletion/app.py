@@ -1,10 +1,13 @@
 """GDPR/CCPA deletion: SQS -> erase in Customer.io (Track API v2 batch) -> audit (DESIGN section 4).
 
 The whole SQS batch goes to ``DeletionProcessor.process_batch`` at once, so one Track v2 request
-carries every request of the invocation (the event source's BatchSize and batching window fill
-it). Its audit writes run concurrently on a small thread pool; its Track calls are paced by one
-token bucket, this invocation's share of the stack-wide budget,
-``CUSTOMERIO_RATE_LIMIT_RPS / DELETION_MAX_CONCURRENCY``. Outcomes (``cio_security.deletion``):
+per Customer.io workspace carries every request of the invocation (the event source's BatchSize
+and batching window fill it). A request is erased in every configured workspace
+(``CUSTOMERIO_WORKSPACES``) or the subset its ``workspaces`` names. Its audit writes run
+concurrently on a small thread pool; each workspace's Track calls are paced by that workspace's
+token bucket, this invocation's share of its stack-wide budget,
+``CUSTOMERIO_WORKSPACE_RATE_LIMITS`` (default ``CUSTOMERIO_RATE_LIMIT_RPS``) ``/
+DELETION_MAX_CONCURRENCY``. Outcomes (``cio_security.deletion``):
 completed, submitted or already done -> handled; permanent -> sent to the dead-letter queue with
 its reason, then handled; retry -> a batch item failure, so SQS redelivers it, except on its last
 delivery (``DELETION_MAX_RECEIVE_COUNT``, the queue's maxReceiveCount), where it is dead-lettered
@@ -28,16 +31,14 @@ from botocore.config import Config
 
 from cio_security import config
 from cio_security.audit.dynamodb import AuditStore
-from cio_security.customerio.ratelimit import TokenBucket
-from cio_security.customerio.track import TrackClient
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.events import ErasureEvents
 from cio_security.deletion.outcome import DeletionOutcome, QueueMessage
 from cio_security.deletion.processor import DeletionProcessor
+from cio_security.deletion.routing import deletion_routes
 from cio_security.deletion.settings import DeletionSettings
-from cio_security.deletion.verification_settings import erasure_verifier
-from cio_security.secrets.loaders import track_credentials_provider
 from cio_security.secrets.store import SecretStore
+from cio_security.workspaces import region_url_overrides, workspaces_from_env
 
 AUDIT_WRITE_CONCURRENCY = 25
 """A batch's audit writes in flight at once (the DynamoDB client's connection pool is as large)."""
@@ -65,18 +66,22 @@ def workers() -> ThreadPoolExecutor:
 
 @cache
 def processor() -> DeletionProcessor:
-    """One per execution environment: the HTTP pool, the token bucket and the secret cache live on."""
+    """One per execution environment: the HTTP pools, the token buckets and the secret cache live on.
+    Each workspace's Track client (its own credentials and bucket) and verifier are built the first
+    time a request needs them."""
     s, secrets = settings(), SecretStore()
-    client = TrackClient(
-        track_credentials_provider(secrets),
-        base_url=s.track_url,
-        retry=s.retry,
-        rate_limit=TokenBucket(s.rate_per_invocation),
-    )
     aws = config.boto_config()
     sqs = boto3.client("sqs", config=aws)
     return DeletionProcessor(
-        client,
+        # One Track client and one verifier per workspace (CUSTOMERIO_WORKSPACES); a workspace whose
+        # App API key secret holds the template's placeholder completes its erasures not_verified.
+        deletion_routes(
+            workspaces_from_env(),
+            secrets,
+            s,
+            sqs,
+            track_urls=region_url_overrides(config.CUSTOMERIO_TRACK_URL),
+        ),
         AuditStore(
             s.audit_table,
             boto3.client("dynamodb", config=aws.merge(Config(max_pool_connections=AUDIT_WRITE_CONCURRENCY))),
@@ -84,9 +89,6 @@ def processor() -> DeletionProcessor:
         ),
         secrets.pepper().key_bytes(),
         dead_letters=DeadLetterQueue(s.dead_letter_queue_url, sqs),
-        # App API checks when a key is configured (APP_API_KEY_SECRET_ID, VERIFICATION_QUEUE_URL);
-        # without one, requests complete as not_verified.
-        verifier=erasure_verifier(secrets, sqs),
         events=ErasureEvents(s.event_bus_name, boto3.client("events", config=aws))
         if s.event_bus_name
         else None,

@@ -228,9 +228,7 @@ class ChaosStack(DeletionQueues):
             module.workers().shutdown(wait=True)
             if module.processor.cache_info().currsize:
                 processor = module.processor()
-                lookup = getattr(processor, "_lookup", None)
-                if lookup is not None and hasattr(lookup, "close"):
-                    lookup.close()
+                processor.close()
                 processor.audit.client.close()
         self.verification_handlers.clear()
         for module in self.handlers:

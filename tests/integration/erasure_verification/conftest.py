@@ -236,8 +236,7 @@ def stack(
         yield VerificationStack(
             sandbox=sandbox, deletion_app=deletion_app, verification_app=verification_app, **resources
         )
-        for app in (deletion_app, verification_app):
-            if app.processor.cache_info().currsize:
-                client = getattr(app.processor(), "client", None) or getattr(app.processor(), "_lookup", None)
-                if client is not None and hasattr(client, "close"):
-                    client.close()
+        if deletion_app.processor.cache_info().currsize:
+            deletion_app.processor().client.close()  # every workspace's Track client built
+        if verification_app.processor.cache_info().currsize:
+            verification_app.processor().close()  # every workspace's App API client built

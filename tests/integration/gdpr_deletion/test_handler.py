@@ -161,7 +161,7 @@ def test_a_404_dead_letters_every_request_of_the_batch_as_a_wrong_url(
         record = deletion.audit(request_id)
         assert record is not None
         assert (record.status, record.failure_reason, record.submitted_at) == (
-            "failed",
+            "dead_lettered",  # the audit record says where the request went
             "customerio_404",
             None,
         )
@@ -188,7 +188,7 @@ def test_a_207_dead_letters_only_the_refused_operation(deletion: DeletionStack) 
     bad = deletion.audit("bad")
     assert bad is not None
     assert (bad.status, bad.steps["suppress"].status, bad.steps["suppress"].status_code) == (
-        "failed",
+        "dead_lettered",
         "failed",
         207,
     )
@@ -289,7 +289,9 @@ def test_the_last_delivery_dead_letters_with_the_cause(deletion: DeletionStack) 
     assert (attributes["request_id"], attributes["source_message_id"]) == ("dsar-doomed", message_id)
     record = deletion.audit("dsar-doomed")
     assert record is not None
-    assert (record.status, record.attempts) == ("in_progress", MAX_RECEIVE_COUNT)
+    # Dead-lettered as retries_exhausted: the audit record says so (issue #17), not in_progress.
+    assert (record.status, record.attempts) == ("dead_lettered", MAX_RECEIVE_COUNT)
+    assert record.failure_reason == "retries_exhausted"
     assert record.last_error is not None
     assert record.last_error.startswith("customerio_5")
 
@@ -336,7 +338,9 @@ def test_invalid_messages_go_to_the_dlq_at_once(
     (dead,) = deletion.dead_letters()
     assert dead["Body"] == body
     attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
-    expected = {"reason": reason, "source_message_id": message_id}
+    # The fields at fault when the parser names them (names only: no value of the body).
+    assert "user-s" not in attributes.pop("fields", "")
+    expected = {"reason": reason, "source_message_id": message_id, "receive_count": "1"}
     if request_id:
         expected["request_id"] = request_id
     assert attributes == expected
@@ -352,7 +356,7 @@ def test_a_403_dead_letters_every_request_of_the_batch(deletion: DeletionStack) 
     assert reasons(deletion) == {"dsar-403": "customerio_403", "dsar-403b": "customerio_403"}
     record = deletion.audit("dsar-403")
     assert record is not None
-    assert (record.status, record.failure_reason) == ("failed", "customerio_403")
+    assert (record.status, record.failure_reason) == ("dead_lettered", "customerio_403")
     assert record.steps["suppress"].status_code == 403
 
 
@@ -365,7 +369,7 @@ def test_401_even_after_a_credential_refresh_goes_to_the_dlq(deletion: DeletionS
     assert reasons(deletion) == {"dsar-401": "customerio_401"}
     record = deletion.audit("dsar-401")
     assert record is not None
-    assert (record.status, record.failure_reason) == ("failed", "customerio_401")
+    assert (record.status, record.failure_reason) == ("dead_lettered", "customerio_401")
 
 
 def test_a_401_forces_one_credential_refresh_then_succeeds(deletion: DeletionStack) -> None:
@@ -469,7 +473,7 @@ def test_a_crash_inside_the_call_leaves_the_messages_for_redelivery(
     deletion: DeletionStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (message_id,) = deletion.send(deletion_body("dsar-bug", "user-bug"))
-    client = deletion.app.processor().client
+    client = deletion.app.processor().routes.client("default")
     original = client.batch
 
     def crash(_operations: Any) -> Any:
@@ -523,7 +527,7 @@ def test_audit_records_and_logs_hold_no_identifier(
     for identifier in HOSTILE_IDENTIFIERS:
         assert not [s for s in strings if identifier in s or identifier.strip() in s]
     statuses = {AuditRecord.from_item(item).request_id: AuditRecord.from_item(item).status for item in items}
-    assert statuses.pop("pii-4") == "failed"
+    assert statuses.pop("pii-4") == "dead_lettered"
     assert set(statuses.values()) == {"completed"}
     for item in items:
         record = AuditRecord.from_item(item)
@@ -628,6 +632,8 @@ def test_completion_and_failure_events_reach_the_bus(deletion: DeletionStack, er
         ("cio-security.deletion", "ErasureFailed"),
     }
     ok = received["ev-ok"]["detail"]
+    assert ok.pop("workspaces") == ["default"]
+    assert ok.pop("workspace_results")["default"]["status"] == "completed"
     assert ok | {"submitted_at": None, "completed_at": None} == {
         "request_id": "ev-ok",
         "status": "completed",
@@ -641,7 +647,7 @@ def test_completion_and_failure_events_reach_the_bus(deletion: DeletionStack, er
         "deadline_met": True,
     }
     bad = received["ev-bad"]["detail"]
-    assert (bad["status"], bad["reason"]) == ("failed", "customerio_rejected_invalid_identifiers")
+    assert (bad["status"], bad["reason"]) == ("dead_lettered", "customerio_rejected_invalid_identifiers")
     assert "failed_at" in bad
     text = json.dumps(list(received.values()))
     assert "user-ev" not in text

@@ -223,7 +223,7 @@ def test_record_changes_are_what_a_transition_changed() -> None:
         transitions.failed(record, "customerio_500", START), LATER, lease_seconds=60, lease_token="t2"
     )
     changes = RecordChanges.between(record, leased)
-    assert set(changes.values) == {"attempts", "lease_until", "lease_token", "updated_at"}
+    assert set(changes.values) == {"attempts", "lease_until", "lease_token", "updated_at", "revision"}
     assert not changes.steps
     assert changes.removed == frozenset()
     done = transitions.transient_failure(leased, "delete", None, "customerio_timeout", LATER)

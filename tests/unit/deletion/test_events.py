@@ -53,6 +53,15 @@ def test_the_completed_detail() -> None:
         "completed_at": iso(at),
         "deadline": "2026-12-01T10:00:00.000Z",
         "deadline_met": True,
+        "workspaces": ["default"],
+        "workspace_results": {
+            "default": {
+                "status": "completed",
+                "verification": "not_verified",
+                "submitted_at": iso(at),
+                "verified_at": None,
+            }
+        },
     }
 
 
@@ -152,3 +161,35 @@ def test_entries_eventbridge_refuses_are_reported(aws: None) -> None:
     with stubber:
         report = ErasureEvents("bus", client).publish(events)
     assert (report.published, report.failed) == (["dsar-ev-1"], ["dsar-ev-2"])
+
+
+def test_the_detail_names_every_workspace_and_a_failure_names_the_one_that_failed() -> None:
+    at = REQUESTED + timedelta(days=2)
+    req = DeletionRequest.model_validate(
+        {"request_id": "dsar-ev-ws", "identifier": IDENTIFIER, "requested_at": iso(REQUESTED)}
+    )
+    both = transitions.new_record(
+        req,
+        REQUESTED,
+        subject_hash=subject_hash("email", IDENTIFIER, b"p" * 32),
+        lease_seconds=60,
+        lease_token="t",
+        workspaces=("prod-us", "prod-eu"),
+    )
+    us_done = transitions.workspace_accepted(
+        both, "prod-us", "suppress", at, status_code=200, customerio_request_id="c", verified=False
+    )
+    eu_failed = transitions.workspace_not_accepted(
+        us_done, "prod-eu", "customerio_401", at, permanent=True, step="suppress", status_code=401
+    )
+    record = transitions.settled(eu_failed, at)
+    detail = erasure_detail("ErasureFailed", record, now=at)
+    assert detail["workspaces"] == ["prod-eu", "prod-us"]
+    assert (detail["status"], detail["reason"], detail["workspace"]) == (
+        "failed",
+        "customerio_401",
+        "prod-eu",
+    )
+    assert detail["workspace_results"]["prod-us"]["status"] == "completed"
+    assert detail["workspace_results"]["prod-eu"]["status"] == "failed"
+    assert IDENTIFIER not in json.dumps(detail)

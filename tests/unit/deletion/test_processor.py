@@ -433,7 +433,7 @@ def test_an_acceptance_that_cannot_be_recorded_is_retried(fake_client: FakeTrack
     def broken_accept(*args: Any, **kwargs: Any) -> Any:
         raise AuditError("throttled")
 
-    store.accept = broken_accept  # type: ignore[method-assign]
+    store.write_held = broken_accept  # type: ignore[method-assign]  # how acceptances are recorded
     processor = DeletionProcessor(fake_client, store, PEPPER, clock=FakeClock())
     outcome = processor.process(request())
     assert (outcome.kind, outcome.reason) == ("retry", "audit_unavailable")
@@ -447,7 +447,7 @@ def test_an_unexpected_error_after_the_call_releases_every_lease(fake_client: Fa
     def bug(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug")
 
-    store.accept = bug  # type: ignore[method-assign]
+    store.write_held = bug  # type: ignore[method-assign]  # how acceptances are recorded
     processor = DeletionProcessor(fake_client, store, PEPPER, clock=FakeClock())
     outcomes = processor.process_batch([QueueMessage(r.model_dump_json()) for r in people(3)])
     assert [(o.kind, o.reason) for o in outcomes] == [("retry", "unexpected_error")] * 3
@@ -688,6 +688,8 @@ def test_invalid_messages_go_to_the_dead_letter_queue_unchanged(
     (letter,) = dead_letters(sqs, url)
     assert letter["Body"] == message
     attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    # The fields at fault, when the parser names them: names only, never a value.
+    assert IDENTIFIER not in attributes.pop("fields", "")
     expected = {"reason": reason, "source_message_id": "m-1"}
     if request_id:
         expected["request_id"] = request_id
@@ -714,6 +716,7 @@ def test_refused_operations_go_to_the_dead_letter_queue_with_their_reason(
         "reason": "customerio_rejected_invalid_identifiers",
         "request_id": "dsar-1",
         "source_message_id": "m-1",
+        "workspace": "default",  # the workspace that refused it
     }
 
 
@@ -802,6 +805,8 @@ def test_a_transient_failure_on_the_last_delivery_is_dead_lettered_with_its_caus
         "last_error": "customerio_429",
         "request_id": "dsar-proc-1",
         "source_message_id": "m-9",
+        "workspace": "default",  # the workspace still to do
+        "receive_count": str(receive_count),
     }
     # The record stays open: a redrive sends the operation again.
     record = store.get("dsar-proc-1")

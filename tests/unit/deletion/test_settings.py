@@ -126,9 +126,9 @@ def test_parse_a_valid_message() -> None:
 @pytest.mark.parametrize(
     ("body", "reason", "request_id", "fields"),
     [
-        ("", "invalid_json", None, ()),
-        ("{", "invalid_json", None, ()),
-        ("[" * 100_000, "invalid_json", None, ()),
+        ("", "invalid_json", None, ("(root)",)),
+        ("{", "invalid_json", None, ("(root)",)),
+        ("[" * 100_000, "invalid_json", None, ("(root)",)),
         ("null", "schema_error", None, ("(root)",)),
         ('{"request_id": "r1"}', "schema_error", "r1", ("identifier",)),
         ('{"request_id": "", "identifier": "x"}', "schema_error", None, ("request_id",)),

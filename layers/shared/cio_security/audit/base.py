@@ -34,7 +34,14 @@ Writes are conditional, so concurrent deliveries of one request cannot both call
   verifier's) hold no lease: they write a record only while it awaits verification, conditional
   on the status and attempts read (``LeaseFree``: no deletion holds it either), so of two
   concurrent checks of one request only one can end its verification. They return None when the
-  record no longer awaits verification (another check ended it).
+  record no longer awaits verification (another check ended it). Each names the ``workspace``
+  checked; the conditions include the record's ``revision``, so two workspaces' checks of one
+  request never undo each other.
+- ``record_dead_lettered`` (the request's message went to the dead-letter queue) and
+  ``record_discarded`` (an operator discarded that dead letter; the record is kept) write without
+  a lease too, conditional on the record as read, and refuse while a delivery holds the lease.
+- ``write_held`` writes any transition (several folded into one) under the caller's lease: the
+  deletion processor records every workspace's result of a delivery in one write.
 
 >>> store = AuditStore("audit-table")                                     # doctest: +SKIP
 >>> record = store.begin(request, now, subject_hash=h, lease_seconds=120) # doctest: +SKIP
@@ -48,7 +55,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -65,6 +72,7 @@ from cio_security.audit.record import (
 )
 from cio_security.deletion.request import DeletionRequest
 from cio_security.errors import AuditError, LeaseHeldError, LeaseLostError
+from cio_security.workspaces import DEFAULT_WORKSPACE
 
 __all__ = [
     "AuditBackend",
@@ -111,20 +119,29 @@ class RecordExists:
 
 @dataclass(frozen=True, slots=True)
 class LeaseFree:
-    """Taking a lease: the record's status and attempts are as the caller saw them, and no lease on
-    it is unexpired at ``now`` (``transitions.lease_expired``)."""
+    """A write without a lease (taking one, a verifier's, a dead letter's): the record's status,
+    attempts and ``revision`` are as the caller saw them, and no lease on it is unexpired at
+    ``now`` (``transitions.lease_expired``). The revision makes it optimistic locking: two such
+    writes computed from one read (two workspaces' checks of one request) cannot both land."""
 
     status: RecordStatus
     attempts: int
     now: datetime
+    revision: int = 0
 
     def holds(self, record: AuditRecord | None) -> bool:
         return (
             record is not None
             and record.status == self.status
             and record.attempts == self.attempts
+            and record.revision == self.revision
             and transitions.lease_expired(record, self.now)
         )
+
+    @classmethod
+    def of(cls, record: AuditRecord, now: datetime) -> LeaseFree:
+        """The condition that ``record`` is still as read, with no unexpired lease at ``now``."""
+        return cls(record.status, record.attempts, now, record.revision)
 
 
 WriteCondition = UnderLease | RecordExists | LeaseFree
@@ -231,8 +248,11 @@ class BaseAuditStore(ABC):
         now: datetime,
         subject_hash: str,
         lease_seconds: float,
+        *,
+        workspaces: Sequence[str] = (DEFAULT_WORKSPACE,),
     ) -> AuditRecord:
-        """Create the record of ``request`` or take the lease on its unfinished record.
+        """Create the record of ``request`` (targeting ``workspaces``) or take the lease on its
+        unfinished record (whose targets stay as they were first recorded).
 
         Returns the record as it now stands: a completed record is returned untouched (the caller
         does nothing more); otherwise the caller holds the lease until ``lease_until`` and must pass
@@ -249,6 +269,7 @@ class BaseAuditStore(ABC):
             lease_seconds=lease_seconds,
             lease_token=_new_lease_token(),
             retention_days=self.retention_days,
+            workspaces=workspaces,
         )
         existing = self._create_record(record)
         if existing is None:
@@ -274,7 +295,7 @@ class BaseAuditStore(ABC):
         leased = transitions.lease_taken(
             existing, now, lease_seconds=lease_seconds, lease_token=_new_lease_token()
         )
-        condition = LeaseFree(existing.status, existing.attempts, now)
+        condition = LeaseFree.of(existing, now)
         try:
             stored = self._replace_record(
                 existing.request_id, RecordChanges.between(existing, leased), condition
@@ -296,10 +317,16 @@ class BaseAuditStore(ABC):
         now: datetime,
         *,
         lease_token: str | None = None,
+        workspace: str | None = None,
     ) -> None:
-        """Record ``step`` done with Customer.io's status code: it is never called again for this
-        request. Call it right after the call returns, before the next step."""
-        self._write(request_id, lease_token, lambda r: transitions.step_done(r, step, status_code, now))
+        """Record ``step`` (of ``workspace``; None: the record's only one) done with Customer.io's
+        status code: it is never called again for this request. Call it right after the call
+        returns, before the next step."""
+        self._write(
+            request_id,
+            lease_token,
+            lambda r: transitions.step_done(r, step, status_code, now, workspace=workspace),
+        )
 
     def record_transient_failure(
         self,
@@ -311,15 +338,22 @@ class BaseAuditStore(ABC):
         *,
         lease_token: str | None = None,
         customerio_request_id: str | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord:
-        """Record a failure a retry may fix (``reason`` a short code such as ``customerio_503``)
-        and release the lease, so the redelivered message is processed at once. Returns the record
-        as stored."""
+        """Record a failure a retry may fix (``reason`` a short code such as ``customerio_503``;
+        in ``workspace``, None: the record's only one) and release the lease, so the redelivered
+        message is processed at once. Returns the record as stored."""
         return self._write(
             request_id,
             lease_token,
             lambda r: transitions.transient_failure(
-                r, step, status_code, reason, now, customerio_request_id=customerio_request_id
+                r,
+                step,
+                status_code,
+                reason,
+                now,
+                customerio_request_id=customerio_request_id,
+                workspace=workspace,
             ),
         )
 
@@ -340,8 +374,10 @@ class BaseAuditStore(ABC):
         status_code: int | None = None,
         lease_token: str | None = None,
         customerio_request_id: str | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord:
-        """Record a permanent failure (status ``failed``, ``failure_reason``) and release the lease.
+        """Record a permanent failure (status ``failed``, ``failure_reason``; ``step`` failed in
+        ``workspace``, None: the record's only one) and release the lease.
         A later delivery of the same request (an operator's redrive) may lease it again. Returns
         the record as stored."""
         return self._write(
@@ -355,6 +391,7 @@ class BaseAuditStore(ABC):
                 status_code=status_code,
                 customerio_request_id=customerio_request_id,
                 retention_days=self.retention_days,
+                workspace=workspace,
             ),
         )
 
@@ -367,6 +404,7 @@ class BaseAuditStore(ABC):
         now: datetime,
         *,
         complete: bool,
+        workspace: str | None = None,
     ) -> AuditRecord:
         """Record that Customer.io accepted ``record``'s operation ``step`` (``submission_accepted``:
         step done, ``submitted_at``), under the lease ``record`` holds. With ``complete`` the same
@@ -375,22 +413,43 @@ class BaseAuditStore(ABC):
         Raises LeaseLostError when the lease was taken over, AuditError otherwise."""
 
         def transition(current: AuditRecord) -> AuditRecord:
-            accepted = transitions.submission_accepted(current, step, status_code, customerio_request_id, now)
+            accepted = transitions.submission_accepted(
+                current, step, status_code, customerio_request_id, now, workspace=workspace
+            )
             if not complete:
                 return accepted
             return transitions.completed(
-                accepted, now, verification="not_verified", retention_days=self.retention_days
+                accepted,
+                now,
+                verification="not_verified",
+                retention_days=self.retention_days,
+                workspace=workspace,
             )
 
         return self._write_held(record, transition)
 
-    def await_verification(self, record: AuditRecord, now: datetime) -> AuditRecord:
+    def await_verification(
+        self, record: AuditRecord, now: datetime, *, workspace: str | None = None
+    ) -> AuditRecord:
         """Move an accepted ``record`` (held under its lease) to ``submitted`` with verification
-        ``pending`` and release the lease (``awaiting_verification``). Returns the record as
-        stored; raises LeaseLostError when the lease was taken over, AuditError otherwise."""
+        ``pending`` (of ``workspace``; None: every accepted workspace not yet scheduled) and release
+        the lease (``awaiting_verification``). Returns the record as stored; raises LeaseLostError
+        when the lease was taken over, AuditError otherwise."""
         return self._write_held(
-            record, lambda r: transitions.awaiting_verification(r, now, retention_days=self.retention_days)
+            record,
+            lambda r: transitions.awaiting_verification(
+                r, now, retention_days=self.retention_days, workspace=workspace
+            ),
         )
+
+    def write_held(
+        self, record: AuditRecord, transition: Callable[[AuditRecord], AuditRecord]
+    ) -> AuditRecord:
+        """Apply ``transition`` (any of ``transitions``, or several folded into one) to ``record``
+        as the caller holds it under its lease, and write what changed in one conditional write
+        without reading first. Returns the record as stored; raises LeaseLostError when the lease
+        was taken over, AuditError otherwise."""
+        return self._write_held(record, transition)
 
     def complete(
         self,
@@ -399,32 +458,50 @@ class BaseAuditStore(ABC):
         *,
         lease_token: str | None = None,
         verification: Verification | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord:
-        """Mark the request completed at ``now`` (``completed_at``; ``expires_at`` moves to the
-        retention period after completion; ``verification`` when given) and release the lease.
-        Returns the final record."""
+        """Mark ``workspace`` (None: the record's only one) completed at ``now``, and the request
+        with it once every workspace is (``completed_at``; ``expires_at`` moves to the retention
+        period after completion; ``verification`` when given), and release the lease. Returns the
+        final record."""
         return self._write(
             request_id,
             lease_token,
             lambda r: transitions.completed(
-                r, now, verification=verification, retention_days=self.retention_days
+                r, now, verification=verification, retention_days=self.retention_days, workspace=workspace
             ),
         )
 
     # -- the erasure verifier's writes (no lease) ----------------------------------------------------
 
     def record_verification_check(
-        self, request_id: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+        self,
+        request_id: str,
+        now: datetime,
+        *,
+        checks: int,
+        seen: AuditRecord | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord | None:
         """One more check found the person still there (``checks`` made so far). Returns the record
         as stored, or None when it no longer awaits verification. ``seen``: the record as the
         caller read it, written over without a new read while its status and attempts hold."""
         return self._write_verification(
-            request_id, now, lambda r: transitions.verification_checked(r, now, checks=checks), seen
+            request_id,
+            now,
+            lambda r: transitions.verification_checked(r, now, checks=checks, workspace=workspace),
+            seen,
+            workspace,
         )
 
     def record_verified(
-        self, request_id: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+        self,
+        request_id: str,
+        now: datetime,
+        *,
+        checks: int,
+        seen: AuditRecord | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord | None:
         """Check number ``checks`` found the person gone: status ``completed``, verification
         ``verified``, ``verified_at``. Returns the record as stored, or None when it no longer
@@ -432,12 +509,22 @@ class BaseAuditStore(ABC):
         return self._write_verification(
             request_id,
             now,
-            lambda r: transitions.verified(r, now, checks=checks, retention_days=self.retention_days),
+            lambda r: transitions.verified(
+                r, now, checks=checks, retention_days=self.retention_days, workspace=workspace
+            ),
             seen,
+            workspace,
         )
 
     def record_unverified(
-        self, request_id: str, reason: str, now: datetime, *, checks: int, seen: AuditRecord | None = None
+        self,
+        request_id: str,
+        reason: str,
+        now: datetime,
+        *,
+        checks: int,
+        seen: AuditRecord | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord | None:
         """The verification window ended without proof (``reason``): status and verification
         ``unverified``. Returns the record as stored, or None when it no longer awaits
@@ -446,10 +533,59 @@ class BaseAuditStore(ABC):
             request_id,
             now,
             lambda r: transitions.unverified(
-                r, reason, now, checks=checks, retention_days=self.retention_days
+                r, reason, now, checks=checks, retention_days=self.retention_days, workspace=workspace
             ),
             seen,
+            workspace,
         )
+
+    # -- after the lease: dead letters and the operator's discards ---------------------------------
+
+    def record_dead_lettered(self, request_id: str, reason: str, now: datetime) -> AuditRecord | None:
+        """The request's message went to the dead-letter queue with ``reason``: status
+        ``dead_lettered`` (``transitions.dead_lettered``). Written while no lease is held,
+        conditional on the record as read. Returns the record as stored, None when there is no
+        record; raises LeaseHeldError while a delivery holds its lease, AuditError otherwise."""
+        return self._write_unleased(
+            request_id,
+            now,
+            lambda r: transitions.dead_lettered(r, reason, now, retention_days=self.retention_days),
+        )
+
+    def record_discarded(self, request_id: str, *, reason: str, now: datetime) -> AuditRecord | None:
+        """An operator discarded the request's dead letter, one that can never succeed: the
+        record is marked ``discarded`` with ``reason`` (``discarded_at``, ``discard_reason``) and
+        kept for the retention period counted from ``now``; a record Customer.io already accepted
+        keeps its status (``transitions.discarded``). Never deletes a record. Returns the record as
+        stored, or None when no record exists for ``request_id``; raises LeaseHeldError while a
+        delivery of the request holds its lease, AuditError otherwise.
+
+        >>> store.record_discarded("dsar-1", reason="identifier never existed", now=now)  # doctest: +SKIP
+        """
+        return self._write_unleased(
+            request_id,
+            now,
+            lambda r: transitions.discarded(r, reason, now, retention_days=self.retention_days),
+        )
+
+    def _write_unleased(
+        self, request_id: str, now: datetime, transition: Callable[[AuditRecord], AuditRecord]
+    ) -> AuditRecord | None:
+        """Apply ``transition`` to the stored record while no lease on it is unexpired, conditional on
+        the record as read (``LeaseFree``), re-read and tried again when a concurrent write got there
+        first. None when there is no record."""
+        for _ in range(_BEGIN_TRIES):
+            current = self._get_record(request_id)
+            if current is None:
+                return None
+            if not transitions.lease_expired(current, now):
+                raise LeaseHeldError(request_id, current.lease_until)
+            changes = RecordChanges.between(current, transition(current))
+            try:
+                return self._replace_record(request_id, changes, LeaseFree.of(current, now))
+            except ConditionNotMetError:
+                continue
+        raise AuditError(f"audit record {request_id} kept changing during a write")
 
     def _write_verification(
         self,
@@ -457,22 +593,22 @@ class BaseAuditStore(ABC):
         now: datetime,
         transition: Callable[[AuditRecord], AuditRecord],
         seen: AuditRecord | None = None,
+        workspace: str | None = None,
     ) -> AuditRecord | None:
-        """Apply a verifier's ``transition`` while the record awaits verification, conditional on
-        the status and attempts read (``seen`` first, when given: one write instead of a read and a
-        write, as ``_write_held`` does), re-read and tried again when a concurrent write got there
-        first. Raises AuditError when there is no record or the writes keep conflicting."""
+        """Apply a verifier's ``transition`` while the record's ``workspace`` (None: its only one)
+        awaits verification, conditional on the status, attempts and revision read (``seen`` first,
+        when given: one write instead of a read and a write, as ``_write_held`` does), re-read and
+        tried again when a concurrent write got there first. Raises AuditError when there is no
+        record or the writes keep conflicting."""
         for _ in range(_BEGIN_TRIES):
             current, seen = (seen, None) if seen is not None else (self._get_record(request_id), None)
             if current is None:
                 raise AuditError(f"audit record {request_id} does not exist")
-            if not transitions.awaiting_verification_check(current):
+            if not transitions.awaiting_verification_check(current, workspace):
                 return None
             changes = RecordChanges.between(current, transition(current))
             try:
-                return self._replace_record(
-                    request_id, changes, LeaseFree(current.status, current.attempts, now)
-                )
+                return self._replace_record(request_id, changes, LeaseFree.of(current, now))
             except ConditionNotMetError:
                 continue
         raise AuditError(f"audit record {request_id} kept changing during a verification write")

@@ -5,11 +5,13 @@ conditional writes on a table keyed by ``request_id`` (S), TTL attribute ``expir
   returned with the condition failure (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), or read
   consistently when DynamoDB leaves it out;
 - ``_replace_record``: UpdateItem setting and removing only the attributes a transition
-  changed (each step as ``steps.<name>``), conditional on
+  changed (each step as ``steps.<name>``; the ``workspaces`` map, a few hundred bytes per
+  workspace, whole, with the ``revision`` that every write counts up), conditional on
   ``attribute_exists(request_id) AND lease_token = :lease_token`` under a lease,
   ``attribute_exists(request_id)`` without one, and
-  ``#status = :seen AND attempts = :attempts AND (attribute_not_exists(lease_until) OR
-  lease_until <= :now)`` when taking a lease;
+  ``#status = :seen AND attempts = :attempts AND #revision = :revision AND
+  (attribute_not_exists(lease_until) OR lease_until <= :now)`` for a write without a lease
+  (taking one, a verifier's, a dead letter's);
 - ``_get_record``: GetItem with ``ConsistentRead``.
 
 >>> store = AuditStore("audit-table", client=boto3.client("dynamodb"))   # doctest: +SKIP
@@ -58,14 +60,22 @@ def _condition_expression(condition: WriteCondition) -> tuple[str, dict[str, str
             )
         case RecordExists():
             return "attribute_exists(request_id)", {}, {}
-        case LeaseFree(status=status, attempts=attempts, now=now):
+        case LeaseFree(status=status, attempts=attempts, now=now, revision=revision):
+            # A record written before revisions existed has none: it reads as revision 0.
+            unchanged = (
+                "#revision = :revision"
+                if revision
+                else "(attribute_not_exists(#revision) OR #revision = :revision)"
+            )
             return (
                 "#status = :seen AND attempts = :attempts "
+                f"AND {unchanged} "
                 "AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
-                {"#status": "status"},
+                {"#status": "status", "#revision": "revision"},
                 {
                     ":seen": attribute_value(status),
                     ":attempts": attribute_value(attempts),
+                    ":revision": attribute_value(revision),
                     ":now": attribute_value(iso(now)),
                 },
             )

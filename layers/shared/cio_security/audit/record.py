@@ -10,7 +10,22 @@ table's TTL attribute, at least 24 calendar months after the record was last fin
 Statuses: ``received`` (created), ``in_progress`` (a step called or leased again), ``submitted``
 (Customer.io accepted the operation; verification pending), ``completed`` (accepted, and verified
 or not verified at all), ``unverified`` (the person was still present after the verification
-window), ``failed`` (a permanent failure; a redrive may lease it again).
+window), ``failed`` (a permanent failure; a redrive may lease it again), ``dead_lettered`` (its
+message went to the dead-letter queue with ``failure_reason``; a redrive may lease it again),
+``discarded`` (an operator discarded its dead letter as one that can never succeed:
+``discarded_at``, ``discard_reason``; the record is kept for its whole retention period).
+
+A request may target several Customer.io workspaces (``cio_security.workspaces``): ``workspaces``
+maps each targeted workspace's name to its ``WorkspaceState`` (``status``: pending, submitted,
+completed, unverified or failed; ``steps``; ``attempts``, the Track calls that carried it;
+``submitted_at``; ``status_code`` and ``customerio_request_id`` of its last call; ``verification``,
+``verified_at``, ``verification_checks``; ``completed_at``; ``failure_reason``; ``last_error``).
+The request-level fields are derived from them: ``completed`` only when every workspace is
+completed (verified or not verified), ``unverified`` once every workspace is done and one of them
+ended unverified, ``failed`` when a workspace failed for good, ``submitted_at`` when the last
+workspace accepted. A record written before workspaces existed has no ``workspaces``: it is its
+primary workspace's state (``AuditRecord.workspace``), and its first write names it.
+``revision`` counts the writes (optimistic locking for writes made without a lease).
 
 How a record changes is ``cio_security.audit.transitions``; where it is kept, ``base`` and
 ``dynamodb``.
@@ -30,8 +45,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cio_security.deletion.request import Action, DeletionRequest, IdentifierType, Regulation
 from cio_security.hashing import keyed_hash
+from cio_security.workspaces import DEFAULT_WORKSPACE
 
 __all__ = [
+    "ACCEPTED_WORKSPACE_STATUSES",
     "DEFAULT_RETENTION_DAYS",
     "FINISHED_STATUSES",
     "MIN_RETENTION_DAYS",
@@ -41,6 +58,8 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "Verification",
+    "WorkspaceState",
+    "WorkspaceStatus",
     "expiry_for",
     "iso",
     "subject_hash",
@@ -49,11 +68,24 @@ __all__ = [
 
 StepName = Literal["suppress", "delete"]
 StepStatus = Literal["pending", "done", "failed"]
-RecordStatus = Literal["received", "in_progress", "submitted", "completed", "unverified", "failed"]
+RecordStatus = Literal[
+    "received", "in_progress", "submitted", "completed", "unverified", "failed", "dead_lettered", "discarded"
+]
 Verification = Literal["pending", "verified", "unverified", "not_verified"]
 """Whether the erasure was verified through the App API: ``pending`` (checks scheduled),
 ``verified`` (the App API no longer finds the person), ``unverified`` (still found after the
 verification window), ``not_verified`` (no App API key configured: nothing checks it)."""
+
+WorkspaceStatus = Literal["pending", "submitted", "completed", "unverified", "failed"]
+"""One workspace's part of a request: ``pending`` (not accepted yet: to send), ``submitted``
+(accepted; verification ``pending`` once its checks are scheduled, None until then), ``completed``
+(accepted, and ``verified`` or ``not_verified``), ``unverified`` (still found after the window),
+``failed`` (refused for good; a redrive makes it ``pending`` again)."""
+
+ACCEPTED_WORKSPACE_STATUSES: Final[frozenset[WorkspaceStatus]] = frozenset(
+    {"submitted", "completed", "unverified"}
+)
+"""A workspace in one of these accepted the operation: it is never sent to again."""
 
 FINISHED_STATUSES: Final[frozenset[RecordStatus]] = frozenset({"submitted", "completed", "unverified"})
 """Statuses after which the deletion queue has nothing more to do: Customer.io accepted the
@@ -125,6 +157,54 @@ class StepRecord(BaseModel):
     at: str | None = None
 
 
+class WorkspaceState(BaseModel):
+    """One Customer.io workspace's part of a request (``AuditRecord.workspaces[name]``): its Track
+    step, status, Customer.io's last status code and request id, when it was accepted, its
+    verification, and the Track calls that carried its operation (``attempts``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: WorkspaceStatus = "pending"
+    steps: dict[StepName, StepRecord] = Field(default_factory=dict)
+    attempts: int = Field(default=0, ge=0)
+    submitted_at: str | None = None
+    status_code: int | None = None
+    customerio_request_id: str | None = None
+    verification: Verification | None = None
+    verified_at: str | None = None
+    verification_checks: int = Field(default=0, ge=0)
+    completed_at: str | None = None
+    failure_reason: str | None = None
+    last_error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True once Customer.io accepted this workspace's operation: it is never sent again."""
+        return self.status in ACCEPTED_WORKSPACE_STATUSES
+
+    @property
+    def done(self) -> bool:
+        """True once nothing more happens in this workspace (completed or unverified)."""
+        return self.status in {"completed", "unverified"}
+
+    @property
+    def awaiting_verification(self) -> bool:
+        """True while the verifier may still write this workspace: accepted, checks scheduled."""
+        return self.status == "submitted" and self.verification == "pending"
+
+
+_LEGACY_STATUS: Final[Mapping[str, WorkspaceStatus]] = {
+    "received": "pending",
+    "in_progress": "pending",
+    "submitted": "submitted",
+    "completed": "completed",
+    "unverified": "unverified",
+    "failed": "failed",
+    "dead_lettered": "pending",
+    "discarded": "pending",
+}
+
+
 class AuditRecord(BaseModel):
     """The audit record of one deletion request, as stored in the audit table.
 
@@ -153,11 +233,63 @@ class AuditRecord(BaseModel):
     verification_checks: int = Field(default=0, ge=0)
     completed_at: str | None = None
     failure_reason: str | None = None
+    discarded_at: str | None = None
+    """When an operator discarded the request's dead letter (``record_discarded``)."""
+    discard_reason: str | None = None
+    """Why it was discarded (the operator's words: never personal data)."""
     last_error: str | None = None
     last_status_code: int | None = None
     lease_until: str | None = None
     lease_token: str | None = None
     expires_at: int
+    workspaces: dict[str, WorkspaceState] = Field(default_factory=dict)
+    """Each targeted workspace's part (name -> state); the request-level fields above are derived
+    from them (``transitions``). Empty in a record written before workspaces existed: such a record
+    is its primary workspace's state (``workspace``)."""
+    revision: int = Field(default=0, ge=0)
+    """Counts the record's writes: writes without a lease are conditional on it (optimistic
+    locking), so two verifications of one request's workspaces never undo each other."""
+
+    def workspace_names(self, primary: str = DEFAULT_WORKSPACE) -> tuple[str, ...]:
+        """The workspaces this request targets (sorted; ``primary`` alone for a record written
+        before workspaces existed)."""
+        return tuple(sorted(self.workspaces)) if self.workspaces else (primary,)
+
+    def workspace(self, name: str | None = None, *, primary: str = DEFAULT_WORKSPACE) -> WorkspaceState:
+        """The state of workspace ``name`` (None: the record's only workspace). A record written
+        before workspaces existed is ``primary``'s state, read from its request-level fields.
+        KeyError when the request does not target ``name``."""
+        if self.workspaces:
+            if name is None:
+                if len(self.workspaces) != 1:
+                    raise KeyError("the request targets several workspaces: name one")
+                return next(iter(self.workspaces.values()))
+            return self.workspaces[name]
+        if name is not None and name != primary:
+            raise KeyError(name)
+        step = self.steps.get(submission_step(self.action))
+        status = _LEGACY_STATUS[self.status]
+        if status == "pending" and self.submitted:
+            status = "submitted"  # accepted; its verification not scheduled yet
+        return WorkspaceState(
+            status=status,
+            steps={n: s.model_copy() for n, s in self.steps.items()},
+            attempts=self.attempts,
+            submitted_at=self.accepted_at,
+            status_code=step.status_code if step else self.last_status_code,
+            customerio_request_id=step.customerio_request_id if step else None,
+            verification=self.verification,
+            verified_at=self.verified_at,
+            verification_checks=self.verification_checks,
+            completed_at=self.completed_at,
+            failure_reason=self.failure_reason if self.status == "failed" else None,
+            last_error=self.last_error,
+        )
+
+    def workspace_states(self, primary: str = DEFAULT_WORKSPACE) -> dict[str, WorkspaceState]:
+        """Every targeted workspace's state, by name (see ``workspace``)."""
+        names = self.workspace_names(primary)
+        return {name: self.workspace(name, primary=primary) for name in names}
 
     @property
     def finished(self) -> bool:

@@ -1,5 +1,6 @@
 """GDPR/CCPA deletion requests (DESIGN section 4): parsing, settings, Track v2 submission, the
-processor, outcomes, erasure events, the verifier interface and the dead-letter queue.
+processor, outcomes, erasure events, the verifier interface, the dead-letter queue and the routes to
+each Customer.io workspace.
 
 Public names are re-exported lazily: importing the package loads none of its modules.
 """
@@ -23,9 +24,11 @@ _EXPORTS: dict[str, str] = {
     "ErasureEvents": "events",
     "ErasureVerifier": "verification_protocol",
     "OutcomeKind": "outcome",
+    "PerWorkspace": "routing",
     "QueueMessage": "outcome",
     "Refused": "submission",
     "StepCall": "outcome",
+    "WorkspaceRoutes": "routing",
     "add_one_month": "request",
     "erasure_detail": "events",
     "infer_identifier_type": "request",
@@ -47,9 +50,11 @@ __all__ = [
     "ErasureEvents",
     "ErasureVerifier",
     "OutcomeKind",
+    "PerWorkspace",
     "QueueMessage",
     "Refused",
     "StepCall",
+    "WorkspaceRoutes",
     "add_one_month",
     "erasure_detail",
     "infer_identifier_type",
@@ -77,6 +82,7 @@ if TYPE_CHECKING:
         infer_identifier_type,
         parse_deletion_message,
     )
+    from cio_security.deletion.routing import PerWorkspace, WorkspaceRoutes
     from cio_security.deletion.settings import DeletionSettings, rate_per_invocation
     from cio_security.deletion.submission import Accepted, BatchClient, Refused, submit
     from cio_security.deletion.verification_protocol import ErasureVerifier

@@ -10,9 +10,15 @@ The detail is built from the audit record alone, so it holds no identifier and n
  "deadline": "2026-12-28T10:00:00.000Z", "deadline_met": true}
 ```
 
-``ErasureVerified`` adds ``verified_at``; ``ErasureFailed`` has ``failed_at`` and ``reason`` (a
-short code such as ``customerio_rejected_invalid_identifiers`` or ``retries_exhausted``) instead of
-``completed_at``. ``deadline_met`` is ``AuditRecord.deadline_met``: whether Customer.io accepted
+Every detail also lists the Customer.io ``workspaces`` the request erases in (sorted) and
+``workspace_results``, per workspace ``{status, verification, submitted_at, verified_at}``
+(workspace names are configuration, never personal data). ``ErasureCompleted`` and
+``ErasureVerified`` are published once the whole request is done (every workspace).
+
+``ErasureVerified`` adds ``verified_at``; ``ErasureFailed`` has ``failed_at``, ``reason`` (a
+short code such as ``customerio_rejected_invalid_identifiers`` or ``retries_exhausted``) and
+``workspace`` (the workspace that failed, or null) instead of ``completed_at``.
+``deadline_met`` is ``AuditRecord.deadline_met``: whether Customer.io accepted
 the erasure by the deadline, and for a failure ``false`` once the deadline has passed without an
 erasure and ``null`` while there is still time (a failed request may be redriven).
 
@@ -70,6 +76,7 @@ def erasure_detail(
     (``failed_at``, and the moment ``deadline_met`` is judged at); default: the record's
     ``updated_at``."""
     at = iso(now) if now is not None else record.updated_at
+    states = record.workspace_states()
     detail: dict[str, Any] = {
         "request_id": record.request_id,
         "status": record.status,
@@ -80,10 +87,22 @@ def erasure_detail(
         "submitted_at": record.submitted_at,
         "deadline": record.deadline,
         "deadline_met": record.deadline_met(datetime.fromisoformat(at)),
+        "workspaces": list(states),
+        "workspace_results": {
+            name: {
+                "status": state.status,
+                "verification": state.verification,
+                "submitted_at": state.submitted_at,
+                "verified_at": state.verified_at,
+            }
+            for name, state in states.items()
+        },
     }
     if kind == "ErasureFailed":
+        failed = [name for name, state in states.items() if state.status == "failed"]
         detail["failed_at"] = at
         detail["reason"] = reason or record.failure_reason or record.last_error or "failed"
+        detail["workspace"] = failed[0] if failed else None
         return detail
     detail["completed_at"] = record.completed_at
     if kind == "ErasureVerified":

@@ -26,10 +26,11 @@ class QueueMessage:
 @dataclass(frozen=True, slots=True)
 class StepCall:
     """One Track API operation sent while processing a request (in a v2 batch), with the status
-    of the request that carried it (None: no answer)."""
+    of the request that carried it (None: no answer) and the workspace it went to."""
 
     step: StepName
     status_code: int | None
+    workspace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,9 @@ class DeletionOutcome:
     code safe to log (``customerio_503``, ``customerio_rejected_invalid_identifiers``,
     ``lease_held``, ``invalid_json``, ...). ``dead_lettered`` is True once a permanent failure was
     sent to the dead-letter queue. ``event_published`` says whether its erasure event reached the
-    bus (None: no event for this outcome).
+    bus (None: no event for this outcome). ``workspace``: the workspace a ``permanent`` or ``retry``
+    came from, when one did (configuration, never personal data); ``fields``: the message fields
+    at fault in a ``schema_error`` (names only).
     """
 
     kind: OutcomeKind
@@ -53,6 +56,8 @@ class DeletionOutcome:
     age_seconds: float | None = None
     dead_lettered: bool = False
     event_published: bool | None = None
+    workspace: str | None = None
+    fields: tuple[str, ...] = ()
     record: AuditRecord | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -6,31 +6,43 @@ message out. No Lambda event shapes: the handler passes message bodies and gets
 
 1. parses every message (invalid JSON or a schema error is permanent); a second message of a
    ``request_id`` already in the batch shares the first one's fate (or is a ``request_id_conflict``
-   when it names another subject or action) and calls nothing itself;
-2. leases each request's audit record (``AuditStore.begin``, concurrently on ``executor``): a
-   record Customer.io already accepted returns ``already_done`` without any call, another
-   invocation's unexpired lease ``retry``;
-3. sends every leased request not yet accepted as one Track API v2 operation (``erase``:
-   suppress, which deletes the person and blocks their identifiers; ``delete``: delete) in as few
-   ``POST /api/v2/batch`` requests as the size limits allow (``submission.submit``: what each
-   answer means for each request, 207s and whole-request 400s included);
-4. records each request's result right after the call: accepted (step done, Customer.io's status
-   code and request id, ``submitted_at``) and, without a verifier, completed with verification
-   ``not_verified`` in the same write; a transient failure releases the lease and answers
-   ``retry``; a permanent one marks the record ``failed`` and answers ``permanent``;
-5. with a verifier (``verification_protocol.ErasureVerifier``): schedules the checks of the
-   accepted requests, then marks them ``submitted`` with verification ``pending``; a verifier that
-   cannot schedule makes them ``retry`` (their redelivery calls no Track API, only schedules);
+   when it names another subject or action) and calls nothing itself; a message whose
+   ``workspaces`` names a workspace the stack is not configured with (``WorkspaceRoutes``) is a
+   ``schema_error`` on the field ``workspaces``, with no audit record and nothing sent;
+2. leases each request's audit record (``AuditStore.begin``, concurrently on ``executor``), created
+   with one state per targeted workspace (every configured one, or the message's subset; the
+   targets stay as first recorded, and a later message naming another subset is a
+   ``request_id_conflict``): a record Customer.io already accepted everywhere returns
+   ``already_done`` without any call, another invocation's unexpired lease ``retry``;
+3. sends, per workspace, every leased request not yet accepted there as one Track API v2 operation
+   (``erase``: suppress, which deletes the person and blocks their identifiers; ``delete``: delete)
+   in as few ``POST /api/v2/batch`` requests as the size limits allow (``submission.submit``: what
+   each answer means for each request, 207s and whole-request 400s included), through that
+   workspace's client and token bucket; the workspaces' calls run concurrently. A workspace that
+   accepted a request's operation is never sent it again (a redelivery, a redrive, a retry after
+   another workspace's failure);
+4. records each request's results (every workspace's) in one write right after the calls:
+   accepted workspaces done (status code, Customer.io's request id, ``submitted_at``) and, where
+   nothing verifies them, completed with verification ``not_verified``; a transient failure keeps
+   its workspace pending with the error, releases the lease and answers ``retry``; a permanent one
+   marks its workspace and the record ``failed`` and answers ``permanent`` (naming the workspace);
+5. with a workspace's verifier (``verification_protocol.ErasureVerifier``): schedules the checks of
+   its accepted requests, then marks them ``pending`` and ends the delivery (``submitted`` once
+   every workspace is accepted); a verifier that cannot be built or cannot schedule makes the
+   request ``retry`` (its redelivery calls no Track API there, only schedules);
 6. settles each message: a permanent outcome goes to the dead-letter queue with its reason (the
-   original body, attributes ``reason``, ``request_id`` when known, ``source_message_id``); on a
-   message's last delivery (its receive count has reached the queue's ``maxReceiveCount``, given
-   as ``max_receive_count``) a ``retry`` is dead-lettered too, as ``retries_exhausted`` with the
-   cause in ``last_error``, rather than left for SQS to move without one;
-7. publishes ``ErasureCompleted`` and ``ErasureFailed`` events (``events.ErasureEvents``) when a
-   publisher is given. A publish failure is logged and reported in the outcome
-   (``event_published``), never allowed to change it: the audit record is the source of truth.
+   original body, attributes ``reason``, ``fields`` of a schema error, ``request_id`` when known,
+   ``workspace`` when one failed, ``source_message_id``, ``receive_count``) and its audit record
+   becomes ``dead_lettered``; on a message's last delivery (its receive count has reached the
+   queue's ``maxReceiveCount``, given as ``max_receive_count``) a ``retry`` is dead-lettered too,
+   as ``retries_exhausted`` with the cause in ``last_error``, rather than left for SQS to move
+   without one;
+7. publishes ``ErasureCompleted`` (once the whole request is complete) and ``ErasureFailed`` events
+   (``events.ErasureEvents``) when a publisher is given. A publish failure is logged and reported
+   in the outcome (``event_published``), never allowed to change it: the audit record is the
+   source of truth.
 
-Guarantees: a request whose acceptance was recorded is never sent to Customer.io again; a crash
+Guarantees: a workspace whose acceptance was recorded is never sent the request again; a crash
 between a Track call and its audit write is resumed by sending the operation again, harmless
 because suppress and delete are idempotent and Customer.io answers 200 whether or not the person
 existed. An unexpected exception releases every lease it holds and answers ``retry`` with reason
@@ -50,8 +62,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from cio_security.audit import transitions
 from cio_security.audit.base import AuditBackend
 from cio_security.audit.record import AuditRecord, StepName, subject_hash, submission_step
 from cio_security.customerio.v2 import PersonOperation
@@ -65,6 +78,7 @@ from cio_security.deletion.outcome import (
     StepCall,
 )
 from cio_security.deletion.request import DeletionRequest, parse_deletion_message
+from cio_security.deletion.routing import WorkspaceRoutes
 from cio_security.deletion.settings import (
     DEFAULT_DEADLINE_WARNING_DAYS,
     DEFAULT_LEASE_SECONDS,
@@ -81,6 +95,7 @@ from cio_security.errors import (
     InvalidDeletionRequestError,
     LeaseHeldError,
 )
+from cio_security.workspaces import UnknownWorkspaceError
 
 __all__ = ["DeletionProcessor"]
 
@@ -103,7 +118,15 @@ class _Attempt:
     request: DeletionRequest
     record: AuditRecord
     deadline: DeadlineStatus
+    targets: tuple[str, ...] = ()
+    """The workspaces the request erases in (as its record was first written), configured order."""
     calls: list[StepCall] = field(default_factory=list)
+    results: dict[str, SubmissionResult] = field(default_factory=dict)
+    """This delivery's Track result per workspace sent to."""
+    to_schedule: tuple[str, ...] = ()
+    """Accepted workspaces whose verification is to be scheduled (the lease still held)."""
+    unsure: tuple[str, ...] = ()
+    """Accepted workspaces whose verifier could not be built: retried (``verification_unavailable``)."""
     outcome: DeletionOutcome | None = None
 
     @property
@@ -132,7 +155,9 @@ class DeletionProcessor:
     """Carries out deletion requests against Customer.io with an audit trail (module docstring).
 
     ``client`` makes the Track v2 batch calls (``TrackClient``: its own retries, backoff, rate
-    limit and 401 refresh included). ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or
+    limit and 401 refresh included), or is the stack's ``WorkspaceRoutes``: one client (and
+    verifier) per Customer.io workspace, each request erased in every workspace it targets.
+    ``audit`` keeps the records: ``AuditStore`` (DynamoDB) or
     another ``BaseAuditStore``. ``pepper`` keys the subject hash. ``dead_letters`` receives
     permanent failures. ``verifier`` schedules erasure checks (none: requests complete as
     ``not_verified``). ``events`` publishes erasure events (none: no events). ``executor`` runs a
@@ -151,7 +176,7 @@ class DeletionProcessor:
 
     def __init__(
         self,
-        client: BatchClient,
+        client: BatchClient | WorkspaceRoutes,
         audit: AuditBackend,
         pepper: str | bytes,
         *,
@@ -168,6 +193,12 @@ class DeletionProcessor:
     ) -> None:
         if not pepper:
             raise ConfigurationError("the pepper must not be empty")
+        if isinstance(client, WorkspaceRoutes):
+            if verifier is not None:
+                raise ConfigurationError("with WorkspaceRoutes, each workspace's verifier comes from them")
+            self.routes = client
+        else:
+            self.routes = WorkspaceRoutes.single(client, verifier)
         self.client = client
         self.audit = audit
         self.dead_letters = dead_letters
@@ -183,7 +214,7 @@ class DeletionProcessor:
         self._pepper = pepper
 
     def __repr__(self) -> str:
-        return f"DeletionProcessor(audit={self.audit!r}, verifier={self.verifier!r})"
+        return f"DeletionProcessor(audit={self.audit!r}, routes={self.routes!r})"
 
     def subject_hash(self, request: DeletionRequest) -> str:
         """The keyed hash that stands for the request's subject in its audit record."""
@@ -265,7 +296,7 @@ class DeletionProcessor:
                 "deletion message rejected",
                 extra={"reason": exc.reason, "request_id": exc.request_id, "fields": list(exc.fields)},
             )
-            return DeletionOutcome("permanent", exc.request_id, exc.reason)
+            return DeletionOutcome("permanent", exc.request_id, exc.reason, fields=tuple(exc.fields))
         except Exception as exc:  # noqa: BLE001 - the safety net: retried, then dead-lettered with a reason
             logger.error(
                 "unexpected error while parsing a deletion message", extra={"error": type(exc).__name__}
@@ -277,9 +308,16 @@ class DeletionProcessor:
     ) -> DeletionOutcome:
         """The outcome of a second message of a request_id in the same batch: nothing is called
         for it. The same request shares the first one's fate (accepted: ``already_done``);
-        another subject or action under the same request_id is a ``request_id_conflict``."""
+        another subject, action or set of workspaces under the same request_id is a
+        ``request_id_conflict`` (unknown workspaces: a ``schema_error``)."""
+        try:
+            same_workspaces = self.routes.select(getattr(copy, "workspaces", None)) == self.routes.select(
+                getattr(first, "workspaces", None)
+            )
+        except UnknownWorkspaceError:
+            return DeletionOutcome("permanent", copy.request_id, "schema_error", fields=("workspaces",))
         same_subject = hmac.compare_digest(self.subject_hash(copy), self.subject_hash(first))
-        if not same_subject or copy.action != first.action:
+        if not same_subject or copy.action != first.action or not same_workspaces:
             logger.error(
                 "request_id used twice in a batch for different requests",
                 extra={"request_id": copy.request_id},
@@ -314,6 +352,9 @@ class DeletionProcessor:
                 request_id=outcome.request_id,
                 message_id=message.message_id,
                 last_error=last_error,
+                fields=outcome.fields,
+                workspace=outcome.workspace,
+                receive_count=message.receive_count,
             )
         except DeadLetterError:
             logger.exception(
@@ -323,9 +364,33 @@ class DeletionProcessor:
             return replace(outcome, kind="retry", reason="dead_letter_unavailable")
         logger.warning(
             "deletion request sent to the dead-letter queue",
-            extra={"request_id": outcome.request_id, "reason": outcome.reason, "last_error": last_error},
+            extra={
+                "request_id": outcome.request_id,
+                "reason": outcome.reason,
+                "last_error": last_error,
+                "workspace": outcome.workspace,
+            },
         )
-        return replace(outcome, dead_lettered=True)
+        return replace(outcome, dead_lettered=True, record=self._dead_lettered(outcome))
+
+    def _dead_lettered(self, outcome: DeletionOutcome) -> AuditRecord | None:
+        """Record on the request's audit record that its message went to the dead-letter queue
+        (status ``dead_lettered``). Only a record of this request (the outcome carries it); a
+        failure to write is logged, never raised: the dead letter itself holds the reason."""
+        if outcome.record is None or outcome.request_id is None:
+            return outcome.record
+        try:
+            record = self.audit.record_dead_lettered(
+                outcome.request_id, outcome.reason or "permanent", self.clock()
+            )
+        except AuditError as exc:
+            logger.warning(
+                "dead letter not recorded on the audit record: %s",
+                type(exc).__name__,
+                extra={"request_id": outcome.request_id},
+            )
+            return outcome.record
+        return record or outcome.record
 
     def _dead_letter_bound(self, message: QueueMessage, outcome: DeletionOutcome) -> bool:
         """True when ``_settle`` changes ``outcome``: a permanent one, or a retry on its last delivery."""
@@ -348,15 +413,16 @@ class DeletionProcessor:
     def process_requests(
         self, requests: Sequence[DeletionRequest], *, time_left: Callable[[], float] | None = None
     ) -> list[DeletionOutcome]:
-        """Carry out ``requests`` (distinct request ids): lease, submit in v2 batches, record,
-        verify; one outcome per request, in order. ``ErasureCompleted`` events are published here;
-        dead letters and ``ErasureFailed`` events are ``process_batch``'s."""
+        """Carry out ``requests`` (distinct request ids): lease, submit in v2 batches (one per
+        workspace), record, verify; one outcome per request, in order. ``ErasureCompleted`` events
+        are published here; dead letters and ``ErasureFailed`` events are ``process_batch``'s."""
         now = self.clock()
         lease = (time_left() + self.lease_margin_seconds) if time_left is not None else self.lease_seconds
         begun = self._map(lambda request: self._begin(request, now, lease), list(requests))
         attempts = [item for item in begun if isinstance(item, _Attempt)]
         try:
             self._submit(attempts, time_left)
+            self._map(self._record, [a for a in attempts if a.outcome is None])
             self._after_acceptance([a for a in attempts if a.outcome is None])
         except BaseException:
             for attempt in attempts:
@@ -369,8 +435,18 @@ class DeletionProcessor:
     def _begin(self, request: DeletionRequest, now: datetime, lease: float) -> _Attempt | DeletionOutcome:
         """Lease ``request``'s record: an attempt to carry on with, or the outcome already known."""
         rid = request.request_id
+        named: Sequence[str] | None = getattr(request, "workspaces", None)
         try:
-            record = self.audit.begin(request, now, self.subject_hash(request), lease)
+            selected = self.routes.select(named)
+        except UnknownWorkspaceError as exc:
+            # Workspace names are configuration, never personal data: they may be logged.
+            logger.warning(
+                "deletion message names workspaces the stack is not configured with",
+                extra={"request_id": rid, "reason": "schema_error", "unknown_workspaces": list(exc.names)},
+            )
+            return DeletionOutcome("permanent", rid, "schema_error", fields=("workspaces",))
+        try:
+            record = self.audit.begin(request, now, self.subject_hash(request), lease, workspaces=selected)
         except LeaseHeldError:
             logger.info("request is being processed by another invocation", extra={"request_id": rid})
             return DeletionOutcome("retry", rid, "lease_held")
@@ -386,8 +462,15 @@ class DeletionProcessor:
         # The record's deadline, not the message's: a message without requested_at gets "now" each
         # time it is parsed, while the record keeps the first delivery's.
         attempt = _Attempt(
-            request, record, self.deadline_status(datetime.fromisoformat(record.deadline), now)
+            request,
+            record,
+            self.deadline_status(datetime.fromisoformat(record.deadline), now),
+            self.routes.ordered(record.workspace_names(self.routes.primary)),
         )
+        if named is not None and set(attempt.targets) != set(selected):
+            logger.error("request_id already used for another set of workspaces", extra={"request_id": rid})
+            self._release(attempt, "request_id_conflict")
+            return DeletionOutcome("permanent", rid, "request_id_conflict")
         if attempt.deadline != "ok":
             logger.warning(
                 "deletion request deadline %s",
@@ -397,147 +480,232 @@ class DeletionProcessor:
         return attempt
 
     def _submit(self, attempts: list[_Attempt], time_left: Callable[[], float] | None) -> None:
-        """Send the operations not yet accepted and record each request's result."""
-        pending = [attempt for attempt in attempts if not attempt.record.submitted]
-        if not pending:
+        """Send every operation not yet accepted, one v2 batch call (or as few as the size limits
+        allow) per workspace, through that workspace's client and budget; the workspaces' calls run
+        concurrently, so one workspace's slow budget never holds up another's. A workspace already
+        accepted for a request is never sent to again."""
+        primary = self.routes.primary
+        groups: dict[str, list[_Attempt]] = {}
+        for attempt in attempts:
+            for name in attempt.targets:
+                if not attempt.record.workspace(name, primary=primary).accepted:
+                    groups.setdefault(name, []).append(attempt)
+        if not groups:
             return
 
         def may_call() -> bool:
             return time_left is None or time_left() >= self.call_budget_seconds
 
-        results = submit(self.client, [attempt.operation() for attempt in pending], may_call=may_call)
-        self._map(lambda pair: self._record(*pair), list(zip(pending, results, strict=True)))
+        def send(name: str) -> None:
+            group = groups[name]
+            try:
+                client = self.routes.client(name)
+            except CioSecurityError as exc:
+                logger.error("Track client not available: %s", type(exc).__name__, extra={"workspace": name})
+                reason = (
+                    "workspace_not_configured" if isinstance(exc, UnknownWorkspaceError) else "configuration"
+                )
+                kind: Literal["retry", "permanent"] = "retry" if reason == "configuration" else "permanent"
+                results: list[SubmissionResult] = [Refused(kind, reason, sent=False)] * len(group)
+            else:
+                results = submit(client, [attempt.operation() for attempt in group], may_call=may_call)
+            for attempt, result in zip(group, results, strict=True):
+                attempt.results[name] = result
 
-    def _record(self, attempt: _Attempt, result: SubmissionResult) -> None:
-        """Write one request's result right after the call (step 4 of the module docstring)."""
-        rid, now = attempt.request_id, self.clock()
-        if isinstance(result, Refused):
-            self._refused(attempt, result, now)
-            return
-        attempt.calls.append(StepCall(attempt.step, result.status))
+        self._map(send, list(groups))
+
+    def _verifies(self, name: str) -> bool | None:
+        """Whether workspace ``name``'s erasures are verified (None: its verifier could not be built,
+        for example its App API key secret could not be read: decided on a redelivery)."""
         try:
-            attempt.record = self.audit.accept(
-                attempt.record,
-                attempt.step,
-                result.status,
-                result.customerio_request_id,
-                now,
-                complete=self.verifier is None,
-            )
-        except LeaseHeldError:
-            logger.error("lease lost before the acceptance was recorded", extra={"request_id": rid})
-            attempt.finish("retry", "lease_lost")
-            return
-        except AuditError:
-            logger.exception("operation accepted but not recorded", extra={"request_id": rid})
-            self._release(attempt, "audit_unavailable")
-            return
-        logger.info(
-            "deletion operation accepted",
-            extra={"request_id": rid, "step": attempt.step, "status": result.status},
-        )
-        if attempt.record.status == "completed":
-            self._finished(attempt, "completed")
-
-    def _refused(self, attempt: _Attempt, result: Refused, now: datetime) -> None:
-        rid, token = attempt.request_id, attempt.record.lease_token
-        if not result.sent:
-            if result.kind == "retry":
-                self._release(attempt, result.reason)
-                return
-            record = self._safely(self.audit.fail, rid, result.reason, now, lease_token=token)
-            attempt.finish("permanent", result.reason, record=record or attempt.record)
-            return
-        attempt.calls.append(StepCall(attempt.step, result.status))
-        if result.kind == "retry":
-            logger.warning(
-                "deletion operation not accepted; will retry",
-                extra={"request_id": rid, "reason": result.reason, "attempt": attempt.record.attempts},
-            )
-            record = self._safely(
-                self.audit.record_transient_failure,
-                rid,
-                attempt.step,
-                result.status,
-                result.reason,
-                now,
-                lease_token=token,
-                customerio_request_id=result.customerio_request_id,
-            )
-            attempt.finish("retry", result.reason, record=record or attempt.record)
-            return
-        logger.error(
-            "deletion operation refused for good", extra={"request_id": rid, "reason": result.reason}
-        )
-        record = self._safely(
-            self.audit.fail,
-            rid,
-            result.reason,
-            now,
-            step=attempt.step,
-            status_code=result.status,
-            lease_token=token,
-            customerio_request_id=result.customerio_request_id,
-        )
-        attempt.finish("permanent", result.reason, record=record or attempt.record)
-
-    def _after_acceptance(self, attempts: list[_Attempt]) -> None:
-        """Accepted requests still held under their lease: schedule their verification and mark
-        them ``submitted``, or (no verifier; an acceptance recorded by an earlier, interrupted
-        delivery) complete them."""
-        if not attempts:
-            return
-        if self.verifier is None:
-            self._map(self._complete, attempts)
-            return
-        try:
-            self.verifier.schedule(
-                [attempt.record for attempt in attempts],
-                self.clock(),
-                requests={attempt.request_id: attempt.request for attempt in attempts},
-            )
+            return self.routes.verifier(name) is not None
         except CioSecurityError as exc:
             logger.warning(
-                "erasure verification not scheduled: %s",
-                type(exc).__name__,
-                extra={"request_ids": [attempt.request_id for attempt in attempts]},
+                "erasure verifier not available: %s", type(exc).__name__, extra={"workspace": name}
             )
-            self._map(lambda attempt: self._release(attempt, "verification_unavailable"), attempts)
-            return
-        self._map(self._await_verification, attempts)
+            return None
 
-    def _complete(self, attempt: _Attempt) -> None:
-        try:
-            attempt.record = self.audit.complete(
-                attempt.request_id,
-                self.clock(),
-                lease_token=attempt.record.lease_token,
-                verification="not_verified",
-            )
-        except LeaseHeldError:
-            attempt.finish("retry", "lease_lost")
-            return
-        except AuditError:
-            logger.exception(
-                "request accepted but not recorded complete", extra={"request_id": attempt.request_id}
-            )
-            self._release(attempt, "audit_unavailable")
-            return
-        self._finished(attempt, "completed")
+    def _record(self, attempt: _Attempt) -> None:
+        """Fold one request's results (every workspace's) into its record and write it once, right
+        after the calls: accepted workspaces done (completed ``not_verified`` when nothing verifies
+        them), transient failures pending with their error, permanent ones failed. The delivery
+        ends in the same write unless verification is to be scheduled (``_after_acceptance``)."""
+        now, step, primary = self.clock(), attempt.step, self.routes.primary
+        record = attempt.record
+        decided: dict[str, bool | None] = {}
 
-    def _await_verification(self, attempt: _Attempt) -> None:
-        try:
-            attempt.record = self.audit.await_verification(attempt.record, self.clock())
-        except LeaseHeldError:
-            attempt.finish("retry", "lease_lost")
-            return
-        except AuditError:
-            logger.exception(
-                "verification scheduled but not recorded", extra={"request_id": attempt.request_id}
+        def verifies(name: str) -> bool | None:  # asked once per workspace and delivery
+            if name not in decided:
+                decided[name] = self._verifies(name)
+            return decided[name]
+
+        for name in attempt.targets:
+            result = attempt.results.get(name)
+            if result is None:
+                continue
+            if isinstance(result, Refused):
+                if result.sent:
+                    attempt.calls.append(StepCall(step, result.status, name))
+                self._log_refusal(attempt, name, result)
+                record = transitions.workspace_not_accepted(
+                    record,
+                    name,
+                    result.reason,
+                    now,
+                    permanent=result.kind == "permanent",
+                    step=step if result.sent else None,
+                    status_code=result.status,
+                    customerio_request_id=result.customerio_request_id,
+                )
+                continue
+            attempt.calls.append(StepCall(step, result.status, name))
+            logger.info(
+                "deletion operation accepted",
+                extra={
+                    "request_id": attempt.request_id,
+                    "step": step,
+                    "status": result.status,
+                    "workspace": name,
+                },
             )
+            record = transitions.workspace_accepted(
+                record,
+                name,
+                step,
+                now,
+                status_code=result.status,
+                customerio_request_id=result.customerio_request_id,
+                verified=verifies(name) is not False,
+            )
+        to_schedule, unsure = [], []
+        for name in attempt.targets:  # accepted, verification not settled (now or on an earlier delivery)
+            state = record.workspace(name, primary=primary)
+            if not state.accepted or state.verification is not None:
+                continue
+            decision = verifies(name)
+            if decision is None:
+                unsure.append(name)
+            elif decision:
+                to_schedule.append(name)
+            else:
+                record = transitions.workspace_completed(record, name, now, verification="not_verified")
+        attempt.to_schedule, attempt.unsure = tuple(to_schedule), tuple(unsure)
+        folded = record
+        if not to_schedule:
+            folded = transitions.settled(
+                record,
+                now,
+                reason="verification_unavailable" if unsure else None,
+                retention_days=self.audit.retention_days,
+            )
+        self._write(attempt, folded, "operation results")
+
+    def _log_refusal(self, attempt: _Attempt, name: str, result: Refused) -> None:
+        extra = {"request_id": attempt.request_id, "reason": result.reason, "workspace": name}
+        if result.kind == "permanent":
+            logger.error("deletion operation refused for good", extra=extra)
+        elif result.sent:
+            logger.warning(
+                "deletion operation not accepted; will retry",
+                extra=extra | {"attempt": attempt.record.attempts},
+            )
+
+    def _write(self, attempt: _Attempt, folded: AuditRecord, what: str) -> bool:
+        """Write ``folded`` (``attempt.record`` changed by pure transitions) under the lease; once the
+        delivery ended in it, set the attempt's outcome. False when the write failed (the outcome is
+        then ``retry``)."""
+        rid = attempt.request_id
+        try:
+            attempt.record = self.audit.write_held(attempt.record, lambda _held: folded)
+        except LeaseHeldError:
+            logger.error("lease lost before the %s were recorded", what, extra={"request_id": rid})
+            attempt.finish("retry", "lease_lost")
+            return False
+        except AuditError:
+            logger.exception("%s not recorded", what, extra={"request_id": rid})
             self._release(attempt, "audit_unavailable")
+            return False
+        if attempt.record.lease_token is None:
+            self._conclude(attempt)
+        return True
+
+    def _conclude(self, attempt: _Attempt) -> None:
+        """The attempt's outcome from its record once the delivery ended (the lease given back)."""
+        record = attempt.record
+        if record.status in {"completed", "unverified"}:
+            self._finished(attempt, "completed")
+        elif record.status == "submitted":
+            self._finished(attempt, "submitted")
+        elif record.status == "failed":
+            failed = [
+                n
+                for n in attempt.targets
+                if record.workspace(n, primary=self.routes.primary).status == "failed"
+            ]
+            attempt.finish(
+                "permanent",
+                record.failure_reason or "failed",
+                record=record,
+                workspace=failed[0] if failed else None,
+            )
+        else:
+            retrying = [
+                n
+                for n in attempt.targets
+                if not record.workspace(n, primary=self.routes.primary).accepted or n in attempt.unsure
+            ]
+            attempt.finish(
+                "retry",
+                record.last_error or "retry",
+                record=record,
+                workspace=retrying[0] if retrying else None,
+            )
+
+    def _after_acceptance(self, attempts: list[_Attempt]) -> None:
+        """Accepted workspaces still held under their request's lease: schedule their verification
+        (one ``schedule`` call per workspace, through that workspace's verifier), then end each
+        delivery with the scheduled ones ``pending``. A verifier that cannot schedule leaves its
+        workspaces to the redelivery (``verification_unavailable``), which calls no Track API for
+        them, only schedules."""
+        pending = [attempt for attempt in attempts if attempt.to_schedule]
+        if not pending:
             return
-        self._finished(attempt, "submitted")
+        now = self.clock()
+        by_workspace: dict[str, list[_Attempt]] = {}
+        for attempt in pending:
+            for name in attempt.to_schedule:
+                by_workspace.setdefault(name, []).append(attempt)
+        scheduled: set[tuple[str, str]] = set()
+        for name, group in by_workspace.items():
+            try:
+                verifier = self.routes.verifier(name)
+                if verifier is not None:
+                    verifier.schedule(
+                        [attempt.record for attempt in group],
+                        now,
+                        requests={attempt.request_id: attempt.request for attempt in group},
+                    )
+            except CioSecurityError as exc:
+                logger.warning(
+                    "erasure verification not scheduled: %s",
+                    type(exc).__name__,
+                    extra={"request_ids": [attempt.request_id for attempt in group], "workspace": name},
+                )
+                continue
+            scheduled.update((attempt.request_id, name) for attempt in group)
+
+        def finish(attempt: _Attempt) -> None:
+            done = [name for name in attempt.to_schedule if (attempt.request_id, name) in scheduled]
+            missing = len(done) < len(attempt.to_schedule) or attempt.unsure
+            folded = transitions.settled(
+                transitions.verification_scheduled(attempt.record, done, now),
+                now,
+                reason="verification_unavailable" if missing else None,
+                retention_days=self.audit.retention_days,
+            )
+            self._write(attempt, folded, "scheduled verifications")
+
+        self._map(finish, pending)
 
     def _finished(self, attempt: _Attempt, kind: OutcomeKind) -> None:
         record = attempt.record
@@ -551,6 +719,7 @@ class DeletionProcessor:
                 "action": attempt.request.action,
                 "attempts": record.attempts,
                 "age_seconds": age,
+                "workspaces": list(attempt.targets),
             },
         )
         attempt.finish(kind, age_seconds=age, record=record)
@@ -569,7 +738,11 @@ class DeletionProcessor:
     # -- events ------------------------------------------------------------------------------------
 
     def _publish_completions(self, outcomes: list[DeletionOutcome]) -> list[DeletionOutcome]:
-        return self._publish(outcomes, "ErasureCompleted", lambda o: o.kind == "completed")
+        return self._publish(
+            outcomes,
+            "ErasureCompleted",
+            lambda o: o.kind == "completed" and o.record is not None and o.record.status == "completed",
+        )
 
     def _publish_failures(self, outcomes: list[DeletionOutcome]) -> list[DeletionOutcome]:
         """``ErasureFailed`` for each request that ended permanent with an audit record of its own

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cio_security import config
 from cio_security.audit.record import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
@@ -21,6 +21,9 @@ from cio_security.config import (
 )
 from cio_security.customerio.retry import DELETION, RetryPolicy
 from cio_security.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cio_security.workspaces import Workspace
 
 __all__ = [
     "DeletionSettings",
@@ -112,6 +115,12 @@ class DeletionSettings:
     def rate_per_invocation(self) -> float:
         """This invocation's share of the Customer.io budget (see ``rate_per_invocation``)."""
         return rate_per_invocation(self.rate_limit_rps, self.max_concurrency)
+
+    def rate_for(self, workspace: Workspace) -> float:
+        """This invocation's share of ``workspace``'s own Track budget (its stack-wide
+        ``rate_limit_rps`` divided by the maximum concurrency): one bucket per workspace, so one
+        workspace's backlog never spends another's budget."""
+        return rate_per_invocation(workspace.rate_limit_rps, self.max_concurrency)
 
     @property
     def deadline_warning(self) -> timedelta:

@@ -46,6 +46,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, Va
 from cio_security.deletion.request import IdentifierType
 from cio_security.errors import CioSecurityError, ConfigurationError
 from cio_security.validation import StrictModel, field_names, no_control_chars
+from cio_security.workspaces import WORKSPACE_NAME_PATTERN
 
 __all__ = [
     "DUE_TOLERANCE",
@@ -128,13 +129,16 @@ class VerificationTicket(StrictModel):
     window_ends_at: AwareDatetime
     checks: int = Field(default=0, ge=0, le=10_000)
     failures: int = Field(default=0, ge=0, le=10_000)
+    workspace: str | None = Field(default=None, pattern=WORKSPACE_NAME_PATTERN)
+    """The Customer.io workspace checked (its App API key and budget); None in a ticket written
+    before workspaces existed: the primary workspace."""
     last_error: str | None = Field(default=None, max_length=64)
     """Why the last lookup got no answer (``app_api_503``...), the reason given if the window
     ends without one."""
 
     def body(self) -> str:
-        """The queue message body (compact JSON)."""
-        return self.model_dump_json()
+        """The queue message body (compact JSON; without ``workspace`` when it has none)."""
+        return self.model_dump_json(exclude={"workspace"} if self.workspace is None else None)
 
     @classmethod
     def from_body(cls, body: str | bytes) -> Self:
@@ -199,9 +203,15 @@ class VerificationPolicy:
             raise ConfigurationError("the verification window must not end before the first check")
 
     def first_ticket(
-        self, request_id: str, identifier_type: IdentifierType, identifier: str, submitted_at: datetime
+        self,
+        request_id: str,
+        identifier_type: IdentifierType,
+        identifier: str,
+        submitted_at: datetime,
+        *,
+        workspace: str | None = None,
     ) -> VerificationTicket:
-        """The ticket of an erasure Customer.io accepted at ``submitted_at``."""
+        """The ticket of an erasure Customer.io accepted at ``submitted_at`` (in ``workspace``)."""
         return VerificationTicket(
             request_id=request_id,
             identifier_type=identifier_type,
@@ -209,6 +219,7 @@ class VerificationPolicy:
             submitted_at=submitted_at,
             due_at=submitted_at + self.first_check_delay,
             window_ends_at=submitted_at + self.window,
+            workspace=workspace,
         )
 
     def interval(self, checks: int) -> float:

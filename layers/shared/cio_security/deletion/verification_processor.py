@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Final
 
 from cio_security.audit.record import AuditRecord, iso, subject_hash
 from cio_security.customerio.app_api import MAX_LOOKUP_IDS
+from cio_security.deletion.routing import PerWorkspace
 from cio_security.deletion.verification import (
     InvalidTicketError,
     OutcomeKind,
@@ -61,6 +62,7 @@ from cio_security.errors import (
     SecretError,
     TransientError,
 )
+from cio_security.workspaces import DEFAULT_WORKSPACE, UnknownWorkspaceError
 
 if TYPE_CHECKING:
     from cio_security.audit.base import BaseAuditStore
@@ -100,6 +102,8 @@ class _Check:
     record: AuditRecord | None = None
     present: bool | None = None
     no_answer: str | None = None
+
+    workspace: str = DEFAULT_WORKSPACE
 
     @property
     def request_id(self) -> str:
@@ -165,6 +169,11 @@ class VerificationProcessor:
     still needs a retry is dead-lettered with its reason (0: leave that to SQS).
     ``executor`` (a thread pool) runs a batch's audit reads and writes and its lookups concurrently
     (lookups stay paced by the client's bucket); without one they run one after another.
+    ``workspace_lookups`` (a ``PerWorkspace``, or a function of the name): the App API client of
+    each Customer.io workspace (its own key and
+    budget), for a stack of several; a ticket is checked in its ``workspace`` (``primary`` when it
+    names none, as tickets written before workspaces existed). Without it, ``lookup`` serves the
+    ``primary`` workspace alone.
     ``clock`` is injectable for tests.
 
     >>> processor = VerificationProcessor(app, AuditStore("audit"), queue, pepper)   # doctest: +SKIP
@@ -174,7 +183,7 @@ class VerificationProcessor:
 
     def __init__(
         self,
-        lookup: PersonLookup | Callable[[], PersonLookup],
+        lookup: PersonLookup | Callable[[], PersonLookup] | None,
         audit: BaseAuditStore,
         queue: TicketQueue,
         pepper: str | bytes,
@@ -186,10 +195,16 @@ class VerificationProcessor:
         lookup_budget_seconds: float = 0.0,
         max_receive_count: int = 0,
         executor: Executor | None = None,
+        workspace_lookups: PerWorkspace[PersonLookup] | Callable[[str], PersonLookup] | None = None,
+        primary: str = DEFAULT_WORKSPACE,
     ) -> None:
         if not pepper:
             raise ConfigurationError("the pepper must not be empty")
+        if lookup is None and workspace_lookups is None:
+            raise ConfigurationError("an App API lookup (or one per workspace) is required")
         self._lookup = lookup
+        self._workspace_lookups = workspace_lookups
+        self.primary = primary
         self.audit = audit
         self.queue = queue
         self.policy = policy or VerificationPolicy()
@@ -203,6 +218,17 @@ class VerificationProcessor:
 
     def __repr__(self) -> str:
         return f"VerificationProcessor(audit={self.audit!r}, policy={self.policy!r})"
+
+    def close(self) -> None:
+        """Close the App API clients this processor holds (the one given, and every workspace's
+        built so far when they are a ``PerWorkspace``)."""
+        clients: list[object] = [self._lookup]
+        if isinstance(self._workspace_lookups, PerWorkspace):
+            clients.extend(self._workspace_lookups.clear())
+        for client in clients:
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
 
     # -- a batch ---------------------------------------------------------------------------------
 
@@ -248,7 +274,7 @@ class VerificationProcessor:
                 batch.dead[index] = exc.reason
                 continue
             if self.policy.is_due(ticket, now):
-                due.append(_Check(index, message, ticket))
+                due.append(_Check(index, message, ticket, workspace=ticket.workspace or self.primary))
             else:
                 batch.returns.append(_Return(index, ticket, "deferred"))
         return due
@@ -301,12 +327,24 @@ class VerificationProcessor:
             logger.warning("audit record not readable; the ticket comes back", extra={"request_id": rid})
             batch.settle(check, "retry", "audit_unavailable")
             return False
+        state = None
+        if record is not None:
+            try:
+                state = record.workspace(check.workspace, primary=self.primary)
+            except KeyError:
+                state = None
         if record is None:
             logger.error("no audit record for a verification ticket", extra={"request_id": rid})
             batch.dead_letter(check, "audit_record_missing")
-        elif record.verification != "pending":
-            batch.settle(check, "already_done", f"verification_{record.verification or 'none'}")
-        elif record.verification_checks > ticket.checks:
+        elif state is None:
+            logger.error(
+                "verification ticket names a workspace its request does not target",
+                extra={"request_id": rid, "workspace": check.workspace},
+            )
+            batch.dead_letter(check, "workspace_not_targeted")
+        elif state.verification != "pending":
+            batch.settle(check, "already_done", f"verification_{state.verification or 'none'}")
+        elif state.verification_checks > ticket.checks:
             logger.info(
                 "verification ticket superseded by a later check; dropped",
                 extra={"request_id": rid, "checks": ticket.checks},
@@ -327,37 +365,58 @@ class VerificationProcessor:
             digest.encode("ascii"), record.subject_hash.encode("ascii")
         )
 
-    def _client(self) -> PersonLookup:
-        """The App API client: the one given, or the factory's."""
+    def _client(self, workspace: str) -> PersonLookup:
+        """The App API client of ``workspace``: its own (``workspace_lookups``), or the one given
+        (or the factory's) for the primary workspace."""
+        if isinstance(self._workspace_lookups, PerWorkspace):
+            return self._workspace_lookups.get(workspace)
+        if self._workspace_lookups is not None:
+            return self._workspace_lookups(workspace)
+        if workspace != self.primary:
+            raise UnknownWorkspaceError([workspace])
+        if self._lookup is None:  # pragma: no cover - the constructor requires one of the two
+            raise ConfigurationError("no App API lookup")
         if isinstance(self._lookup, PersonLookup):
             return self._lookup
         return self._lookup()
 
     def _look_up(self, checks: list[_Check], time_left: Callable[[], float] | None) -> None:
-        """Ask the App API about every check: ``present``, or ``no_answer`` with the reason; a
-        check left with neither had no time to be asked."""
+        """Ask the App API about every check, each in its workspace (through that workspace's
+        client and budget, the workspaces concurrently): ``present``, or ``no_answer`` with the
+        reason; a check left with neither had no time to be asked."""
         if not checks:
             return
-        try:
-            lookup = self._client()
-        except CioSecurityError as exc:
-            reason = app_api_reason(exc)
-            logger.error("App API client unavailable: %s", type(exc).__name__, extra={"reason": reason})
-            for check in checks:
-                check.no_answer = reason
-            return
+        by_workspace: dict[str, list[_Check]] = {}
+        for check in checks:
+            by_workspace.setdefault(check.workspace, []).append(check)
 
         def may_call() -> bool:
             return time_left is None or time_left() >= self.lookup_budget_seconds
 
-        groups = list(_groups(checks))
-        for _ in self._map(lambda group: _ask(lookup, group, may_call), groups):
+        work: list[tuple[PersonLookup, list[_Check]]] = []
+        for workspace, mine in by_workspace.items():
+            try:
+                lookup = self._client(workspace)
+            except CioSecurityError as exc:
+                reason = app_api_reason(exc)
+                logger.error(
+                    "App API client unavailable: %s",
+                    type(exc).__name__,
+                    extra={"reason": reason, "workspace": workspace},
+                )
+                for check in mine:
+                    check.no_answer = reason
+                continue
+            work.extend((lookup, group) for group in _groups(mine))
+        for _ in self._map(lambda item: _ask(item[0], item[1], may_call), work):
             pass
 
     def _record_verified(self, batch: _Batch, check: _Check, now: datetime) -> AuditRecord | None:
         rid, checks = check.request_id, check.ticket.checks + 1
         try:
-            record = self.audit.record_verified(rid, now, checks=checks, seen=check.record)
+            record = self.audit.record_verified(
+                rid, now, checks=checks, seen=check.record, workspace=check.workspace
+            )
         except AuditError:
             logger.warning(
                 "erasure verified but not recorded; the ticket comes back", extra={"request_id": rid}
@@ -368,17 +427,23 @@ class VerificationProcessor:
             batch.settle(check, "already_done", "not_pending")
             return None
         age = (now - check.ticket.submitted_at).total_seconds()
-        logger.info("erasure verified", extra={"request_id": rid, "checks": checks, "age_seconds": age})
+        logger.info(
+            "erasure verified",
+            extra={"request_id": rid, "checks": checks, "age_seconds": age, "workspace": check.workspace},
+        )
         check.ticket = check.ticket.model_copy(update={"checks": checks})
         batch.settle(check, "verified", age_seconds=age)
-        return record
+        # The request's event once every workspace is done (this check finished the last one).
+        return record if record.status == "completed" else None
 
     def _record_unverified(
         self, batch: _Batch, check: _Check, reason: str, now: datetime, checks: int
     ) -> None:
         rid = check.request_id
         try:
-            record = self.audit.record_unverified(rid, reason, now, checks=checks, seen=check.record)
+            record = self.audit.record_unverified(
+                rid, reason, now, checks=checks, seen=check.record, workspace=check.workspace
+            )
         except AuditError:
             logger.warning(
                 "erasure unverified but not recorded; the ticket comes back", extra={"request_id": rid}
@@ -395,6 +460,7 @@ class VerificationProcessor:
                 "reason": reason,
                 "checks": checks,
                 "window_ends_at": iso(check.ticket.window_ends_at),
+                "workspace": check.workspace,
             },
         )
         check.ticket = check.ticket.model_copy(update={"checks": checks})
@@ -420,7 +486,13 @@ class VerificationProcessor:
     def _count_check(self, ticket: VerificationTicket, now: datetime, seen: AuditRecord | None) -> None:
         """Record one more check (best effort: the next check writes the count too)."""
         try:
-            self.audit.record_verification_check(ticket.request_id, now, checks=ticket.checks, seen=seen)
+            self.audit.record_verification_check(
+                ticket.request_id,
+                now,
+                checks=ticket.checks,
+                seen=seen,
+                workspace=ticket.workspace or self.primary,
+            )
         except AuditError:
             logger.warning(
                 "verification check not recorded; the next one will be",
@@ -428,13 +500,22 @@ class VerificationProcessor:
             )
 
     def _publish(self, records: list[AuditRecord]) -> None:
-        """``ErasureVerified`` for each record verified now (the audit record was written first;
-        a failed publish is logged by the publisher and never undoes the verification)."""
+        """An event for each request a check completed now (its last workspace done):
+        ``ErasureVerified`` when every workspace's erasure was verified, ``ErasureCompleted`` when
+        some workspace is not verified at all. The audit record was written first; a failed publish
+        is logged by the publisher and never undoes the verification."""
         if not records or self.events is None:
             return
         from cio_security.deletion.events import ErasureEvent  # noqa: PLC0415 - only when publishing
 
-        report = self.events.publish([ErasureEvent("ErasureVerified", record) for record in records])
+        report = self.events.publish(
+            [
+                ErasureEvent(
+                    "ErasureVerified" if record.verification == "verified" else "ErasureCompleted", record
+                )
+                for record in records
+            ]
+        )
         if report.failed:
             logger.warning("ErasureVerified events not published", extra={"request_ids": report.failed})
 

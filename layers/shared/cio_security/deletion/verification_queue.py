@@ -117,12 +117,19 @@ class QueueVerifier:
     check already superseded).
     """
 
-    def __init__(self, queue: VerificationQueue, policy: VerificationPolicy | None = None) -> None:
+    def __init__(
+        self,
+        queue: VerificationQueue,
+        policy: VerificationPolicy | None = None,
+        *,
+        workspace: str | None = None,
+    ) -> None:
         self.queue = queue
         self.policy = policy or VerificationPolicy()
+        self.workspace = workspace
 
     def __repr__(self) -> str:
-        return f"QueueVerifier(queue={self.queue!r})"
+        return f"QueueVerifier(queue={self.queue!r}, workspace={self.workspace!r})"
 
     def schedule(
         self,
@@ -131,8 +138,9 @@ class QueueVerifier:
         *,
         requests: Mapping[str, DeletionRequest],
     ) -> None:
-        """Queue the first check of each record (``requests[record.request_id]`` names its
-        subject). Raises VerificationScheduleError naming how many were not queued (never who)."""
+        """Queue the first check of each record in this verifier's workspace
+        (``requests[record.request_id]`` names its subject), due after the workspace accepted the
+        erasure. Raises VerificationScheduleError naming how many were not queued (never who)."""
         if not records:
             return
         tickets = []
@@ -140,13 +148,16 @@ class QueueVerifier:
             if record.request_id not in requests:
                 raise VerificationScheduleError(f"no deletion request given for {record.request_id}")
             request = requests[record.request_id]
-            submitted = datetime.fromisoformat(record.submitted_at) if record.submitted_at else now
+            state = record.workspaces.get(self.workspace) if self.workspace else None
+            accepted_at = state.submitted_at if state is not None else record.submitted_at
+            submitted = datetime.fromisoformat(accepted_at) if accepted_at else now
             tickets.append(
                 self.policy.first_ticket(
                     record.request_id,
                     request.identifier_type or infer_identifier_type(request.identifier),
                     request.identifier,
                     submitted,
+                    workspace=self.workspace,
                 )
             )
         sent = self.queue.send(tickets, now)
@@ -155,4 +166,6 @@ class QueueVerifier:
             raise VerificationScheduleError(
                 f"{len(missing)} of {len(tickets)} verification tickets could not be queued"
             )
-        logger.info("erasure verification scheduled", extra={"requests": len(tickets)})
+        logger.info(
+            "erasure verification scheduled", extra={"requests": len(tickets), "workspace": self.workspace}
+        )

@@ -38,12 +38,17 @@ from cio_security.secrets.store import parse_secret
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from cio_security.customerio.app_api import AppClient
+    from cio_security.customerio.urls import BaseUrlOverride
+    from cio_security.deletion.routing import PerWorkspace
     from cio_security.deletion.verification_queue import QueueVerifier
     from cio_security.secrets.store import SecretStore
+    from cio_security.workspaces import Workspace, Workspaces
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "VerificationSettings",
+    "app_clients",
     "erasure_verifier",
     "is_placeholder",
     "policy_from_env",
@@ -127,6 +132,11 @@ class VerificationSettings:
         """This invocation's share of the App API budget (module docstring)."""
         return rate_per_invocation(self.app_rate_limit_rps, self.max_concurrency)
 
+    def rate_for(self, workspace: Workspace) -> float:
+        """This invocation's share of ``workspace``'s own App API budget (its stack-wide
+        ``app_rate_limit_rps`` divided by the maximum concurrency)."""
+        return rate_per_invocation(workspace.app_rate_limit_rps, self.max_concurrency)
+
     @property
     def lookup_budget_seconds(self) -> float:
         """The least time left in the invocation to start a lookup: one App API call at its worst
@@ -153,31 +163,75 @@ def is_placeholder(raw: str) -> bool:
     )
 
 
-def erasure_verifier(secrets: SecretStore, sqs: SQSClient | None = None) -> QueueVerifier | None:
-    """The deletion function's verifier, or None when erasures are not verified: without
-    ``APP_API_KEY_SECRET_ID`` or ``VERIFICATION_QUEUE_URL``, or while the key secret holds the
-    template's placeholder (the requests then complete with verification ``not_verified``).
+def erasure_verifier(
+    secrets: SecretStore,
+    sqs: SQSClient | None = None,
+    *,
+    secret_id: str | None = None,
+    workspace: str | None = None,
+) -> QueueVerifier | None:
+    """The deletion function's verifier of one workspace (``workspace``, whose App API key secret
+    is ``secret_id``; default: ``APP_API_KEY_SECRET_ID``, the primary's), or None when its erasures
+    are not verified: without that secret or ``VERIFICATION_QUEUE_URL``, or while the key secret
+    holds the template's placeholder (the requests then complete with verification
+    ``not_verified`` in that workspace).
 
     A key secret holding anything else that is not a key is logged as an error and also means
     no verifier: a verification problem never holds up an erasure. The secret is read once, when
     the processor is built: a key rotated in later takes effect in new execution environments.
     Raises SecretError when the secret cannot be read (retried with the batch)."""
-    secret_id = config.env_str(config.APP_API_KEY_SECRET_ID)
+    secret_id = secret_id or config.env_str(config.APP_API_KEY_SECRET_ID)
     queue_url = config.env_str(config.VERIFICATION_QUEUE_URL)
+    where = {"workspace": workspace}
     if not secret_id or not queue_url:
-        logger.info("no App API key configured: erasures are recorded not_verified")
+        logger.info("no App API key configured: erasures are recorded not_verified", extra=where)
         return None
     raw = secrets.raw(secret_id)
     if is_placeholder(raw):
         logger.info(
-            "the App API key secret holds the template's placeholder: erasures are recorded not_verified"
+            "the App API key secret holds the template's placeholder: erasures are recorded not_verified",
+            extra=where,
         )
         return None
     try:
         parse_secret(AppApiKey, raw, name=secret_id)
     except SecretFormatError as exc:
-        logger.error("%s: erasures are recorded not_verified until a key is rotated in", exc)
+        logger.error("%s: erasures are recorded not_verified until a key is rotated in", exc, extra=where)
         return None
     from cio_security.deletion.verification_queue import QueueVerifier, VerificationQueue  # noqa: PLC0415
 
-    return QueueVerifier(VerificationQueue(queue_url, sqs), policy_from_env())
+    return QueueVerifier(VerificationQueue(queue_url, sqs), policy_from_env(), workspace=workspace)
+
+
+# -- the verification function's App API clients -----------------------------------------------------
+
+
+def app_clients(
+    workspaces: Workspaces,
+    secrets: SecretStore,
+    settings: VerificationSettings,
+    *,
+    app_urls: BaseUrlOverride = None,
+) -> PerWorkspace[AppClient]:
+    """The verification function's App API clients, one per workspace, each built when a ticket of
+    that workspace first needs it: the workspace's key (the primary's is
+    ``settings.app_api_key_secret_id``; re-read on a 401), ``app_urls`` (the local stack's sandboxes;
+    None: the key's region's host), the settings' retry policy and a token bucket at this
+    invocation's share of the workspace's own App API budget (``VerificationSettings.rate_for``)."""
+    # Imported here: the HTTP client loads only when a verification function builds its clients.
+    from cio_security.customerio.app_api import AppClient  # noqa: PLC0415
+    from cio_security.customerio.ratelimit import TokenBucket  # noqa: PLC0415
+    from cio_security.deletion.routing import PerWorkspace  # noqa: PLC0415
+    from cio_security.secrets.loaders import app_key_provider  # noqa: PLC0415
+
+    def client(name: str) -> AppClient:
+        workspace = workspaces.get(name)
+        secret_id = settings.app_api_key_secret_id if workspace.primary else workspace.app_api_key_secret_id
+        return AppClient(
+            app_key_provider(secrets, secret_id),
+            base_url=app_urls,
+            retry=settings.retry,
+            rate_limit=TokenBucket(settings.rate_for(workspace)),
+        )
+
+    return PerWorkspace(workspaces.names, client)
