@@ -361,30 +361,20 @@ def run() -> dict[str, Any]:
 
 
 def update_benchmarks_md(result: dict[str, Any]) -> None:
-    """Rewrite the webhook section of BENCHMARKS.md and the webhook entry of results.json only,
-    leaving the other benchmarks' figures (and notes) as they are."""
-    from benchmarks.report import SECTIONS
+    """Record this run in benchmarks/results.json and fill the webhook's blocks of BENCHMARKS.md
+    (and its rows of the at-a-glance table), leaving the prose and the other benchmarks' figures as
+    they are."""
+    from benchmarks import report
 
-    title, render = SECTIONS["webhook"]
-    report = ROOT / "BENCHMARKS.md"
-    text = report.read_text(encoding="utf-8")
-    start = text.index(f"## {title}")
-    following = text.find("\n## ", start + 1)
-    end = len(text) if following < 0 else following + 1
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = result.get("machine", {})
-    load = (
-        f", load average {machine['load_average']:.1f} on {machine['cpus']} CPUs: the machine was shared"
-        if machine.get("load_average", 0) > (machine.get("cpus") or 1) / 2
-        else ""
-    )
-    note = f"Measured by `python -m benchmarks.webhook` on {when} (Python {platform.python_version()}{load})."
-    section = f"## {title}\n\n{note} {render(result)}\n\n"
-    report.write_text(text[:start] + section + text[end:], encoding="utf-8")
-    raw = ROOT / "benchmarks" / "results.json"
-    data = json.loads(raw.read_text(encoding="utf-8"))
-    data["results"]["webhook"] = result
-    raw.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    run = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "arch": platform.machine(),
+        "cpus": machine.get("cpus"),
+        "load_average": [round(machine["load_average"], 2)] if "load_average" in machine else [],
+    }
+    report.update({"webhook": result}, {"webhook": run})
 
 
 if __name__ == "__main__":
