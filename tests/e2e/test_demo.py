@@ -42,6 +42,17 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
     assert sum(report["faults_injected"].values()) > 0
     assert report["rotation"].endswith("finishSecret completed")
     assert "every request accounted for" in result.stdout
+    # One request in the US and the EU workspace, the EU sandbox answering 503 for a while: the US
+    # workspace is called once, the EU one until it recovers (a redelivery), both complete.
+    workspaces = report["workspaces"]
+    assert workspaces["status"] == "completed"
+    assert {name: state["status"] for name, state in workspaces["workspaces"].items()} == {
+        "us": "completed",
+        "eu": "completed",
+    }
+    assert workspaces["us_batch_calls"] == 1
+    assert workspaces["eu_503s"] == 5 and workspaces["eu_batch_calls"] == 6
+    assert workspaces["person_left"] == {"us": False, "eu": False}
 
     # The narrative, scene by scene, each with what a reader should notice.
     story = result.stderr
@@ -51,6 +62,7 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
         "== Two webhooks",
         "== A stream of webhooks, sent the way Customer.io sends them",
         "== 100 erasures while Customer.io misbehaves, and a credential rotation meanwhile",
+        "== One erasure in two workspaces, one of them failing for a while",
         "== Every request accounted for",
     ]
     assert story.count("   Notice: ") == len(scenes)
@@ -62,6 +74,7 @@ def test_demo_accounts_for_every_request(tmp_path: Path) -> None:
     assert f"{report['redeliveries']} redeliver" in story
     assert f"Dead letters: {report['deletions'].get('dead-lettered', 0)}" in story
     assert "finishSecret completed" in story
+    assert "EU: 6 calls, 5 of them 503" in story and "US: 1 call, accepted at once" in story
     completed = report["deletions"].get("completed", 0)
     assert f"{completed} completed (audit record written, person gone from Customer.io)" in story
     left = report["people_left_in_customerio"]

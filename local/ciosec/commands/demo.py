@@ -50,6 +50,7 @@ FAULTS = {"error_rate": 0.10, "rate_limited_rate": 0.05, "retry_after": 1, "rese
 STREAM = 20
 UNPROCESSABLE = 10  # the position (from 1) of the signed body that is no event
 ONE_HOUR = 3600.0
+EU_OUTAGE = 5  # 503s the EU sandbox answers: more than one delivery's attempts, so SQS redelivers
 
 
 def _webhooks(stack: LocalStack) -> dict[str, int]:
@@ -353,11 +354,62 @@ def _scene_deletions(demo: Demo) -> None:
 
 
 def _scene_two_workspaces(demo: Demo) -> None:
-    """Where the multi-workspace scene goes (not played yet): one request erased in a US and an EU
-    workspace, the EU one failing for a while (its sandbox answering 5xx) then recovering, and the
-    audit record showing both. Add it to SCENES after "deletions" once the local stack serves two
-    workspaces; tell it with ``demo.tell`` and put its counts in ``demo.report["workspaces"]``."""
-    raise NotImplementedError("the two-workspace scene is not written yet")
+    """One request erased in a US and an EU workspace, the EU one failing for a while (its sandbox
+    answering 503 to the first EU_OUTAGE batch calls) then recovering: the US workspace is called
+    once, the EU one again on the message's redelivery, and the audit record shows both."""
+    stack = demo.stack
+    us, eu = stack.sandboxes["us"], stack.sandboxes["eu"]
+    us.clear_faults()  # the previous scene's random faults end here
+    person, request_id = "demo-both-001", "demo-both-001"
+    us.add_person(person)
+    eu.add_person(person)
+    seen_us, seen_eu = len(us.requests()), len(eu.requests())
+    eu.fail_next(times=EU_OUTAGE, status=503, operation="batch")
+    submit_bulk(boto3.client("sqs"), stack.info.deletion_queue_url, [build_request(request_id, person)])
+    ddb = boto3.client("dynamodb")
+    started, record = time.monotonic(), None
+    while time.monotonic() - started < demo.args.timeout:
+        record = audit_status(ddb, stack.info.audit_table, request_id)
+        if record and record.get("status") in {"completed", "unverified", "failed", "dead_lettered"}:
+            break
+        time.sleep(1.0)
+    us_calls = [r for r in us.requests()[seen_us:] if r.operation == "batch"]
+    eu_calls = [r for r in eu.requests()[seen_eu:] if r.operation == "batch"]
+    states = (record or {}).get("workspaces") or {}
+    result: dict[str, Any] = {
+        "status": (record or {}).get("status"),
+        "workspaces": {
+            name: {k: state.get(k) for k in ("status", "verification", "attempts")}
+            for name, state in states.items()
+        },
+        "us_batch_calls": len(us_calls),
+        "eu_batch_calls": len(eu_calls),
+        "eu_503s": sum(1 for r in eu_calls if r.status == 503),
+        "person_left": {"us": person in us.people(), "eu": person in eu.people()},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    demo.report["workspaces"] = result
+    per_workspace = "; ".join(
+        f"{name}: {state.get('status')}, {state.get('verification')}, {state.get('attempts')} "
+        f"call{'s' if state.get('attempts') != 1 else ''}"
+        for name, state in result["workspaces"].items()
+    )
+    demo.tell(
+        "One erasure in two workspaces, one of them failing for a while",
+        [
+            f"The local stack serves two Customer.io workspaces: us (US sandbox) and eu (EU sandbox), "
+            f"each with its own credentials, App API key and request budget. {person} exists in both.",
+            f"One deletion request without a workspaces field: it goes to both. The EU sandbox answers "
+            f"503 to its next {EU_OUTAGE} batch calls.",
+            f"US: {result['us_batch_calls']} call, accepted at once. EU: {result['eu_batch_calls']} "
+            f"calls, {result['eu_503s']} of them 503 (retried, then the message went back to SQS and "
+            "came again), then accepted.",
+            f"Audit record: {result['status']} after {result['seconds']} s ({per_workspace}). "
+            f"Person still in US: {result['person_left']['us']}, in EU: {result['person_left']['eu']}.",
+        ],
+        "the redelivery called only the workspace that had not accepted the erasure; the request "
+        "completed when every workspace had, and one audit record tells both stories.",
+    )
 
 
 def _scene_accounting(demo: Demo) -> None:
@@ -381,7 +433,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("webhooks", _scene_webhooks),
     Scene("webhook stream", _scene_stream),
     Scene("deletions", _scene_deletions),
-    # Scene("two workspaces", _scene_two_workspaces) goes here: see its docstring.
+    Scene("two workspaces", _scene_two_workspaces),
     Scene("accounting", _scene_accounting),
 )
 """The story, in order; each scene sees what the ones before it did (``Demo``)."""
@@ -420,9 +472,23 @@ def _run(args: argparse.Namespace) -> int:
         and (stream["longest_wait_seconds"] < ONE_HOUR or stream["our_transient_failures"] > 0)
         and outcomes["in progress"] == 0
         and outcomes["completed"] + outcomes["dead-lettered"] == REQUESTS
+        and _two_workspaces_ok(report["workspaces"])
     )
     print("demo: every request accounted for" if ok else "demo: something is off (see above)")
     return 0 if ok else 1
+
+
+def _two_workspaces_ok(result: dict[str, Any]) -> bool:
+    """The erasure completed in both workspaces, the US one called once, the EU one after its outage."""
+    return (
+        result["status"] == "completed"
+        and set(result["workspaces"]) == {"us", "eu"}
+        and all(state["status"] == "completed" for state in result["workspaces"].values())
+        and result["us_batch_calls"] == 1
+        and result["eu_503s"] == EU_OUTAGE
+        and result["eu_batch_calls"] == EU_OUTAGE + 1
+        and not any(result["person_left"].values())
+    )
 
 
 def _stream_line(stream: dict[str, Any]) -> str:
