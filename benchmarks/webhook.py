@@ -3,8 +3,8 @@ and to the floor every implementation pays; the handler module's cold import aga
 it needs; and a cold start plus first request in a Lambda-like environment, with and without the
 SnapStart priming.
 
-``python -m benchmarks.webhook`` measures this module alone and rewrites only the webhook section
-of BENCHMARKS.md (and its entry in benchmarks/results.json); ``make bench`` runs everything."""
+``python -m benchmarks.webhook`` measures this module alone and fills only the webhook's marked
+tables of BENCHMARKS.md (and its entry in benchmarks/results.json); ``make bench`` runs everything."""
 
 from __future__ import annotations
 
