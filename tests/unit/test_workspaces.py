@@ -94,7 +94,7 @@ def test_budgets_per_workspace_default_to_the_stack_wide_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["prod-eu", "prod-eu=0", "prod-eu=-1", "prod-eu=nan", "prod-eu=inf", "x=1", "prod-eu=fast"]
+    "raw", ["prod-eu", "=5", "prod-eu=0", "prod-eu=-1", "prod-eu=nan", "prod-eu=inf", "prod-eu=fast"]
 )
 def test_invalid_budgets_are_refused_naming_the_variable(raw: str) -> None:
     with pytest.raises(ConfigurationError, match="CUSTOMERIO_WORKSPACE_RATE_LIMITS"):
@@ -110,3 +110,14 @@ def test_region_url_overrides_prefer_the_regions_own() -> None:
     assert region_url_overrides("CUSTOMERIO_TRACK_URL", {}) is None
     with pytest.raises(ConfigurationError):
         region_url_overrides("CUSTOMERIO_TRACK_URL", {"CUSTOMERIO_TRACK_URL_US": "ftp://x"})
+
+
+def test_a_budget_for_a_workspace_the_stack_does_not_serve_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A typo or a removed workspace must not stop every function (the webhook included).
+    with caplog.at_level("WARNING", logger="cio_security.workspaces"):
+        ws = workspaces_from_env(two(CUSTOMERIO_WORKSPACE_RATE_LIMITS="prodeux=5,prod-eu=20"))
+    assert (ws.get("prod-us").rate_limit_rps, ws.get("prod-eu").rate_limit_rps) == (100.0, 20.0)
+    (record,) = [r for r in caplog.records if "does not serve" in r.getMessage()]
+    assert (record.variable, record.workspace) == ("CUSTOMERIO_WORKSPACE_RATE_LIMITS", "prodeux")  # type: ignore[attr-defined]

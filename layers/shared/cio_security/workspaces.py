@@ -31,6 +31,7 @@ Customer.io limits, so one workspace's backlog never spends another's.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -68,6 +69,7 @@ WORKSPACE_NAME_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 """Lowercase letters, digits and inner hyphens, at most 32 characters: safe in a secret name, a
 CloudFormation logical id (the template drops the hyphens), a metric dimension and a log line."""
 _NAME = re.compile(WORKSPACE_NAME_PATTERN)
+logger = logging.getLogger(__name__)
 
 SecretKind = Literal["track-credentials", "webhook-signing-key", "app-api-key"]
 SECRET_KINDS: Final[tuple[SecretKind, ...]] = ("track-credentials", "webhook-signing-key", "app-api-key")
@@ -215,22 +217,30 @@ def _names(raw: str) -> tuple[str, ...]:
 
 
 def _budgets(variable: str, raw: str, names: Sequence[str]) -> dict[str, float]:
-    """``name=rps,...`` as a mapping; a name that is not a workspace, or a rate that is not a
-    positive finite number, is a ConfigurationError naming the variable."""
+    """``name=rps,...`` as a mapping. A malformed pair, or a rate that is not a positive finite
+    number, is a ConfigurationError naming the variable. A name that is not a configured workspace
+    (a typo, a workspace since removed) is ignored with a warning: it changes no budget, and
+    refusing it would stop every function, the webhook included, over an optional setting."""
     budgets: dict[str, float] = {}
     for part in (p.strip() for p in raw.split(",")):
         if not part:
             continue
         name, sep, value = part.partition("=")
         name = name.strip()
-        if not sep or name not in names:
-            raise ConfigurationError(f"{variable}: expected name=rps pairs for configured workspaces")
+        if not sep or not name:
+            raise ConfigurationError(f"{variable}: expected name=rps pairs")
         try:
             rate = float(value)
         except ValueError:
-            raise ConfigurationError(f"{variable}: the rate of {name} is not a number") from None
+            raise ConfigurationError(f"{variable}: a rate is not a number") from None
         if not (math.isfinite(rate) and rate > 0):
-            raise ConfigurationError(f"{variable}: the rate of {name} must be a positive number")
+            raise ConfigurationError(f"{variable}: every rate must be a positive number")
+        if name not in names:
+            logger.warning(
+                "a budget names a workspace the stack does not serve; ignored",
+                extra={"variable": variable, "workspace": name},  # configuration, not personal data
+            )
+            continue
         budgets[name] = rate
     return budgets
 
