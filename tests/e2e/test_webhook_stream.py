@@ -209,10 +209,28 @@ def tail_resources(stack: LocalStackProcess) -> tuple[list[str], list[str]]:
     return [r["Name"] for r in rules if r["Name"].startswith("ciosec-tail-")], queues
 
 
+def assert_values_hidden(plain: Tail, consumed: dict[str, Any]) -> None:
+    """A default tail printed the envelope of the event whose detail consumers got as ``consumed``
+    and its data's structure, never a value."""
+    shown = plain.events()
+    assert [e["detail"]["event_id"] for e in shown][-1] == consumed["event_id"]
+    assert "person@example.com" not in "\n".join(plain.lines)
+    detail = shown[-1]["detail"]
+    assert (detail["data"]["email_address"], detail["data"]["phone_hash"]) == ("string(18)", "string(64)")
+    assert {k: v for k, v in detail.items() if k != "data"} == {
+        k: v for k, v in consumed.items() if k != "data"
+    }
+    assert plain.errors[-1].startswith("2 events; removed rule and queue ciosec-tail-")
+    assert "Traceback" not in "\n".join(plain.errors)
+
+
 def test_tail_shows_what_reached_the_bus_and_invoke_publishes_once(stack: LocalStackProcess) -> None:
-    tail = Tail(stack, "--erasures")
-    wait_for(lambda: any(line.startswith("tailing ") for line in tail.errors), timeout=30)
-    assert tail_resources(stack)[0], "the tail's rule is on the bus"
+    # Two tails at once: one as the operator runs it, one asking for the data as consumers get it.
+    tail = Tail(stack, "--erasures", "--show-identifiers")
+    plain = Tail(stack, "--erasures")
+    for each in (tail, plain):
+        wait_for(lambda each=each: any(line.startswith("tailing ") for line in each.errors), timeout=30)
+    assert len(tail_resources(stack)[0]) == 2, "each tail's rule is on the bus"
 
     # A signed webhook through the local stack's API; a forged one, refused, publishes nothing.
     assert stack.cli("webhook", "send").stdout.startswith("200")
@@ -227,10 +245,11 @@ def test_tail_shows_what_reached_the_bus_and_invoke_publishes_once(stack: LocalS
         assert '"statusCode": 200' in invoked.stdout
     assert "duplicate event acknowledged" in invoked.stdout
 
-    wait_for(lambda: len(tail.lines) >= 2, timeout=30)
+    wait_for(lambda: len(tail.lines) >= 2 and len(plain.lines) >= 2, timeout=30)
     time.sleep(3)  # anything published twice would have arrived by now
-    os.kill(tail.process.pid, signal.SIGINT)  # Ctrl-C
-    assert tail.finish() == 0, tail.errors
+    for each in (tail, plain):
+        os.kill(each.process.pid, signal.SIGINT)  # Ctrl-C
+        assert each.finish() == 0, each.errors
 
     events = tail.events()
     assert [e["source"] for e in events] == ["customerio", "customerio"]
@@ -243,8 +262,13 @@ def test_tail_shows_what_reached_the_bus_and_invoke_publishes_once(stack: LocalS
     assert "note" not in invoked_detail["data"]
     assert invoked_detail["sanitizer"] == {"dropped": ["$.note"], "hashed": ["$.phone"]}
     assert "4111" not in "\n".join(tail.lines)
+    # ... but it keeps the address, which only --show-identifiers prints.
+    assert invoked_detail["data"]["email_address"] == "person@example.com"
+    assert "warning: printing each event's data as consumers get it: personal data" in tail.errors
     assert tail.errors[-1].startswith("2 events; removed rule and queue ciosec-tail-")
     assert "Traceback" not in "\n".join(tail.errors)
+
+    assert_values_hidden(plain, invoked_detail)
     assert tail_resources(stack) == ([], [])
 
     # --count stops it by itself, with the erasure events of a deletion request.

@@ -24,11 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cio_security.audit.dynamodb import AuditStore
 from cio_security.config import boto_config
+from cio_security.secrets.store import SecretStore
 from ciosec import options
 from ciosec.commands import Subcommands
 from ciosec.mistakes import Mistake
 from ciosec.operations.deletion import (
     MAX_REPORTED_PROBLEMS,
+    NOT_OWN_RECORD_REASONS,
     DeadLetter,
     RequestInputError,
     audit_status,
@@ -49,10 +51,12 @@ from ciosec.operations.deletion import (
     submit,
     submit_bulk,
 )
+from ciosec.operations.quarantine import pepper_of
 from ciosec.operations.stack import resolve
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -63,6 +67,11 @@ def _sqs() -> SQSClient:
 
 def _dynamodb() -> DynamoDBClient:
     client: DynamoDBClient = boto3.client("dynamodb", config=boto_config())
+    return client
+
+
+def _secretsmanager() -> SecretsManagerClient:
+    client: SecretsManagerClient = boto3.client("secretsmanager", config=boto_config())
     return client
 
 
@@ -260,7 +269,10 @@ def _dlq_discard(args: argparse.Namespace) -> int:
     print(f"to discard, recorded in the audit with reason {args.reason}:", file=sys.stderr)
     for letter in chosen:
         request_id = letter.request_id or "(no request_id)"
-        print(f"  {letter.message_id}  {request_id}  {letter.reason}", file=sys.stderr)
+        note = ""
+        if letter.request_id is not None and letter.reason in NOT_OWN_RECORD_REASONS:
+            note = f"  (not {letter.request_id}'s own request: its record is left as it is)"
+        print(f"  {letter.message_id}  {request_id}  {letter.reason}{note}", file=sys.stderr)
     question = f"discard these {len(chosen)} dead letter(s)? This cannot be undone"
     answer = _confirmed(question, assume_yes=args.yes)
     if answer is None:
@@ -269,11 +281,14 @@ def _dlq_discard(args: argparse.Namespace) -> int:
         print("nothing discarded", file=sys.stderr)
         return 1
     ids = [letter.message_id for letter in chosen]
-    result = discard(sqs, dlq_url, audit, message_ids=ids, reason=args.reason)
+    # The pepper checks that a letter is its record's request before the discard is written there.
+    pepper = None
+    if stack.pepper_secret_id:
+        pepper = pepper_of(SecretStore(client=_secretsmanager()), stack)
+    result = discard(sqs, dlq_url, audit, message_ids=ids, reason=args.reason, pepper=pepper)
     for letter in result.recorded:
         print(f"discarded {letter.message_id}: {letter.request_id} recorded in the audit as discarded")
-    for letter in result.not_on_record:
-        why = f"no audit record of {letter.request_id}" if letter.request_id else "no readable request_id"
+    for letter, why in result.not_on_record:
         print(f"discarded {letter.message_id}: nothing was on record ({why}), nothing written to the audit")
     for message_id in result.missing:
         print(f"not discarded: {message_id} left the queue meanwhile", file=sys.stderr)
@@ -397,8 +412,13 @@ def register(groups: Subcommands) -> None:
         description=(
             "Delete dead letters that can never succeed (a duplicate, a request withdrawn, a body "
             "no retry can fix). Each discard is written to the request's audit record with your "
-            "--reason first, and only then deleted; a dead letter without a readable request_id "
-            "has nothing on record and is deleted all the same (the output says so). Asks for "
+            "--reason first, and only then deleted, once the letter is checked to be that record's "
+            "request: its body must name the same request id, action and subject (compared through "
+            "the subject hash, with the stack's pepper secret). A dead letter with nothing of its "
+            "own on record is deleted without an audit write, one line saying why: no readable "
+            "request_id, no record, a body that is not the record's request, or the reasons "
+            "request_id_conflict, schema_error and invalid_json, whose request_id belongs to "
+            "another message (a genuine request's record is never marked by them). Asks for "
             "confirmation unless --yes."
         ),
     )

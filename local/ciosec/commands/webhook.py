@@ -1,8 +1,10 @@
 """``ciosec webhook send``: post a signed (or deliberately forged) test webhook to the stack.
 
-``ciosec webhook tail``: print what reaches the stack's EventBridge bus, one JSON line per event, as
-the bus's consumers get it (``ciosec.operations.tail``); Ctrl-C, ``--count`` or ``--seconds`` stops
-it, and the temporary rule and queue it made are removed.
+``ciosec webhook tail``: print what reaches the stack's EventBridge bus, one JSON line per event
+(``ciosec.operations.tail``): a webhook event's envelope with its data's structure (each value's
+type and length), never the values, unless ``--show-identifiers`` asks for the events as the bus's
+consumers get them (identifiers and email addresses included); erasure events whole. Ctrl-C,
+``--count`` or ``--seconds`` stops it, and the temporary rule and queue it made are removed.
 
 ``ciosec webhook quarantine list | show ID | replay ID...``: the verified bodies the webhook kept
 instead of publishing (not an event, too large to parse, refused by EventBridge, a bug), on the
@@ -33,7 +35,7 @@ from ciosec.commands import Subcommands
 from ciosec.mistakes import Mistake
 from ciosec.operations.quarantine import StackClients, outline, quarantine_for, replay, replay_processor
 from ciosec.operations.stack import resolve
-from ciosec.operations.tail import ERASURE_SOURCE, POLLING_CONFIG, WEBHOOK_SOURCE, BusTail
+from ciosec.operations.tail import ERASURE_SOURCE, POLLING_CONFIG, WEBHOOK_SOURCE, BusTail, shown
 from ciosec.options import count, seconds
 
 
@@ -84,7 +86,7 @@ def _tail(args: argparse.Namespace) -> int:
         detail_types=args.metric or (),
     )
     tail.open()
-    shown = 0
+    printed = 0
     try:
         print(
             f"tailing {stack.event_bus_name} ({json.dumps(tail.pattern)}) through rule and queue "
@@ -92,16 +94,31 @@ def _tail(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if args.show_identifiers:
+            print(
+                "warning: printing each event's data as consumers get it: personal data",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(
+                "data values are shown as their type and length; --show-identifiers prints them",
+                file=sys.stderr,
+                flush=True,
+            )
         for event in tail.events(count=args.count, seconds=args.seconds):
-            print(json.dumps(event, ensure_ascii=False), flush=True)
-            shown += 1
+            line = shown(event, show_identifiers=args.show_identifiers)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+            printed += 1
     except KeyboardInterrupt:
         pass
     finally:
         left = tail.close()
         for what in left:
             print(f"ciosec: could not remove the tail's {what}: remove it by hand", file=sys.stderr)
-    print(f"{shown} event{'' if shown == 1 else 's'}; removed rule and queue {tail.name}", file=sys.stderr)
+    print(
+        f"{printed} event{'' if printed == 1 else 's'}; removed rule and queue {tail.name}", file=sys.stderr
+    )
     return 1 if left else 0
 
 
@@ -193,12 +210,18 @@ def register(groups: Subcommands) -> None:
 
     tail = commands.add_parser(
         "tail",
-        help="print what reaches the stack's event bus, one JSON line per event (sanitized)",
+        help="print what reaches the stack's event bus, one JSON line per event (data values hidden)",
         description=(
             "Subscribes a temporary SQS queue to the stack's EventBridge bus (a rule matching source "
             "customerio, and cio-security.deletion with --erasures), prints each event as one JSON "
-            "line as the bus's consumers get it, and removes the rule and the queue on exit (Ctrl-C, "
-            "--count or --seconds). Only events published after it starts are shown. On a deployed "
+            "line, and removes the rule and the queue on exit (Ctrl-C, --count or --seconds). Only "
+            "events published after it starts are shown. The sanitized data the bus's consumers get "
+            "still holds identifiers and email addresses, so a webhook event is printed with every "
+            "value under detail.data replaced by its type and length (the structure `webhook "
+            "quarantine show` prints), its envelope as it is: source, detail-type, time, and the "
+            "detail's event_id, object_type, metric, timestamp, workspace and sanitizer report. "
+            "--show-identifiers prints the events as the bus's consumers get them. Erasure events "
+            "hold request ids and statuses, no personal data, and are printed whole. On a deployed "
             "stack it needs the operator policy's tail permissions (rules and queues named "
             "ciosec-tail-*)."
         ),
@@ -206,6 +229,11 @@ def register(groups: Subcommands) -> None:
     tail.add_argument("--count", type=count, help="stop after this many events")
     tail.add_argument("--seconds", type=seconds(allow_zero=False), help="stop after this many seconds")
     tail.add_argument("--erasures", action="store_true", help="also the deletion function's erasure events")
+    tail.add_argument(
+        "--show-identifiers",
+        action="store_true",
+        help="print each event's data as the bus's consumers get it: identifiers, emails (personal data)",
+    )
     tail.add_argument(
         "--metric",
         action="append",

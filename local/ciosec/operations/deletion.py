@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import hmac
 import io
 import json
 import re
@@ -25,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from cio_security.audit.dynamodb import AuditStore
-from cio_security.audit.record import AuditRecord, iso
+from cio_security.audit.record import AuditRecord, iso, subject_hash
 from cio_security.deletion.dead_letters import FIELDS_SEPARATOR
 from cio_security.deletion.request import (
     DeletionMessageError,
@@ -646,11 +647,23 @@ def list_dead_letters(
 
 
 class DiscardAudit(Protocol):
-    """What discarding needs of the audit store (``AuditBackend``): a record that the request was
-    discarded by an operator, and why."""
+    """What discarding needs of the audit store (``AuditBackend``): the record of a request, to
+    check that a dead letter is that request's, and a record that the request was discarded by an
+    operator, and why."""
+
+    def get(self, request_id: str) -> AuditRecord | None:
+        """The record of ``request_id``; None when there is none."""
 
     def record_discarded(self, request_id: str, *, reason: str, now: datetime) -> object | None:
         """Mark the record discarded; None when there is no record of ``request_id``."""
+
+
+NOT_OWN_RECORD_REASONS: Final = frozenset({"request_id_conflict", "schema_error", "invalid_json"})
+"""Dead-letter reasons whose ``request_id`` never names a record of the letter's own: a
+``request_id_conflict`` reused a genuine request's id for another subject, action or set of
+workspaces, and a ``schema_error`` or ``invalid_json`` body was refused before anything was
+recorded for it. A record under that id, if any, belongs to another message, so discarding such a
+letter never writes to it."""
 
 
 def discard_reason(value: str) -> str:
@@ -680,18 +693,69 @@ def select_dead_letters(
 @dataclass
 class DiscardResult:
     """What ``discard`` did. ``recorded``: discarded and written to the audit; ``not_on_record``:
-    discarded with nothing on record to write to (no readable request_id, or no audit record for
-    it: a request refused before it was ever recorded); ``failed``: left on the queue, with why;
-    ``missing``: message ids no longer on the queue."""
+    discarded without an audit write, with why (no readable request_id; a reason whose request_id
+    is not its own record, ``NOT_OWN_RECORD_REASONS``; no audit record of it: a request refused
+    before it was ever recorded; a body that is not that record's request, or not readable);
+    ``failed``: left on the queue, with why; ``missing``: message ids no longer on the queue. A
+    ``why`` names request ids, reasons and fields, never an identifier."""
 
     recorded: list[DeadLetter] = field(default_factory=list)
-    not_on_record: list[DeadLetter] = field(default_factory=list)
+    not_on_record: list[tuple[DeadLetter, str]] = field(default_factory=list)
     failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     @property
     def discarded(self) -> int:
         return len(self.recorded) + len(self.not_on_record)
+
+
+class _UncheckableError(Exception):
+    """The letter may be its record's request, but that cannot be checked now: it stays queued."""
+
+
+def _not_its_request(
+    letter: DeadLetter, record: AuditRecord, pepper: Callable[[], bytes] | None
+) -> str | None:
+    """Why ``letter`` is not the request ``record`` holds (None when it is): its body must parse
+    as a deletion request of the same request_id, action and subject (``subject_hash`` with the
+    stack's pepper, as the deletion function computes it). Raises _UncheckableError when the pepper
+    cannot be had. The answer never holds an identifier."""
+    request_id = record.request_id
+    try:
+        request = parse_deletion_message(letter.body)
+    except DeletionMessageError:
+        return f"its body is not a readable deletion request, so it cannot be {request_id}'s"
+    if request.request_id != request_id:
+        return f"its body names request {request.request_id}, not {request_id}"
+    if request.action != record.action:
+        return f"its action is not the one on record for {request_id}"
+    if pepper is None:
+        raise _UncheckableError(
+            f"cannot check that it is {request_id}'s request: the stack names no pepper secret"
+        )
+    try:
+        key = pepper()
+    except CioSecurityError as exc:
+        raise _UncheckableError(
+            f"cannot check that it is {request_id}'s request: the pepper secret could not be read "
+            f"({type(exc).__name__})"
+        ) from None
+    digest = subject_hash(request.identifier_type or "id", request.identifier, key)
+    if not hmac.compare_digest(digest.encode("ascii"), record.subject_hash.encode("ascii")):
+        return f"its subject is not the one on record for {request_id}"
+    return None
+
+
+def _nothing_of_its_own(letter: DeadLetter) -> str | None:
+    """Why ``letter`` has no record of its own to write its discard to, before any audit read."""
+    if letter.request_id is None:
+        return "no readable request_id"
+    if letter.reason in NOT_OWN_RECORD_REASONS:
+        return (
+            f"a {letter.reason} dead letter has no record of its own: {letter.request_id}'s record, "
+            "if any, is not this letter's"
+        )
+    return None
 
 
 def discard(
@@ -701,16 +765,23 @@ def discard(
     *,
     message_ids: Collection[str],
     reason: str,
+    pepper: Callable[[], bytes] | None,
     now: datetime | None = None,
     visibility_timeout: int = 120,
 ) -> DiscardResult:
     """Delete the dead letters ``message_ids`` (from a fresh receive of the queue, so their receipt
     handles are current) and record each discard in the audit (``record_discarded(request_id,
     reason=reason, now=now)``) first: a failure to write the audit leaves the message on the
-    queue, so a discard is never without its record. A letter without a readable request_id has
-    nothing on record, nor has one whose request was refused before it was recorded; it is
-    discarded all the same (``not_on_record``). A request being processed right now (its audit
-    lease held) is left alone. Messages not chosen are made visible again at once."""
+    queue, so a discard is never without its record.
+
+    Only a letter that is its record's request is written there. One whose reason says its
+    request_id is another message's (``NOT_OWN_RECORD_REASONS``), one without a readable
+    request_id or without a record, and one whose body is unreadable or names another request,
+    action or subject than the record (the subject compared through ``subject_hash`` with
+    ``pepper()``, the stack's pepper) are discarded with nothing written (``not_on_record``, with
+    why). A letter that needs the subject check while the pepper cannot be had (``pepper`` None,
+    or raising), or whose request is being processed right now (its audit lease held), is left
+    alone. Messages not chosen are made visible again at once."""
     moment = now or datetime.now(UTC)
     reason = discard_reason(reason)
     letters = [
@@ -720,23 +791,38 @@ def discard(
     chosen, missing = select_dead_letters(letters, message_ids=message_ids)
     result = DiscardResult(missing=missing)
     untouched = [letter for letter in letters if letter not in chosen]
-    ready: list[tuple[DeadLetter, bool]] = []  # (letter, whether the audit holds the discard)
+    ready: list[tuple[DeadLetter, str | None]] = []  # (letter, why nothing is written; None: recorded)
+
+    def leave(letter: DeadLetter, why: str) -> None:
+        result.failed.append((letter, why))
+        untouched.append(letter)
+
     for letter in chosen:
-        if letter.request_id is None:
-            ready.append((letter, False))
+        why = _nothing_of_its_own(letter)
+        if why is not None or letter.request_id is None:
+            ready.append((letter, why or "no readable request_id"))
             continue
+        request_id = letter.request_id
         try:
-            record = audit.record_discarded(letter.request_id, reason=reason, now=moment)
+            record = audit.get(request_id)
+            if record is None:
+                ready.append((letter, f"no audit record of {request_id}"))
+                continue
+            mismatch = _not_its_request(letter, record, pepper)
+            if mismatch is not None:
+                ready.append((letter, f"{mismatch}; {request_id}'s record is left as it is"))
+                continue
+            written = audit.record_discarded(request_id, reason=reason, now=moment)
+        except _UncheckableError as exc:
+            leave(letter, str(exc))
+            continue
         except LeaseHeldError:
-            why = "a delivery of it is being processed right now (audit lease held): try again later"
-            result.failed.append((letter, why))
-            untouched.append(letter)
+            leave(letter, "a delivery of it is being processed right now (audit lease held): try again later")
             continue
         except CioSecurityError as exc:
-            result.failed.append((letter, f"the audit write failed ({type(exc).__name__})"))
-            untouched.append(letter)
+            leave(letter, f"the audit read or write failed ({type(exc).__name__})")
             continue
-        ready.append((letter, record is not None))
+        ready.append((letter, None if written is not None else f"no audit record of {request_id}"))
     for chunk in _chunks(ready):
         response = sqs.delete_message_batch(
             QueueUrl=dlq_url,
@@ -745,12 +831,14 @@ def discard(
             ],
         )
         for entry in response.get("Successful", []):
-            letter, recorded = chunk[int(entry["Id"])]
-            (result.recorded if recorded else result.not_on_record).append(letter)
+            letter, why = chunk[int(entry["Id"])]
+            if why is None:
+                result.recorded.append(letter)
+            else:
+                result.not_on_record.append((letter, why))
         for entry in response.get("Failed", []):
             letter, _ = chunk[int(entry["Id"])]
-            result.failed.append((letter, f"SQS refused the delete ({entry.get('Code', 'unknown')})"))
-            untouched.append(letter)
+            leave(letter, f"SQS refused the delete ({entry.get('Code', 'unknown')})")
     _make_visible(sqs, dlq_url, untouched)
     return result
 

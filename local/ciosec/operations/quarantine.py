@@ -19,7 +19,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,16 @@ from cio_security.webhook.signature import SigningKeyRing
 from cio_security.webhook.storage.s3 import S3ObjectStore
 from ciosec.operations.stack import StackInfo
 
-__all__ = ["ReplayResult", "StackClients", "outline", "quarantine_for", "replay", "replay_processor"]
+__all__ = [
+    "ReplayResult",
+    "StackClients",
+    "outline",
+    "pepper_of",
+    "quarantine_for",
+    "replay",
+    "replay_processor",
+    "structure",
+]
 
 MAX_DEPTH = 8
 MAX_ITEMS = 20
@@ -58,7 +67,9 @@ def _need(value: str, what: str) -> str:
     return value
 
 
-def _pepper_of(store: SecretStore, stack: StackInfo) -> Any:
+def pepper_of(store: SecretStore, stack: StackInfo) -> Callable[[], bytes]:
+    """The stack's pepper, read from its pepper secret when called (``store`` caches it), as the
+    functions key their hashes with. Exits when the stack names no pepper secret."""
     secret_id = _need(stack.pepper_secret_id, "pepper secret")
 
     def pepper() -> bytes:
@@ -70,7 +81,7 @@ def _pepper_of(store: SecretStore, stack: StackInfo) -> Any:
 def quarantine_for(stack: StackInfo, clients: StackClients) -> Quarantine:
     """The stack's kept bodies."""
     store = S3ObjectStore(_need(stack.webhook_bucket, "webhook bucket"), clients.s3)
-    return Quarantine(store, pepper=_pepper_of(SecretStore(client=clients.secretsmanager), stack))
+    return Quarantine(store, pepper=pepper_of(SecretStore(client=clients.secretsmanager), stack))
 
 
 def replay_processor(stack: StackInfo, clients: StackClients) -> WebhookProcessor:
@@ -83,7 +94,7 @@ def replay_processor(stack: StackInfo, clients: StackClients) -> WebhookProcesso
         quarantine_bucket=_need(stack.webhook_bucket, "webhook bucket"),
     )
     secrets = SecretStore(client=clients.secretsmanager)
-    pepper = _pepper_of(secrets, stack)
+    pepper = pepper_of(secrets, stack)
     loader = signing_key_loader(secrets, settings.signing_key_secret_id, grace_seconds=settings.grace_seconds)
     store = S3ObjectStore(settings.quarantine_bucket, clients.s3)
     return WebhookProcessor(
@@ -166,8 +177,19 @@ def outline(body: bytes) -> dict[str, Any]:
     summary.update(utf8=True, json=True)
     if isinstance(parsed, dict):
         summary["event"] = _safe_fields(parsed)
-    summary["structure"] = _shape(parsed, depth=0)
+    summary["structure"] = structure(parsed)
     return summary
+
+
+def structure(value: Any) -> Any:
+    """``value``'s structure without its values: objects and arrays as they are (up to MAX_ITEMS
+    entries and MAX_DEPTH levels, then their type and size), a key that looks like personal data
+    withheld, and every other value replaced by its type (a string with its length: ``string(17)``).
+
+    >>> structure({"email": "a@example.com", "tags": ["x"], "n": 1})
+    {'email': 'string(13)', 'tags': ['string(1)'], 'n': 'number'}
+    """
+    return _shape(value, depth=0)
 
 
 def _safe_fields(parsed: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ event as it arrives, and removes the rule and the queue when it is closed::
 
 The events are what the bus delivers to any target: the EventBridge envelope (``id``, ``source``,
 ``detail-type``, ``time``...) around the ``detail`` the webhook published, already sanitized. The
+sanitizer keeps what consumers need, identifiers and email addresses among it, so ``shown`` is what
+an operator sees of an event: a webhook event's ``detail.data`` as its structure without values
+(``quarantine.structure``: each value's type, strings by length), the rest as it came; an erasure
+event, which holds request ids and statuses and no personal data, whole. The
 rule and the queue are named ``ciosec-tail-<random>``; the queue allows only that rule to send to
 it and keeps messages 10 minutes. On AWS this needs, besides ``cloudformation:DescribeStacks``:
 ``events:PutRule``, ``events:PutTargets``, ``events:RemoveTargets`` and ``events:DeleteRule`` on
@@ -30,6 +34,8 @@ from typing import Any, Final, Self
 
 from botocore.config import Config
 
+from ciosec.operations.quarantine import structure
+
 __all__ = [
     "ERASURE_SOURCE",
     "NAME_PREFIX",
@@ -37,6 +43,7 @@ __all__ = [
     "TAIL_PERMISSIONS",
     "WEBHOOK_SOURCE",
     "BusTail",
+    "shown",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,6 +85,28 @@ def event_pattern(sources: Sequence[str], detail_types: Sequence[str] = ()) -> d
     if detail_types:
         pattern["detail-type"] = list(detail_types)
     return pattern
+
+
+def shown(event: dict[str, Any], *, show_identifiers: bool = False) -> dict[str, Any]:
+    """What ``ciosec webhook tail`` prints of ``event``: by default a webhook event with every
+    value under ``detail.data`` replaced by its type and length (``quarantine.structure``, as
+    ``webhook quarantine show`` renders a kept body), the envelope kept (``source``,
+    ``detail-type``, ``time``, ``detail.event_id``, ``metric``, ``object_type``, ``workspace``,
+    ``timestamp``, the ``sanitizer`` report, a claim check); an erasure event whole, as it holds no
+    personal data. ``show_identifiers``: every event as the bus's consumers get it. ``event``
+    itself is left unchanged.
+
+    >>> shown({"source": "customerio", "detail": {"event_id": "e1", "data": {"email": "a@b.c"}}})
+    {'source': 'customerio', 'detail': {'event_id': 'e1', 'data': {'email': 'string(5)'}}}
+    """
+    if show_identifiers or event.get("source") == ERASURE_SOURCE:
+        return event
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return {**event, "detail": structure(detail)}
+    if "data" not in detail:
+        return event
+    return {**event, "detail": {**detail, "data": structure(detail["data"])}}
 
 
 class BusTail:

@@ -16,7 +16,7 @@ from fixtures.aws import REGION
 from fixtures.logs import sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS
 
-from .conftest import AUDIT_TABLE, DeletionStack, deletion_body
+from .conftest import AUDIT_TABLE, PEPPER_SECRET, DeletionStack, deletion_body
 
 EMAIL = "dsar-subject@example.com"
 
@@ -28,6 +28,7 @@ def state(deletion: DeletionStack, tmp_path: Path) -> str:
         deletion_queue_url=deletion.queue_url,
         deletion_dlq_url=deletion.dlq_url,
         audit_table=AUDIT_TABLE,
+        pepper_secret_id=PEPPER_SECRET,
         region=REGION,
     ).save(path)
     sensitive(EMAIL)
@@ -288,6 +289,45 @@ def test_dead_letters_name_their_failing_fields_and_can_be_discarded(
     )
     assert "dlq-401 recorded in the audit as discarded" in capsys.readouterr().out
     record = deletion.audit("dlq-401")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "withdrawn")
+    assert deletion.dead_letters() == []
+
+
+def test_discarding_a_letter_that_reused_a_request_id_leaves_the_genuine_record_alone(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deletion.sandbox.remove_credentials(SANDBOX_CREDENTIALS.site_id)  # every call answers 401
+    deletion.send(deletion_body("dsar-shared", EMAIL))
+    deletion.drain()
+    # Another request under the same id (another subject): the handler refuses it as a conflict,
+    # and its dead letter carries the genuine request's id.
+    deletion.send(deletion_body("dsar-shared", "impostor-subject-7"))
+    deletion.drain()
+    genuine = deletion.audit("dsar-shared")
+    assert genuine is not None
+    assert genuine.status != "discarded"
+    capsys.readouterr()
+
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    listed = {entry["reason"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert (
+        listed["request_id_conflict"]["request_id"] == listed["customerio_401"]["request_id"] == "dsar-shared"
+    )
+
+    conflict = listed["request_id_conflict"]["message_id"]
+    assert ciosec(state, "dlq", "discard", conflict, "--reason", "duplicate-request", "--yes") == 0
+    out = capsys.readouterr()
+    assert f"discarded {conflict}: nothing was on record (a request_id_conflict dead letter" in out.out
+    assert "recorded in the audit" not in out.out
+    assert "impostor-subject-7" not in out.out + out.err and EMAIL not in out.out + out.err
+    assert deletion.audit("dsar-shared") == genuine  # untouched
+
+    # The genuine request's own dead letter is checked against its record, and discarded there.
+    own = listed["customerio_401"]["message_id"]
+    assert ciosec(state, "dlq", "discard", own, "--reason", "withdrawn", "--yes") == 0
+    assert f"discarded {own}: dsar-shared recorded in the audit as discarded" in capsys.readouterr().out
+    record = deletion.audit("dsar-shared")
     assert record is not None
     assert (record.status, record.discard_reason) == ("discarded", "withdrawn")
     assert deletion.dead_letters() == []

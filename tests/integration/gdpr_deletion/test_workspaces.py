@@ -132,7 +132,8 @@ def test_an_unknown_workspace_is_a_schema_error_and_nothing_is_sent(
     fanout: DeletionStack, eu_sandbox: Sandbox, captured_logs: LogCapture
 ) -> None:
     seed(fanout.sandbox, eu_sandbox, "user-unknown-ws")
-    body = deletion_body("dsar-unknown-ws", "user-unknown-ws", workspaces=[EU, "prod-apac"])
+    # A name the pattern admits that is no workspace at all: a phone number, personal data.
+    body = deletion_body("dsar-unknown-ws", "user-unknown-ws", workspaces=[EU, "14155550100"])
     (message_id,) = fanout.send(body)
     assert fanout.deliver() == {"batchItemFailures": []}
     assert batches(fanout.sandbox) == batches(eu_sandbox) == []
@@ -146,9 +147,47 @@ def test_an_unknown_workspace_is_a_schema_error_and_nothing_is_sent(
         "dsar-unknown-ws",
     )
     assert found["source_message_id"] == message_id
-    # Workspace names are configuration, not personal data: the log may name the unknown one.
-    assert "prod-apac" in captured_logs.text
+    assert "14155550100" not in json.dumps(found)
+    # The unknown names come from the producer: the log counts them, never names them.
+    assert "14155550100" not in captured_logs.text
+    assert '"unknown_workspaces": 1' in captured_logs.text
     assert "user-unknown-ws" not in captured_logs.text
+
+
+def item_of(stack: DeletionStack, request_id: str) -> str:
+    """The audit item exactly as stored."""
+    item = stack.dynamodb.get_item(
+        TableName=AUDIT_TABLE, Key={"request_id": {"S": request_id}}, ConsistentRead=True
+    )["Item"]
+    return json.dumps(item, sort_keys=True)
+
+
+def test_a_finished_subset_resent_with_another_or_no_subset_is_a_conflict_and_erases_nothing(
+    fanout: DeletionStack, eu_sandbox: Sandbox
+) -> None:
+    seed(fanout.sandbox, eu_sandbox, "user-subset-once")
+    genuine = deletion_body("dsar-subset-once", "user-subset-once", workspaces=[US])
+    fanout.send(genuine)
+    assert fanout.deliver() == {"batchItemFailures": []}
+    assert record_of(fanout, "dsar-subset-once").status == "completed"
+    stored = item_of(fanout, "dsar-subset-once")
+
+    # The same request_id with the EU workspace, then with none (every workspace): conflicts.
+    fanout.send(
+        deletion_body("dsar-subset-once", "user-subset-once", workspaces=[EU]),
+        deletion_body("dsar-subset-once", "user-subset-once"),
+    )
+    assert fanout.deliver() == {"batchItemFailures": []}
+    dead = fanout.dead_letters()
+    assert [attributes(d)["reason"] for d in dead] == ["request_id_conflict"] * 2
+    assert batches(eu_sandbox) == []
+    assert "user-subset-once" in eu_sandbox.people(EU_CREDENTIALS.environment_id)  # not this request's
+    assert item_of(fanout, "dsar-subset-once") == stored
+    # The genuine message, redelivered, is still done.
+    fanout.send(genuine)
+    assert fanout.deliver() == {"batchItemFailures": []}
+    assert len(fanout.dead_letters()) == 2  # the two conflicts only
+    assert item_of(fanout, "dsar-subset-once") == stored
 
 
 # -- a failure in one workspace ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,9 @@ from cio_security.audit import transitions
 from cio_security.audit.base import AuditBackend
 from cio_security.audit.record import AuditRecord, StepRecord, attribute_value, iso, subject_hash
 from cio_security.deletion.request import DeletionRequest
+from cio_security.errors import AuditConflictError, LeaseHeldError
+from cio_security.workspaces import DEFAULT_WORKSPACE
+from fixtures.audit import MemoryAuditStore
 
 from .conftest import PEPPER, START
 
@@ -244,3 +248,162 @@ def test_a_dead_lettered_request_stays_so_while_its_accepted_workspace_is_verifi
     verified = transitions.verified(dead, LATER, checks=1, workspace=US)
     assert verified.status == "dead_lettered"
     assert (verified.workspaces[US].verification, verified.workspaces[EU].status) == ("verified", "failed")
+
+
+# -- the targets are fixed by the first delivery -----------------------------------------------------------
+
+
+def named(*names: str) -> DeletionRequest:
+    """The request of ``request()``, its message naming ``names`` (none: no ``workspaces``)."""
+    data = request().model_dump(mode="json", exclude_none=True)
+    return DeletionRequest.model_validate(data | ({"workspaces": list(names)} if names else {}))
+
+
+def stored_as(store: AuditBackend, record: AuditRecord) -> AuditRecord:
+    store._create_record(record)
+    found = store.get(record.request_id)
+    assert found is not None
+    return found
+
+
+def begin_with(store: AuditBackend, req: DeletionRequest, targets: tuple[str, ...]) -> AuditRecord:
+    """``begin`` as the processor calls it on a stack of ``US`` (the primary) and ``EU``: ``targets``
+    is the message's resolved set (its ``workspaces``, or every configured one)."""
+    return store.begin(
+        req, LATER, subject_hash("id", req.identifier, PEPPER), 60, workspaces=targets, primary=US
+    )
+
+
+def done(record: AuditRecord, *names: str) -> AuditRecord:
+    for name in names:
+        record = accepted(record, name)
+    return transitions.settled(record, LATER)
+
+
+@pytest.mark.parametrize(
+    ("message", "targets"),
+    [((EU,), (EU,)), ((), (US, EU)), ((US, EU), (US, EU))],
+    ids=["another-subset", "absent-means-all", "all-named"],
+)
+def test_a_finished_request_with_another_target_set_is_a_conflict_not_already_done(
+    any_store: AuditBackend, message: tuple[str, ...], targets: tuple[str, ...]
+) -> None:
+    # The first message named its subset (["prod-us"]).
+    before = stored_as(any_store, done(new((US,)), US).model_copy(update={"workspaces_named": True}))
+    assert before.status == "completed"
+    with pytest.raises(AuditConflictError, match="workspaces") as caught:
+        begin_with(any_store, named(*message), targets)
+    assert EU not in str(caught.value)  # names stay out of the error's text
+    assert any_store.get(before.request_id) == before
+
+
+def test_a_message_without_workspaces_means_what_the_first_one_meant(any_store: AuditBackend) -> None:
+    # The first message named none on a one-workspace stack; EU was added since: a redrive without
+    # workspaces carries on with the record's set, one naming another set is a conflict.
+    before = stored_as(any_store, new((US,)))
+    assert before.workspaces_named is False
+    with pytest.raises(LeaseHeldError):  # the targets pass; only the first delivery's lease stops it
+        begin_with(any_store, named(), (US, EU))
+    with pytest.raises(AuditConflictError, match="workspaces"):
+        begin_with(any_store, named(US, EU), (US, EU))
+
+
+@pytest.mark.parametrize("status", ["in_progress", "failed", "completed"])
+def test_the_same_target_set_named_or_not_is_no_conflict(any_store: AuditBackend, status: str) -> None:
+    record = new((US, EU))
+    if status == "failed":
+        record = transitions.settled(
+            transitions.workspace_not_accepted(
+                accepted(record, US), EU, "customerio_401", LATER, permanent=True
+            ),
+            LATER,
+        )
+    elif status == "completed":
+        record = done(record, US, EU)
+    else:
+        record = transitions.released(record, "customerio_503", START)
+    stored_as(any_store, record)
+    for message in [(), (EU, US)]:
+        got = begin_with(any_store, named(*message), (US, EU))
+        assert set(got.workspaces) == {US, EU}
+        if got.lease_token is not None:
+            any_store.release(got.request_id, "test", LATER, lease_token=got.lease_token)
+
+
+def test_a_conflict_is_decided_before_a_held_lease() -> None:
+    store = MemoryAuditStore()
+    held = stored_as(store, new((US, EU)))  # leased until START + 60s
+    with pytest.raises(AuditConflictError, match="workspaces"):
+        begin_with(store, named(EU), (EU,))
+    with pytest.raises(LeaseHeldError):
+        begin_with(store, named(), (US, EU))
+    assert store.get(held.request_id) == held
+
+
+# A record written before workspaces existed targets the primary alone.
+
+
+def old_record(**fields: Any) -> AuditRecord:
+    """``legacy``, its lease long expired."""
+    return legacy(**({"lease_until": iso(START)} | fields))
+
+
+def test_an_old_record_goes_on_in_the_primary_for_a_message_without_workspaces(
+    any_store: AuditBackend,
+) -> None:
+    """The stack gained ``EU`` after the record was written: a redelivered or redriven message
+    without ``workspaces`` means what it meant when first received, the primary alone."""
+    old = stored_as(any_store, old_record(status="dead_lettered", failure_reason="customerio_401"))
+    leased = begin_with(any_store, named(), (US, EU))
+    assert (leased.status, leased.workspaces, leased.attempts) == ("in_progress", {}, old.attempts + 1)
+    assert leased.workspace_names(US) == (US,)
+
+
+def test_an_old_finished_record_is_already_done_for_a_message_without_workspaces(
+    any_store: AuditBackend,
+) -> None:
+    old = stored_as(
+        any_store,
+        old_record(
+            status="completed",
+            verification="not_verified",
+            completed_at=iso(LATER),
+            steps={"suppress": {"status": "done", "status_code": 200}},
+        ),
+    )
+    assert begin_with(any_store, named(), (US, EU)) == old
+    assert begin_with(any_store, named(US), (US,)) == old  # the primary, named
+
+
+@pytest.mark.parametrize("message", [(EU,), (US, EU)])
+def test_an_old_record_named_with_another_set_than_the_primary_is_a_conflict(
+    any_store: AuditBackend, message: tuple[str, ...]
+) -> None:
+    old = stored_as(
+        any_store,
+        old_record(
+            status="completed",
+            verification="not_verified",
+            completed_at=iso(LATER),
+            steps={"suppress": {"status": "done", "status_code": 200}},
+        ),
+    )
+    with pytest.raises(AuditConflictError, match="workspaces"):
+        begin_with(any_store, named(*message), message)
+    assert any_store.get(old.request_id) == old
+
+
+def test_on_a_single_workspace_stack_nothing_changes(any_store: AuditBackend) -> None:
+    """One workspace, no ``workspaces`` in the messages, as before: an old record and a new one are
+    both the primary's, never a conflict."""
+    old = stored_as(any_store, old_record(request_id="dsar-old", status="failed"))
+    req = DeletionRequest.model_validate(
+        {"request_id": "dsar-old", "identifier": "cust-ws-1", "requested_at": "2026-11-28T10:00:00Z"}
+    )
+    leased = any_store.begin(req, LATER, old.subject_hash, 60)  # the defaults: DEFAULT_WORKSPACE
+    assert leased.attempts == old.attempts + 1
+    fresh = any_store.begin(request("dsar-new"), LATER, old.subject_hash, 60)
+    assert set(fresh.workspaces) == {DEFAULT_WORKSPACE}
+    any_store.release("dsar-new", "test", LATER, lease_token=fresh.lease_token)
+    again = any_store.begin(request("dsar-new"), LATER, old.subject_hash, 60)
+    assert again.attempts == 2

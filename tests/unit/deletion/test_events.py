@@ -193,3 +193,16 @@ def test_the_detail_names_every_workspace_and_a_failure_names_the_one_that_faile
     assert detail["workspace_results"]["prod-us"]["status"] == "completed"
     assert detail["workspace_results"]["prod-eu"]["status"] == "failed"
     assert IDENTIFIER not in json.dumps(detail)
+
+
+def test_a_record_written_before_workspaces_is_listed_under_the_configured_primary() -> None:
+    """A stack whose primary is ``produs``: an old record (no ``workspaces``) is its state, and
+    every event built from it says so, never ``default``."""
+    old = completed(REQUESTED + timedelta(days=1)).model_copy(update={"workspaces": {}})
+    for kind in ("ErasureCompleted", "ErasureFailed"):
+        detail = json.loads(ErasureEvent(kind, old, at=REQUESTED, primary="produs").entry("bus")["Detail"])
+        assert detail["workspaces"] == ["produs"]
+        assert list(detail["workspace_results"]) == ["produs"]
+        assert detail["workspace_results"]["produs"]["status"] == "completed"
+    assert erasure_detail("ErasureCompleted", old, primary="produs")["workspaces"] == ["produs"]
+    assert erasure_detail("ErasureCompleted", old)["workspaces"] == ["default"]  # a one-workspace stack

@@ -6,6 +6,7 @@ not target."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -123,3 +124,20 @@ def test_a_workspace_no_longer_configured_gets_no_answer_and_the_other_is_checke
         "verified",
         "pending",
     )
+
+
+def test_an_old_record_verified_on_a_stack_whose_primary_is_produs_is_produs_in_its_event() -> None:
+    """A record written before workspaces existed (no ``workspaces``), checked on a stack whose
+    primary is ``produs``: the record and its event name ``produs``, never ``default``."""
+    h = Harness(primary="produs")
+    ticket = h.submit("dsar-vws-old", "user-vws-old")
+    old = h.record("dsar-vws-old").model_copy(update={"workspaces": {}, "revision": 0})
+    h.store._records["dsar-vws-old"] = old  # as the code before workspaces stored it
+    assert old.workspace_names("produs") == ("produs",)
+    h.clock.advance(minutes=15)
+    (outcome,) = h.run(ticket)
+    assert outcome.kind == "verified"
+    assert set(h.record("dsar-vws-old").workspaces) == {"produs"}
+    (event,) = h.events.published
+    detail = json.loads(event.entry("bus")["Detail"])
+    assert (detail["workspaces"], list(detail["workspace_results"])) == (["produs"], ["produs"])

@@ -22,6 +22,9 @@ Writes are conditional, so concurrent deliveries of one request cannot both call
 - ``begin`` creates the record, or takes a *lease* on an unfinished one (``lease_until``,
   ``lease_token``, one more ``attempts``). While another invocation's lease is unexpired it
   raises ``LeaseHeldError``: that duplicate is reported for redelivery and finds the outcome then.
+  A message of the request_id for another subject, action or set of workspaces raises
+  ``AuditConflictError`` before anything is written or returned (``begin``'s docstring has the
+  rule for workspaces).
 - ``mark_step``, ``record_transient_failure``, ``release``, ``fail`` and ``complete`` are
   conditional on the caller's lease token; a lease taken over meanwhile raises ``LeaseLostError``.
   They read the record, apply the transition and write what changed.
@@ -250,17 +253,38 @@ class BaseAuditStore(ABC):
         lease_seconds: float,
         *,
         workspaces: Sequence[str] = (DEFAULT_WORKSPACE,),
+        primary: str = DEFAULT_WORKSPACE,
     ) -> AuditRecord:
         """Create the record of ``request`` (targeting ``workspaces``) or take the lease on its
         unfinished record (whose targets stay as they were first recorded).
 
-        Returns the record as it now stands: a completed record is returned untouched (the caller
-        does nothing more); otherwise the caller holds the lease until ``lease_until`` and must pass
-        ``record.lease_token`` to the writes that follow. Taking the lease on an existing record
-        counts one more attempt and lifts a ``failed`` status (an operator redrove the message).
+        ``workspaces`` is the message's resolved target set: its ``workspaces`` when it names them
+        (``request.workspaces``), every workspace the stack is configured with when it does not.
+        ``primary`` is the stack's primary workspace, the one a record written before workspaces
+        existed targets.
 
-        Raises LeaseHeldError while another invocation's lease is unexpired, AuditConflictError
-        when the request_id belongs to another subject or action, AuditError otherwise.
+        A record that exists is first checked to be the same request, before anything else
+        (before a finished record is returned and before any lease is taken, so a conflicting
+        message never writes the genuine record): the same subject and action
+        (``transitions.check_same_request``) and the same targets
+        (``transitions.check_same_targets``):
+
+        - a record with a per-workspace map: the message's resolved set must be the map's
+          workspaces, named or not;
+        - a record written before workspaces existed targets ``primary`` alone: a message without
+          ``workspaces`` is no conflict with it (it means what it meant when first received, even
+          on a stack that gained a workspace since); one naming any set but exactly ``primary``
+          is.
+
+        Then it returns the record as it now stands: a finished record (Customer.io accepted it
+        everywhere) is returned untouched (the caller does nothing more); otherwise the caller
+        holds the lease until ``lease_until`` and must pass ``record.lease_token`` to the writes
+        that follow. Taking the lease on an existing record counts one more attempt and lifts a
+        ``failed`` status (an operator redrove the message).
+
+        Raises AuditConflictError when the request_id belongs to another subject, action or set of
+        workspaces (whatever the record's state, a held lease included), LeaseHeldError while
+        another invocation's lease is unexpired, AuditError otherwise.
         """
         record = transitions.new_record(
             request,
@@ -275,8 +299,10 @@ class BaseAuditStore(ABC):
         if existing is None:
             logger.info("audit record created", extra={"request_id": request.request_id})
             return record
+        named = getattr(request, "workspaces", None) is not None
         for _ in range(_BEGIN_TRIES):
             transitions.check_same_request(existing, record)
+            transitions.check_same_targets(existing, workspaces, named=named, primary=primary)
             if existing.finished:
                 return existing
             if not transitions.may_lease(existing, now):

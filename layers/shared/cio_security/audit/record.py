@@ -246,6 +246,10 @@ class AuditRecord(BaseModel):
     """Each targeted workspace's part (name -> state); the request-level fields above are derived
     from them (``transitions``). Empty in a record written before workspaces existed: such a record
     is its primary workspace's state (``workspace``)."""
+    workspaces_named: bool | None = None
+    """Whether the first message named its workspaces (``"workspaces": [...]``); False when it
+    meant every workspace configured then, so a later message without ``workspaces`` (a redrive
+    after a workspace was added) carries on with this record's set. None on older records."""
     revision: int = Field(default=0, ge=0)
     """Counts the record's writes: writes without a lease are conditional on it (optimistic
     locking), so two verifications of one request's workspaces never undo each other."""

@@ -66,6 +66,7 @@ __all__ = [
     "awaiting_verification",
     "awaiting_verification_check",
     "check_same_request",
+    "check_same_targets",
     "completed",
     "dead_lettered",
     "discarded",
@@ -373,6 +374,7 @@ def new_record(
         workspaces={
             name: WorkspaceState(steps={step: StepRecord() for step in request.steps}) for name in workspaces
         },
+        workspaces_named=request.workspaces is not None,
     )
 
 
@@ -383,6 +385,44 @@ def check_same_request(existing: AuditRecord, new: AuditRecord) -> None:
         raise AuditConflictError(new.request_id, "subject")
     if existing.action != new.action:
         raise AuditConflictError(new.request_id, "action")
+
+
+def check_same_targets(
+    existing: AuditRecord,
+    targets: Sequence[str],
+    *,
+    named: bool,
+    primary: str = DEFAULT_WORKSPACE,
+) -> None:
+    """Raise AuditConflictError(..., "workspaces") unless a later message of ``existing``'s request
+    targets the workspaces its first delivery fixed (DESIGN section 8). ``targets`` is the message's
+    resolved set: its ``workspaces`` (``named``), or every workspace the stack is configured with
+    (not ``named``: the message has no ``workspaces``). Order does not matter.
+
+    - A record with a per-workspace map targets the map's workspaces: any other resolved set is a
+      conflict, whether the message names it or not (a message without ``workspaces`` means every
+      configured workspace, so after ``["prod-us"]`` it is a conflict on a stack of two).
+    - A record whose first message did not name its workspaces (``workspaces_named`` False) is no
+      conflict with a later message that does not either: it means what the first one meant, the
+      set the record holds, even on a stack that has gained a workspace since (a redrive finishes
+      the request where it started). Naming a set is compared as above.
+    - A record written before workspaces existed (no map) targets ``primary`` alone. A message
+      without ``workspaces`` is no conflict with it whatever the stack is configured with now
+      (it means what it meant when the record was written: a stack that gained a workspace
+      since still finishes, or redrives, the old request in the primary alone); a message naming
+      anything but exactly ``primary`` is a conflict.
+
+    Names never appear in the error's text (they come from the message's producer)."""
+    if existing.workspaces and existing.workspaces_named is False and not named:
+        return
+    if existing.workspaces:
+        recorded = set(existing.workspaces)
+    elif named:
+        recorded = {primary}
+    else:
+        return
+    if set(targets) != recorded:
+        raise AuditConflictError(existing.request_id, "workspaces")
 
 
 def lease_expired(record: AuditRecord, now: datetime) -> bool:

@@ -12,8 +12,10 @@ The detail is built from the audit record alone, so it holds no identifier and n
 
 Every detail also lists the Customer.io ``workspaces`` the request erases in (sorted) and
 ``workspace_results``, per workspace ``{status, verification, submitted_at, verified_at}``
-(workspace names are configuration, never personal data). ``ErasureCompleted`` and
-``ErasureVerified`` are published once the whole request is done (every workspace).
+(workspace names are configuration, never personal data; a record written before workspaces
+existed is listed under the stack's primary workspace, which the publisher passes as
+``primary``). ``ErasureCompleted`` and ``ErasureVerified`` are published once the whole request is
+done (every workspace).
 
 ``ErasureVerified`` adds ``verified_at``; ``ErasureFailed`` has ``failed_at``, ``reason`` (a
 short code such as ``customerio_rejected_invalid_identifiers`` or ``retries_exhausted``) and
@@ -48,6 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cio_security import config
 from cio_security.audit.record import AuditRecord, iso
+from cio_security.workspaces import DEFAULT_WORKSPACE
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -70,13 +73,19 @@ ErasureEventType = Literal["ErasureCompleted", "ErasureVerified", "ErasureFailed
 
 
 def erasure_detail(
-    kind: ErasureEventType, record: AuditRecord, *, reason: str | None = None, now: datetime | None = None
+    kind: ErasureEventType,
+    record: AuditRecord,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+    primary: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
     """The event detail for ``record`` (module docstring). ``now`` is when the event happened
     (``failed_at``, and the moment ``deadline_met`` is judged at); default: the record's
-    ``updated_at``."""
+    ``updated_at``. ``primary`` is the stack's primary workspace (``workspaces_from_env().primary``):
+    a record written before workspaces existed is its state, listed under its name."""
     at = iso(now) if now is not None else record.updated_at
-    states = record.workspace_states()
+    states = record.workspace_states(primary)
     detail: dict[str, Any] = {
         "request_id": record.request_id,
         "status": record.status,
@@ -120,11 +129,13 @@ class ErasureEvent:
     reason: str | None = None
     at: datetime | None = None
     """When it happened (``failed_at``; the entry's ``Time``); default now."""
+    primary: str = DEFAULT_WORKSPACE
+    """The stack's primary workspace: the one a record written before workspaces existed names."""
 
     def entry(self, bus_name: str, source: str = SOURCE) -> dict[str, Any]:
         """The PutEvents entry."""
         at = self.at or datetime.now(UTC)
-        detail = erasure_detail(self.kind, self.record, reason=self.reason, now=self.at)
+        detail = erasure_detail(self.kind, self.record, reason=self.reason, now=self.at, primary=self.primary)
         return {
             "EventBusName": bus_name,
             "Source": source,

@@ -10,10 +10,14 @@ message out. No Lambda event shapes: the handler passes message bodies and gets
    ``workspaces`` names a workspace the stack is not configured with (``WorkspaceRoutes``) is a
    ``schema_error`` on the field ``workspaces``, with no audit record and nothing sent;
 2. leases each request's audit record (``AuditStore.begin``, concurrently on ``executor``), created
-   with one state per targeted workspace (every configured one, or the message's subset; the
-   targets stay as first recorded, and a later message naming another subset is a
-   ``request_id_conflict``): a record Customer.io already accepted everywhere returns
-   ``already_done`` without any call, another invocation's unexpired lease ``retry``;
+   with one state per targeted workspace (every configured one, or the message's subset). The
+   targets stay as first recorded: a later message whose resolved set differs (another subset, or
+   none when the record targets a subset) is a ``request_id_conflict``, decided by ``begin``
+   before any lease or write, whatever the record's state (finished included), so the genuine
+   record is never touched (a record written before workspaces existed targets the primary, and a
+   message without ``workspaces`` is no conflict with it: ``BaseAuditStore.begin``). A record
+   Customer.io already accepted everywhere returns ``already_done`` without any call, another
+   invocation's unexpired lease ``retry``;
 3. sends, per workspace, every leased request not yet accepted there as one Track API v2 operation
    (``erase``: suppress, which deletes the person and blocks their identifiers; ``delete``: delete)
    in as few ``POST /api/v2/batch`` requests as the size limits allow (``submission.submit``: what
@@ -309,13 +313,26 @@ class DeletionProcessor:
         """The outcome of a second message of a request_id in the same batch: nothing is called
         for it. The same request shares the first one's fate (accepted: ``already_done``);
         another subject, action or set of workspaces under the same request_id is a
-        ``request_id_conflict`` (unknown workspaces: a ``schema_error``)."""
+        ``request_id_conflict`` (unknown workspaces: a ``schema_error``). The set is compared as
+        ``begin`` compares it: with the record's targets when the first message got the record,
+        else with the first message's."""
+        named: Sequence[str] | None = getattr(copy, "workspaces", None)
         try:
-            same_workspaces = self.routes.select(getattr(copy, "workspaces", None)) == self.routes.select(
-                getattr(first, "workspaces", None)
-            )
+            selected = self.routes.select(named)
+            first_selected = self.routes.select(getattr(first, "workspaces", None))
         except UnknownWorkspaceError:
             return DeletionOutcome("permanent", copy.request_id, "schema_error", fields=("workspaces",))
+        if outcome.record is None:
+            same_workspaces = set(selected) == set(first_selected)
+        else:
+            try:
+                transitions.check_same_targets(
+                    outcome.record, selected, named=named is not None, primary=self.routes.primary
+                )
+            except AuditConflictError:
+                same_workspaces = False
+            else:
+                same_workspaces = True
         same_subject = hmac.compare_digest(self.subject_hash(copy), self.subject_hash(first))
         if not same_subject or copy.action != first.action or not same_workspaces:
             logger.error(
@@ -439,19 +456,31 @@ class DeletionProcessor:
         try:
             selected = self.routes.select(named)
         except UnknownWorkspaceError as exc:
-            # Workspace names are configuration, never personal data: they may be logged.
+            # The count only: these names come from the message's producer, not from the stack's
+            # configuration, and the pattern they passed admits a phone number or a person's name.
             logger.warning(
                 "deletion message names workspaces the stack is not configured with",
-                extra={"request_id": rid, "reason": "schema_error", "unknown_workspaces": list(exc.names)},
+                extra={"request_id": rid, "reason": "schema_error", "unknown_workspaces": len(exc.names)},
             )
             return DeletionOutcome("permanent", rid, "schema_error", fields=("workspaces",))
         try:
-            record = self.audit.begin(request, now, self.subject_hash(request), lease, workspaces=selected)
+            record = self.audit.begin(
+                request,
+                now,
+                self.subject_hash(request),
+                lease,
+                workspaces=selected,
+                primary=self.routes.primary,
+            )
         except LeaseHeldError:
             logger.info("request is being processed by another invocation", extra={"request_id": rid})
             return DeletionOutcome("retry", rid, "lease_held")
         except AuditConflictError:
-            logger.error("request_id already used for another request", extra={"request_id": rid})
+            # Decided before any lease or write: the genuine request's record is left as it was.
+            logger.error(
+                "request_id already used for another subject, action or set of workspaces",
+                extra={"request_id": rid},
+            )
             return DeletionOutcome("permanent", rid, "request_id_conflict")
         except AuditError:
             logger.exception("audit store unavailable", extra={"request_id": rid})
@@ -467,10 +496,6 @@ class DeletionProcessor:
             self.deadline_status(datetime.fromisoformat(record.deadline), now),
             self.routes.ordered(record.workspace_names(self.routes.primary)),
         )
-        if named is not None and set(attempt.targets) != set(selected):
-            logger.error("request_id already used for another set of workspaces", extra={"request_id": rid})
-            self._release(attempt, "request_id_conflict")
-            return DeletionOutcome("permanent", rid, "request_id_conflict")
         if attempt.deadline != "ok":
             logger.warning(
                 "deletion request deadline %s",
@@ -772,7 +797,11 @@ class DeletionProcessor:
         now = self.clock()
         events = [
             ErasureEvent(
-                kind, record, reason=outcomes[index].reason if kind == "ErasureFailed" else None, at=now
+                kind,
+                record,
+                reason=outcomes[index].reason if kind == "ErasureFailed" else None,
+                at=now,
+                primary=self.routes.primary,
             )
             for index in chosen.values()
             if (record := outcomes[index].record) is not None

@@ -511,7 +511,9 @@ class VerificationProcessor:
         report = self.events.publish(
             [
                 ErasureEvent(
-                    "ErasureVerified" if record.verification == "verified" else "ErasureCompleted", record
+                    "ErasureVerified" if record.verification == "verified" else "ErasureCompleted",
+                    record,
+                    primary=self.primary,
                 )
                 for record in records
             ]

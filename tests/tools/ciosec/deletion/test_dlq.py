@@ -17,6 +17,7 @@ from cio_security.audit.dynamodb import AuditStore
 from cio_security.audit.record import subject_hash
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.request import DeletionRequest
+from cio_security.errors import SecretError
 from ciosec.cli import main
 from ciosec.operations.deletion import (
     DeadLetter,
@@ -32,7 +33,9 @@ from fixtures.aws import REGION
 from fixtures.template import queue_attributes
 
 EMAIL = "dlq-subject@example.com"
+OTHER_EMAIL = "someone-else@example.com"
 PEPPER = b"dlq-pepper-0123456789abcdef0123456789abcdef"
+PEPPER_SECRET = "cio-security/pepper"
 
 
 def body(request_id: str, identifier: str = EMAIL, **fields: Any) -> str:
@@ -81,11 +84,14 @@ def queues(dynamodb: Any) -> Queues:  # dynamodb: moto is on, with the audit tab
 
 @pytest.fixture
 def state(queues: Queues, tmp_path: Path) -> str:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name=PEPPER_SECRET, SecretString=json.dumps({"pepper": PEPPER.decode()}))
     path = tmp_path / "stack.json"
     StackInfo(
         deletion_queue_url=queues.queue_url,
         deletion_dlq_url=queues.dlq_url,
         audit_table=AUDIT_TABLE,
+        pepper_secret_id=PEPPER_SECRET,
         region=REGION,
     ).save(path)
     return str(path)
@@ -235,16 +241,123 @@ def test_discard_by_reason_records_each_in_the_audit(
 def test_discard_by_message_id_when_nothing_is_on_record(
     state: str, letters: dict[str, str], queues: Queues, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chosen = (letters["garbage"], letters["schema"])
+    chosen = (letters["garbage"], letters["schema"], letters["moved"])
     assert ciosec(state, "dlq", "discard", *chosen, "--reason", "unusable", "--yes") == 0
     out = capsys.readouterr().out
     assert (
         f"discarded {letters['garbage']}: nothing was on record (no readable request_id), nothing written "
         "to the audit"
     ) in out
-    assert f"discarded {letters['schema']}: nothing was on record (no audit record of dsar-schema)" in out
+    assert (
+        f"discarded {letters['schema']}: nothing was on record (a schema_error dead letter has no record "
+        "of its own: dsar-schema's record, if any, is not this letter's), nothing written to the audit"
+    ) in out
+    assert f"discarded {letters['moved']}: nothing was on record (no audit record of dsar-moved)" in out
     assert EMAIL not in out
-    assert queues.visible() == len(letters) - 2
+    assert queues.visible() == len(letters) - 3
+
+
+def record_of(store: AuditStore, request_id: str) -> dict[str, Any]:
+    record = store.get(request_id)
+    assert record is not None
+    return record.model_dump()
+
+
+@pytest.mark.parametrize("reason", ["request_id_conflict", "schema_error", "invalid_json"])
+def test_a_letter_that_reused_a_request_id_leaves_that_record_alone(
+    state: str,
+    store: AuditStore,
+    queues: Queues,
+    capsys: pytest.CaptureFixture[str],
+    reason: str,
+) -> None:
+    """A message that reused a genuine request's id (another subject, a broken body) carries that
+    request's id: discarding it must not mark the genuine request discarded."""
+    audited(store, "dsar-genuine", "customerio_401")
+    before = record_of(store, "dsar-genuine")
+    text = {
+        "request_id_conflict": body("dsar-genuine", OTHER_EMAIL),
+        "schema_error": body("dsar-genuine", OTHER_EMAIL, requested_at="2026-11-28T10:00"),
+        "invalid_json": f'{{"request_id": "dsar-genuine", "identifier": "{OTHER_EMAIL}"',
+    }[reason]
+    message_id = queues.dead_letters.send(text, reason=reason, request_id="dsar-genuine")
+    assert ciosec(state, "dlq", "discard", message_id, "--reason", "duplicate-request", "--yes") == 0
+    out = capsys.readouterr()
+    assert record_of(store, "dsar-genuine") == before
+    assert f"discarded {message_id}: nothing was on record (a {reason} dead letter " in out.out
+    assert "recorded in the audit" not in out.out
+    assert "discarded 1 of 1 dead letter(s)" in out.out
+    assert queues.visible() == 0
+    assert OTHER_EMAIL not in out.out + out.err and EMAIL not in out.out + out.err
+
+
+def test_a_genuine_dead_letter_marks_its_record_discarded(store: AuditStore, queues: Queues) -> None:
+    audited(store, "dsar-1", "customerio_401")
+    message_id = queues.dead_letters.send(body("dsar-1"), reason="customerio_401", request_id="dsar-1")
+    result = discard(
+        queues.sqs, queues.dlq_url, store, message_ids=[message_id], reason="withdrawn", pepper=lambda: PEPPER
+    )
+    assert [letter.message_id for letter in result.recorded] == [message_id]
+    record = store.get("dsar-1")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "withdrawn")
+    assert queues.visible() == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (body("dsar-1", OTHER_EMAIL), "its subject is not the one on record for dsar-1"),
+        (body("dsar-1", EMAIL, action="delete"), "its action is not the one on record for dsar-1"),
+        (body("dsar-2", EMAIL), "its body names request dsar-2, not dsar-1"),
+        (f"not json {EMAIL}", "its body is not a readable deletion request"),
+        (
+            body("dsar-1", EMAIL, requested_at="2026-11-28T10:00"),
+            "its body is not a readable deletion request",
+        ),
+    ],
+)
+def test_a_letter_that_is_not_the_records_request_leaves_it_alone(
+    state: str,
+    store: AuditStore,
+    queues: Queues,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, str],
+) -> None:
+    """A letter of a reason that does name its own record, whose body is not that record's
+    request (another subject, action or request id, or no request at all), writes nothing there."""
+    text, why = case
+    audited(store, "dsar-1", "customerio_401")
+    before = record_of(store, "dsar-1")
+    message_id = queues.dead_letters.send(text, reason="customerio_401", request_id="dsar-1")
+    assert ciosec(state, "dlq", "discard", message_id, "--reason", "withdrawn", "--yes") == 0
+    out = capsys.readouterr()
+    assert record_of(store, "dsar-1") == before
+    assert f"discarded {message_id}: nothing was on record ({why}" in out.out
+    assert "nothing written to the audit" in out.out
+    assert "recorded in the audit" not in out.out
+    assert queues.visible() == 0
+    assert OTHER_EMAIL not in out.out + out.err and EMAIL not in out.out + out.err
+
+
+def test_without_the_pepper_a_letter_that_needs_the_check_stays(store: AuditStore, queues: Queues) -> None:
+    audited(store, "dsar-1", "customerio_401")
+    before = record_of(store, "dsar-1")
+    message_id = queues.dead_letters.send(body("dsar-1"), reason="customerio_401", request_id="dsar-1")
+
+    def unreadable() -> bytes:
+        raise SecretError("secret cio-security/pepper (AWSCURRENT) could not be read")
+
+    for pepper in (unreadable, None):
+        result = discard(
+            queues.sqs, queues.dlq_url, store, message_ids=[message_id], reason="withdrawn", pepper=pepper
+        )
+        assert result.discarded == 0
+        ((letter, why),) = result.failed
+        assert letter.message_id == message_id
+        assert "cannot check that it is dsar-1's request" in why
+        assert record_of(store, "dsar-1") == before
+        assert queues.visible() == 1
 
 
 def test_discard_asks_first(
@@ -301,7 +414,13 @@ def test_an_audit_that_refuses_keeps_the_dead_letter(queues: Queues, letters: di
     now = datetime.now(UTC)
     store.begin(request, now, subject_hash("email", EMAIL, PEPPER), 300)  # a delivery holds the lease
     result = discard(
-        queues.sqs, queues.dlq_url, store, message_ids=[letters["workspace"]], reason="closed", now=now
+        queues.sqs,
+        queues.dlq_url,
+        store,
+        message_ids=[letters["workspace"]],
+        reason="closed",
+        now=now,
+        pepper=lambda: PEPPER,
     )
     assert result.discarded == 0
     ((letter, why),) = result.failed
