@@ -6,7 +6,10 @@ key, or create an App API key) in Customer.io, ``ciosec secrets stage track`` (a
 the JSON on standard input; never an argument), then ``ciosec secrets rotate track``. Against a
 deployed stack the rotation runs in the rotation function; against the local stack the CLI drives
 the four steps. ``--workspace NAME`` targets that workspace's secret (default: the primary's, the
-stack's original secrets); an unknown name is refused in one line that lists the stack's.
+stack's original secrets); an unknown name is refused in one line that lists the stack's. The
+staged value is labelled with that workspace (``"workspace": NAME``, the primary's name too): the
+rotation and the functions refuse it if it is ever read for another workspace (a reordered
+``Workspaces`` parameter).
 
 ``ciosec secrets incident track|signing-key``: the guided response to a credential that leaked
 (``ciosec.operations.incident``): stage and rotate at once, confirm the new value works, revoke the
@@ -108,7 +111,13 @@ def _stage(args: argparse.Namespace) -> int:
         value, ignored = read_new_value(kind, sys.stdin, interactive=interactive)
         if ignored:
             print(f"ignored field(s): {', '.join(ignored)}", file=sys.stderr)
-        staging = stage(_client(), _secret_id(stack, kind, args.workspace), kind, value)
+        try:
+            target = workspace_for(stack, args.workspace)
+        except TargetError as exc:
+            raise SystemExit(str(exc)) from None
+        # The value is labelled with its workspace ("workspace": NAME, the primary's name too): a
+        # value read for another workspace (a reordered Workspaces) is then refused, not used.
+        staging = stage(_client(), _secret_id(stack, kind, target.name), kind, value, workspace=target.name)
     except StageInputError as exc:
         print(f"not staged: {exc}", file=sys.stderr)
         return 1

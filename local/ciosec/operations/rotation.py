@@ -170,12 +170,26 @@ def _name(client: SecretsManagerClient, secret_id: str) -> str:
     return str(client.describe_secret(SecretId=secret_id)["Name"])
 
 
-def stage(client: SecretsManagerClient, secret_id: str, kind: KindName, value: RotatedValue) -> str:
+def stage(
+    client: SecretsManagerClient,
+    secret_id: str,
+    kind: KindName,
+    value: RotatedValue,
+    *,
+    workspace: str | None = None,
+) -> str:
     """Write ``value`` to the staging secret of ``secret_id`` and return the staging secret's name.
+
+    ``workspace``: the workspace the secret belongs to (``workspace_for``), written into the value
+    as its ``"workspace"`` label, so the rotation and the functions refuse the value if it ever
+    ends up read for another workspace (a reordered ``Workspaces``). None: the value is staged
+    without a label (accepted as before).
 
     Raises StageInputError when ``value`` is the secret's current value (rotating to it would
     be refused by createSecret anyway).
     """
+    if workspace is not None:
+        value = value.model_copy(update={"workspace": workspace})
     name = _name(client, secret_id)
     try:
         current_raw = client.get_secret_value(SecretId=secret_id, VersionStage=AWSCURRENT)["SecretString"]

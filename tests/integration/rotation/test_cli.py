@@ -94,7 +94,8 @@ def test_stage_from_stdin_then_rotate_track_credentials(cli: Cli) -> None:
     assert code == 0
     assert "staged in cio-security/customerio/track-credentials/staged" in out
     assert "ignored field(s): environment_id" in err
-    assert json.loads(cli.staged()) == json.loads(track_json(PENDING))
+    # Labelled with the workspace it was staged for (the primary's name: default).
+    assert json.loads(cli.staged()) == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.current() == json.loads(track_json(CURRENT))  # staging changes nothing yet
 
     code, out, _ = cli("secrets", "rotate", "track")
@@ -106,7 +107,7 @@ def test_stage_from_stdin_then_rotate_track_credentials(cli: Cli) -> None:
         "finishSecret",
     ]
     assert "may now be deleted in Customer.io" in out
-    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.current() == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.staged() == "{}"
     assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
@@ -115,7 +116,7 @@ def test_stage_and_rotate_the_signing_key_from_a_bare_key(cli: Cli) -> None:
     secret = "cio-security/customerio/webhook-signing-key"
     assert cli("secrets", "stage", "signing-key", stdin=SIGNING_NEW + "\n")[0] == 0
     assert cli("secrets", "rotate", "signing-key")[0] == 0
-    assert cli.current(secret) == {"signing_key": SIGNING_NEW}
+    assert cli.current(secret) == {"signing_key": SIGNING_NEW, "workspace": "default"}
     assert cli.stages(secret) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
 
@@ -165,7 +166,7 @@ def test_a_refused_rotation_leaves_no_awspending(cli: Cli) -> None:
     code, out, _ = cli("secrets", "rotate", "track")
     assert code == 0
     assert "discarded" not in out
-    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.current() == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
 
@@ -187,7 +188,7 @@ def test_a_rotation_left_for_a_retry_is_discarded_by_the_next_one(
     code, out, _ = cli("secrets", "rotate", "track")
     assert code == 0
     assert "discarded the unfinished rotation" in out
-    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.current() == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
 
@@ -338,7 +339,7 @@ def test_stage_and_rotate_another_workspaces_track_credentials(two_workspaces: C
 
     code, out, err = cli("secrets", "rotate", "track", "--workspace", BRAND_B)
     assert code == 0, err
-    assert cli.current(secret) == json.loads(track_json(BRAND_B_NEXT))
+    assert cli.current(secret) == {**json.loads(track_json(BRAND_B_NEXT)), "workspace": BRAND_B}
     assert cli.staged(secret) == "{}"
     assert cli.stages(secret) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
     assert cli.current() == json.loads(track_json(CURRENT))  # the primary is untouched
@@ -351,7 +352,7 @@ def test_the_primary_stays_the_default_target(two_workspaces: Cli) -> None:
     assert code == 0
     assert f"staged in {TRACK_SECRET}/staged; now run: ciosec secrets rotate track\n" in out
     assert cli("secrets", "rotate", "track")[0] == 0
-    assert cli.current() == json.loads(track_json(PENDING))
+    assert cli.current() == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.current(BRAND_B_PREFIX + "track-credentials") == json.loads(track_json(OTHER_WORKSPACE))
 
 
@@ -374,7 +375,11 @@ def test_stage_another_workspaces_app_api_key(two_workspaces: Cli) -> None:
     assert (
         f"staged in {secret}/staged; now run: ciosec secrets rotate app-api-key --workspace {BRAND_B}" in out
     )
-    assert json.loads(cli.staged(secret)) == {"app_api_key": BRAND_B_APP_KEY, "region": "us"}
+    assert json.loads(cli.staged(secret)) == {
+        "app_api_key": BRAND_B_APP_KEY,
+        "region": "us",
+        "workspace": BRAND_B,
+    }
 
 
 def test_status_of_another_workspace_names_its_three_secrets(two_workspaces: Cli) -> None:
@@ -392,3 +397,15 @@ def test_a_stack_file_from_before_workspaces_has_one_workspace(cli: Cli) -> None
     code, out, _ = cli("secrets", "status")  # no App API key secret in that file: two kinds
     assert code == 0
     assert "(app_api_key)" not in out
+
+
+def test_the_label_is_the_targeted_workspace_whatever_standard_input_says(two_workspaces: Cli) -> None:
+    """``--workspace`` decides the label; a ``workspace`` field piped in is ignored (reported), so
+    a value copied from another workspace's stage carries its new workspace's name."""
+    cli = two_workspaces
+    secret = BRAND_B_PREFIX + "track-credentials"
+    piped = json.dumps({**json.loads(track_json(BRAND_B_NEXT)), "workspace": "default"})
+    code, _, err = cli("secrets", "stage", "track", "--workspace", BRAND_B, stdin=piped)
+    assert code == 0
+    assert "ignored field(s): workspace" in err
+    assert json.loads(cli.staged(secret))["workspace"] == BRAND_B

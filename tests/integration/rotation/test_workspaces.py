@@ -28,7 +28,7 @@ from cio_security.rotation import RetryableRotationError
 from ciosec.sandbox import AppApiKey, CredentialSet, Sandbox
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function
-from fixtures.logs import sensitive
+from fixtures.logs import LogCapture, sensitive
 from fixtures.sandbox import SANDBOX_APP_KEY, SANDBOX_CREDENTIALS
 
 from .conftest import PREVIOUS_ROTATION_INCOMPLETE
@@ -348,3 +348,82 @@ def test_a_first_app_api_key_must_list_its_workspace(new_beta: Stack) -> None:
     # the primary's next key of its own account is promoted too
     new_beta.rotate(secret("alpha", APP), app_json(ALPHA_APP_NEXT))
     assert new_beta.current(secret("alpha", APP))["app_api_key"] == ALPHA_APP_NEXT.key
+
+
+# -- workspace labels (a reordered Workspaces) ----------------------------------------------------------
+
+
+def labelled(value: str, workspace: str) -> str:
+    return json.dumps({**json.loads(value), "workspace": workspace})
+
+
+def step(stack: Stack, name: str, token: str, which: str) -> None:
+    stack.app.handler({"SecretId": name, "ClientRequestToken": token, "Step": which}, stack.context)
+
+
+def test_credentials_staged_for_another_workspace_are_refused_though_their_environment_would_pass(
+    stack: Stack, captured_logs: LogCapture
+) -> None:
+    """BETA_NEXT is a credential set of beta's own Customer.io workspace (its environment_id
+    matches beta's current credentials, so testSecret's Customer.io checks would pass), but it was
+    staged for alpha (``ciosec secrets stage track --workspace alpha``): after a reorder of
+    Workspaces, alpha's name could own this very secret. createSecret refuses it, permanently
+    (AWSPENDING removed), before any Customer.io call."""
+    name = secret("beta", TRACK)
+    stack.sm.put_secret_value(
+        SecretId=name + "/staged", SecretString=labelled(track_json(BETA_NEXT), "alpha")
+    )
+    token = stack.begin(name)
+    with pytest.raises(RotationError) as refused:
+        stack.app.handler(
+            {"SecretId": name, "ClientRequestToken": token, "Step": "createSecret"}, stack.context
+        )
+    text = str(refused.value)
+    assert not isinstance(refused.value, RetryableRotationError)
+    assert "staged for workspace alpha" in text and "belongs to workspace beta" in text
+    assert "Workspaces" in text and "AWSPENDING was removed" in text
+    assert not [v for v in SECRET_VALUES if v in text]
+    stack.assert_abandoned(name, token, track_json(BETA))
+    assert stack.region_calls() == []  # refused on the label alone
+    (failed,) = [r for r in captured_logs.records if r.getMessage() == "rotation step failed"]
+    assert "workspace alpha" in failed.detail and "workspace beta" in failed.detail  # type: ignore[attr-defined]
+
+    # Labelled for its own workspace, the same set rotates in, label kept.
+    stack.rotate(name, labelled(track_json(BETA_NEXT), "beta"))
+    assert stack.current(name) == json.loads(labelled(track_json(BETA_NEXT), "beta"))
+
+
+def test_test_secret_refuses_a_pending_value_labelled_for_another_workspace(stack: Stack) -> None:
+    """A pending version that createSecret did not check (written before labels were checked, or
+    by hand) is refused by testSecret, before its Customer.io calls."""
+    name = secret("beta", TRACK)
+    token = stack.begin(name)
+    stack.sm.put_secret_value(
+        SecretId=name,
+        ClientRequestToken=token,
+        SecretString=labelled(track_json(BETA_NEXT), "alpha"),
+        VersionStages=["AWSPENDING"],
+    )
+    with pytest.raises(RotationError) as refused:
+        stack.app.handler(
+            {"SecretId": name, "ClientRequestToken": token, "Step": "testSecret"}, stack.context
+        )
+    assert "staged for workspace alpha" in str(refused.value)
+    assert "belongs to workspace beta" in str(refused.value)
+    stack.assert_abandoned(name, token, track_json(BETA))
+    assert stack.region_calls() == []
+
+
+def test_a_signing_key_staged_for_another_workspace_is_refused(stack: Stack) -> None:
+    name = secret("beta", SIGNING)
+    stack.sm.put_secret_value(
+        SecretId=name + "/staged", SecretString=labelled(signing_json(SIGNING_BETA_NEXT), "gamma")
+    )
+    token = stack.begin(name)
+    with pytest.raises(RotationError, match="staged for workspace gamma"):
+        stack.app.handler(
+            {"SecretId": name, "ClientRequestToken": token, "Step": "createSecret"}, stack.context
+        )
+    stack.assert_abandoned(name, token, signing_json(SIGNING_BETA))
+    stack.rotate(name, labelled(signing_json(SIGNING_BETA_NEXT), "beta"))
+    assert stack.current(name) == {"signing_key": SIGNING_BETA_NEXT, "workspace": "beta"}

@@ -170,7 +170,9 @@ def deletion_routes(
     def client(name: str) -> BatchClient:
         workspace = workspaces.get(name)
         return TrackClient(
-            track_credentials_provider(secrets, workspace.track_credentials_secret_id),
+            # Credentials labelled for another workspace (a reordered Workspaces) raise a
+            # SecretError before anything is sent: the requests are retried, never misrouted.
+            track_credentials_provider(secrets, workspace.track_credentials_secret_id, workspace=name),
             base_url=track_urls,
             retry=settings.retry,
             rate_limit=TokenBucket(settings.rate_for(workspace)),

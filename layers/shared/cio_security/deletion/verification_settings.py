@@ -228,7 +228,8 @@ def app_clients(
         workspace = workspaces.get(name)
         secret_id = settings.app_api_key_secret_id if workspace.primary else workspace.app_api_key_secret_id
         return AppClient(
-            app_key_provider(secrets, secret_id),
+            # A key labelled for another workspace raises a SecretError: no answer, never "verified".
+            app_key_provider(secrets, secret_id, workspace=name),
             base_url=app_urls,
             retry=settings.retry,
             rate_limit=TokenBucket(settings.rate_for(workspace)),

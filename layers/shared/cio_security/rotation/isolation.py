@@ -25,6 +25,13 @@ only within ``kinds.PEER_LOOKUP_BUDGET_SECONDS``, so the step stays inside the f
 stack of one workspace makes no extra call at all, except that an App API key is checked against
 its workspace's Track credentials (one region call).
 
+Before both, ``check_label`` (no call at all; createSecret runs it on the staged value too): a value
+labelled for another workspace (its optional ``workspace`` field, ``cio_security.secrets.labels``)
+than the secret's owner (``Workspaces.owner_of``) is refused, whatever Customer.io would answer
+for it: a credential set created in the right Customer.io workspace but staged for another of the
+stack's workspaces is a mistake that the ``environment_id`` check cannot see (the secret's owner
+may be the wrong workspace after a reorder of ``Workspaces``).
+
 Every refusal is a permanent RotationError (``rotate`` removes AWSPENDING) naming both
 workspaces (names are configuration) and never a value.
 """
@@ -44,6 +51,7 @@ from cio_security.rotation.versions import (
     read_secret_string,
     workspace_kind,
 )
+from cio_security.secrets.labels import foreign_label
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -51,7 +59,7 @@ if TYPE_CHECKING:
     from cio_security.rotation.settings import RotationSettings
     from cio_security.workspaces import Workspace
 
-__all__ = ["COMPARED_STAGES", "WorkspacePeers", "check_distinct", "workspace_peers"]
+__all__ = ["COMPARED_STAGES", "WorkspacePeers", "check_distinct", "check_label", "workspace_peers"]
 
 COMPARED_STAGES: Final = (AWSCURRENT, AWSPENDING, AWSPREVIOUS)
 """The versions of another workspace's secret a pending value must differ from: the webhook
@@ -117,3 +125,31 @@ def check_distinct(target: RotationTarget, pending: Any, peers: WorkspacePeers) 
                     f"{stage} value of workspace {other.name}'s secret: every workspace needs its own; "
                     f"{kind.staging_instructions(target.name)}",
                 )
+
+
+def check_label(step: str, target: RotationTarget, value: Any, *, where: str) -> None:
+    """Refuse a value whose ``workspace`` label names another workspace than the one that owns the
+    target secret (``target.workspace``, from ``Workspaces.owner_of``). A value without a label
+    (staged by hand, or before labels existed) passes. No call is made.
+
+    Args:
+        step: the step, for the error.
+        target: the secret being rotated.
+        value: the staged or pending value (a model of the target's kind).
+        where: what holds the value, for the message (the staging secret, or the pending version).
+
+    Raises:
+        RotationError: permanent (``rotate`` removes AWSPENDING); names both workspaces, never
+            the value.
+    """
+    labelled = foreign_label(value, target.workspace)
+    if labelled is None:
+        return
+    raise RotationError(
+        step,
+        f"the value in {where} was staged for workspace {labelled}, but secret {target.name} belongs "
+        f"to workspace {target.workspace}: stage {target.workspace}'s own value (ciosec secrets stage "
+        f"... --workspace {target.workspace}); if the order of the stack's Workspaces parameter "
+        "changed (its first name owns the stack's original secrets), restore it instead; "
+        f"{target.secret_kind.staging_instructions(target.name)}",
+    )

@@ -69,10 +69,12 @@ RotatedValue = TrackCredentials | SigningKey | AppApiKey
 
 
 def canonical_json(value: BaseModel) -> str:
-    """The secret string stored for a model: compact, sorted keys, SecretStr unwrapped."""
+    """The secret string stored for a model: compact, sorted keys, SecretStr unwrapped, optional
+    fields left unset (None, such as a missing ``workspace`` label) left out, so a value staged
+    without them is stored exactly as before they existed."""
     data = {
         key: item.get_secret_value() if isinstance(item, SecretStr) else item
-        for key, item in value.model_dump().items()
+        for key, item in value.model_dump(exclude_none=True).items()
     }
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
@@ -393,6 +395,11 @@ class SigningKeyKind(SecretKind[SigningKey]):
         "Customer.io signs with the new key; the webhook accepts the previous one for "
         f"{config.SIGNING_KEY_GRACE_SECONDS} more"
     )
+
+    def same_value(self, a: SigningKey, b: SigningKey) -> bool:
+        """True when both hold the same key (its ``workspace`` label aside: a key is the same
+        secret whichever workspace it is labelled for)."""
+        return a.same_as(b)
 
     def verify_pending(
         self,

@@ -30,7 +30,9 @@ Which workspace and kind a secret is, is configuration (``cio_security.workspace
 workspace's ``TRACK_CREDENTIALS_SECRET_ID``, ``SIGNING_KEY_SECRET_ID``, ``APP_API_KEY_SECRET_ID``,
 names or ARNs; the others' ``{prefix}workspaces/{name}/{kind}``): any other secret is refused.
 testSecret also keeps workspaces apart (``isolation``): a value of one workspace is never
-promoted into another's secret.
+promoted into another's secret; createSecret and testSecret both refuse a value labelled
+(``"workspace"``, written by ``ciosec secrets stage --workspace``) for another workspace than the
+secret's owner.
 
 >>> settings = RotationSettings.from_env()                                          # doctest: +SKIP
 >>> rotate(client, secret_id=arn, token=token, step="createSecret", settings=settings)  # doctest: +SKIP
@@ -45,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cio_security.errors import RotationError, SecretFormatError
 from cio_security.rotation.failures import RetryableRotationError
-from cio_security.rotation.isolation import check_distinct, workspace_peers
+from cio_security.rotation.isolation import check_distinct, check_label, workspace_peers
 from cio_security.rotation.kinds import canonical_json
 from cio_security.rotation.outcome import STEPS, Step, StepOutcome, StepResult
 from cio_security.rotation.staging import is_nothing_staged
@@ -158,9 +160,10 @@ def create_secret(client: SecretsManagerClient, target: RotationTarget, token: s
         token: the ClientRequestToken, i.e. the version id of the pending version.
 
     Raises:
-        RotationError: nothing is staged (``{}`` or empty), the staged value is invalid or the
-            same as the current one (each message says what to stage and where), or a Secrets
-            Manager call failed.
+        RotationError: nothing is staged (``{}`` or empty), the staged value is invalid, labelled
+            for another workspace than the secret's owner (``isolation.check_label``) or the same
+            as the current one (each message says what to stage and where), or a Secrets Manager
+            call failed.
     """
     step: Step = "createSecret"
     kind = target.secret_kind
@@ -181,6 +184,7 @@ def create_secret(client: SecretsManagerClient, target: RotationTarget, token: s
         staged = kind.parse(raw, name=staging)
     except SecretFormatError as exc:
         raise RotationError(step, f"{exc}: {instructions}") from None
+    check_label(step, target, staged, where=staging)
     current = read_current(client, step, target)
     if current is not None and kind.same_value(staged, current):
         raise RotationError(
@@ -235,6 +239,8 @@ def test_secret(
       first check applies.
     - Signing key: the model's length and character checks, and not the current key.
 
+    First of all (no call), the pending value must not be labelled for another workspace than
+    the secret's owner (``isolation.check_label``), whatever Customer.io would answer for it.
     Then workspace isolation (``isolation``): the pending value is no other workspace's value of
     the same kind (AWSCURRENT, AWSPENDING, AWSPREVIOUS), and the kind's ``verify_isolation``
     (Track credentials: not another workspace's region and ``environment_id``, first rotation
@@ -275,6 +281,9 @@ def test_secret(
     if raw_current is not None and _same_json(raw_pending, raw_current):
         return _result(step, target, token, "unchanged", CONFIGURATION_TEST)
     pending = parse_pending(step, target, raw_pending)
+    # Before the "same as current" shortcut: the current value relabelled for another workspace
+    # would otherwise pass as Secrets Manager's configuration test and be promoted.
+    check_label(step, target, pending, where=f"version {token} (AWSPENDING)")
     current = parse_current(target, raw_current)
     if current is not None and kind.same_value(pending, current):
         return _result(step, target, token, "unchanged", CONFIGURATION_TEST)

@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "SigningKey": "models",
     "Stage": "store",
     "TrackCredentials": "models",
+    "WorkspaceMismatchError": "labels",
     "parse_secret": "store",
     "signing_key_loader": "loaders",
     "track_credentials_provider": "loaders",
@@ -28,6 +29,7 @@ __all__ = [
     "SigningKey",
     "Stage",
     "TrackCredentials",
+    "WorkspaceMismatchError",
     "parse_secret",
     "signing_key_loader",
     "track_credentials_provider",
@@ -36,6 +38,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from cio_security.secrets.labels import WorkspaceMismatchError
     from cio_security.secrets.loaders import signing_key_loader, track_credentials_provider
     from cio_security.secrets.models import Pepper, SigningKey, TrackCredentials
     from cio_security.secrets.store import STAGES, SecretStore, Stage, parse_secret

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.secrets.loaders import signing_key_loader
+from cio_security.secrets.loaders import signing_key_loader, warn_foreign_signing_keys
 from cio_security.secrets.store import STAGES, SecretStore
 from cio_security.webhook.signature import SigningKeyRing, WorkspaceKeyRing
 from cio_security.workspaces import Workspaces
@@ -34,12 +34,15 @@ def workspace_key_loader(
     *,
     grace_seconds: int,
     clock: Callable[[], datetime] | None = None,
+    workspace: str | None = None,
 ) -> Callable[[bool], list[bytes]]:
     """A key loader for one workspace of several: AWSCURRENT, then AWSPENDING, then AWSPREVIOUS
     while the current version is younger than ``grace_seconds`` (0 disables), as
     ``signing_key_loader``; but AWSCURRENT that cannot be read raises SecretError (whatever the
     other stages hold: the current key may be the one that signed), and no usable key at all is
-    an empty list (the workspace is not set up yet), not an error."""
+    an empty list (the workspace is not set up yet), not an error. Keys labelled for another
+    workspace than ``workspace`` are still used, with one warning per load (the ``Workspaces``
+    order may have changed: deliveries would only be tagged with the wrong workspace)."""
     now = clock or (lambda: datetime.now(UTC))
 
     def previous_in_grace() -> bool:
@@ -50,11 +53,14 @@ def workspace_key_loader(
 
     def load(force_refresh: bool) -> list[bytes]:
         keys: list[bytes] = []
+        labels: list[str | None] = []
         for stage in STAGES:
             if stage == "AWSPREVIOUS" and not previous_in_grace():
                 continue
             try:
-                keys.append(store.signing_key(secret_id, stage=stage, force_fetch=force_refresh).key_bytes())
+                key = store.signing_key(secret_id, stage=stage, force_fetch=force_refresh)
+                keys.append(key.key_bytes())
+                labels.append(key.workspace)
             except SecretFormatError:
                 continue  # the placeholder, or an invalid version: it signs nothing
             except SecretError:
@@ -65,6 +71,7 @@ def workspace_key_loader(
             logger.warning(
                 "a workspace has no usable webhook signing key yet", extra={"secret_id": secret_id}
             )
+        warn_foreign_signing_keys(workspace, secret_id, labels)
         return keys
 
     return load
@@ -86,12 +93,12 @@ def key_ring_for(
         raise ConfigurationError("no workspace has a webhook signing key secret")
     if len(workspaces) == 1:
         name, secret_id = configured[0]
-        loader = signing_key_loader(store, secret_id, grace_seconds=grace_seconds)
+        loader = signing_key_loader(store, secret_id, grace_seconds=grace_seconds, workspace=name)
         return SigningKeyRing(loader, refresh_interval=refresh_interval, workspace=name)
     return WorkspaceKeyRing(
         [
             SigningKeyRing(
-                workspace_key_loader(store, secret_id, grace_seconds=grace_seconds),
+                workspace_key_loader(store, secret_id, grace_seconds=grace_seconds, workspace=name),
                 refresh_interval=refresh_interval,
                 workspace=name,
             )
