@@ -119,6 +119,7 @@ def signing_key_loader(
     grace_seconds: int,
     clock: Callable[[], datetime] | None = None,
     workspace: str | None = None,
+    one_of_several: bool = False,
 ) -> Callable[[bool], list[bytes]]:
     """A key loader for ``SigningKeyRing``: AWSCURRENT, then AWSPENDING (a key being rotated in),
     then AWSPREVIOUS while the current version is younger than ``grace_seconds`` (0 disables).
@@ -127,6 +128,11 @@ def signing_key_loader(
     ConfigurationError (the operator has not stored a signing key yet). With ``workspace``, keys
     labelled for another workspace are still used, with one warning per load
     (``warn_foreign_signing_keys``).
+
+    ``one_of_several``: the loader of one workspace among several (``webhook.keys``): an AWSCURRENT
+    that cannot be read raises SecretError (that workspace's current key may be the one that
+    signed: the caller answers 503), and no usable key is an empty list with a warning (the
+    workspace is not set up yet: it signed nothing, so it holds nobody up).
     """
     sid = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
     now = clock or (lambda: datetime.now(UTC))
@@ -147,14 +153,21 @@ def signing_key_loader(
             try:
                 key = store.signing_key(sid, stage=stage, force_fetch=force_refresh)
             except SecretFormatError:
-                logger.warning("signing key version is not a valid key; skipped", extra={"stage": stage})
+                if not one_of_several:  # there, the template's placeholder is expected
+                    logger.warning("signing key version is not a valid key; skipped", extra={"stage": stage})
                 continue
             except SecretError:
+                if one_of_several and stage == "AWSCURRENT":
+                    raise
                 continue  # an absent stage (no rotation under way) is normal
             keys.append(key.key_bytes())
             labels.append(key.workspace)
         if not keys:
-            raise ConfigurationError(f"no usable webhook signing key in secret {sid}: stage one and rotate")
+            if not one_of_several:
+                raise ConfigurationError(
+                    f"no usable webhook signing key in secret {sid}: stage one and rotate"
+                )
+            logger.warning("a workspace has no usable webhook signing key yet", extra={"secret_id": sid})
         warn_foreign_signing_keys(workspace, sid, labels)
         return keys
 

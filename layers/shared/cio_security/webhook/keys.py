@@ -13,19 +13,16 @@ have signed the request: 503, Customer.io retries).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.secrets.loaders import signing_key_loader, warn_foreign_signing_keys
-from cio_security.secrets.store import STAGES, SecretStore
+from cio_security.errors import ConfigurationError
+from cio_security.secrets.loaders import signing_key_loader
+from cio_security.secrets.store import SecretStore
 from cio_security.webhook.signature import SigningKeyRing, WorkspaceKeyRing
 from cio_security.workspaces import Workspaces
 
 __all__ = ["key_ring_for", "workspace_key_loader"]
-
-logger = logging.getLogger(__name__)
 
 
 def workspace_key_loader(
@@ -36,45 +33,14 @@ def workspace_key_loader(
     clock: Callable[[], datetime] | None = None,
     workspace: str | None = None,
 ) -> Callable[[bool], list[bytes]]:
-    """A key loader for one workspace of several: AWSCURRENT, then AWSPENDING, then AWSPREVIOUS
-    while the current version is younger than ``grace_seconds`` (0 disables), as
-    ``signing_key_loader``; but AWSCURRENT that cannot be read raises SecretError (whatever the
-    other stages hold: the current key may be the one that signed), and no usable key at all is
-    an empty list (the workspace is not set up yet), not an error. Keys labelled for another
-    workspace than ``workspace`` are still used, with one warning per load (the ``Workspaces``
-    order may have changed: deliveries would only be tagged with the wrong workspace)."""
-    now = clock or (lambda: datetime.now(UTC))
-
-    def previous_in_grace() -> bool:
-        if grace_seconds <= 0:
-            return False
-        created = store.current_version_created(secret_id)
-        return created is not None and (now() - created).total_seconds() < grace_seconds
-
-    def load(force_refresh: bool) -> list[bytes]:
-        keys: list[bytes] = []
-        labels: list[str | None] = []
-        for stage in STAGES:
-            if stage == "AWSPREVIOUS" and not previous_in_grace():
-                continue
-            try:
-                key = store.signing_key(secret_id, stage=stage, force_fetch=force_refresh)
-                keys.append(key.key_bytes())
-                labels.append(key.workspace)
-            except SecretFormatError:
-                continue  # the placeholder, or an invalid version: it signs nothing
-            except SecretError:
-                if stage == "AWSCURRENT":
-                    raise
-                continue  # an absent stage (no rotation under way) is normal
-        if not keys:
-            logger.warning(
-                "a workspace has no usable webhook signing key yet", extra={"secret_id": secret_id}
-            )
-        warn_foreign_signing_keys(workspace, secret_id, labels)
-        return keys
-
-    return load
+    """A key loader for one workspace of several: ``signing_key_loader`` with ``one_of_several``
+    (an AWSCURRENT that cannot be read raises SecretError; no usable key is an empty list). Keys
+    labelled for another workspace than ``workspace`` are still used, with one warning per load
+    (the ``Workspaces`` order may have changed: deliveries would only be tagged with the wrong
+    workspace)."""
+    return signing_key_loader(
+        store, secret_id, grace_seconds=grace_seconds, clock=clock, workspace=workspace, one_of_several=True
+    )
 
 
 def key_ring_for(
