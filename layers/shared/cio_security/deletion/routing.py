@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from cio_security.errors import ConfigurationError
 from cio_security.workspaces import DEFAULT_WORKSPACE, UnknownWorkspaceError
@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["PerWorkspace", "WorkspaceRoutes", "deletion_routes"]
 
 
-class PerWorkspace[T]:
+T_co = TypeVar("T_co", covariant=True)
+
+
+class PerWorkspace(Generic[T_co]):  # noqa: UP046 - declared covariant: PerWorkspace[AppClient] is a PerWorkspace[PersonLookup]
     """One ``T`` per workspace, built by ``factory(name)`` the first time it is asked for and kept
     (a factory that raises is asked again next time). Only the workspaces in ``names``: another
     name raises UnknownWorkspaceError. Thread-safe.
@@ -45,13 +48,13 @@ class PerWorkspace[T]:
     'client of prod-eu'
     """
 
-    def __init__(self, names: Sequence[str], factory: Callable[[str], T]) -> None:
+    def __init__(self, names: Sequence[str], factory: Callable[[str], T_co]) -> None:
         self.names = tuple(names)
         self._factory = factory
-        self._built: dict[str, T] = {}
+        self._built: dict[str, T_co] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> T:
+    def get(self, name: str) -> T_co:
         """The ``T`` of workspace ``name``."""
         if name not in self.names:
             raise UnknownWorkspaceError([name])
@@ -60,12 +63,12 @@ class PerWorkspace[T]:
                 self._built[name] = self._factory(name)
             return self._built[name]
 
-    def built(self) -> list[T]:
+    def built(self) -> list[T_co]:
         """Every ``T`` built so far."""
         with self._lock:
             return list(self._built.values())
 
-    def clear(self) -> list[T]:
+    def clear(self) -> list[T_co]:
         """Forget every ``T`` built so far; returns them (to close)."""
         with self._lock:
             built, self._built = list(self._built.values()), {}
