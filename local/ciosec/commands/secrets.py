@@ -206,6 +206,7 @@ def _incident(args: argparse.Namespace) -> int:
         track_url=stack.sandbox_url or os.environ.get(CUSTOMERIO_TRACK_URL) or None,
         app_url=(stack.sandbox_url + "/app" if stack.sandbox_url else None)
         or os.environ.get(CUSTOMERIO_APP_URL),
+        workspaces=stack.workspace_set(),
     )
     result = respond(
         client,

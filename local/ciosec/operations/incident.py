@@ -290,7 +290,10 @@ def _create_and_stage(context: _Context) -> None:
     context.log.record("created", "done", "the operator created the new credential in Customer.io")
     try:
         value = context.operator.new_value(context.kind)
-        staging = stage(context.client, context.secret_id, context.kind, value)
+        # Labelled with its workspace (the incident commands serve the primary's secrets), so a
+        # reordered Workspaces parameter can never hand the new credential to another workspace.
+        primary = context.stack.workspace_set().primary.name
+        staging = stage(context.client, context.secret_id, context.kind, value, workspace=primary)
     except ValueError as exc:  # StageInputError: names fields, never values
         raise _fail(context, "staged", str(exc)) from None
     context.log.record("staged", "done", f"staged in {staging}", leaked=context.old_version)
