@@ -737,12 +737,12 @@ def test_the_operator_policy_covers_dlq_listing_and_webhook_tail_only_on_their_o
         assert resource["Fn::Sub"].endswith(":sqs:${AWS::Region}:${AWS::AccountId}:ciosec-tail-*")
 
 
-def test_reading_live_credentials_is_the_incident_responders_policy_only() -> None:
-    # Everyday operators stage, rotate and relabel; only the incident policy reads a Customer.io
-    # credential (operators read the signing key, which a webhook replay verifies with).
+def test_reading_live_credentials_and_moving_labels_is_the_incident_responders_policy_only() -> None:
+    # Everyday operators stage and rotate; only the incident policy reads a Customer.io credential
+    # (operators read the signing key, which a webhook replay verifies with) or moves labels.
     operator = props("OperatorPolicy")["PolicyDocument"]["Statement"]
-    rotated = {"TrackCredentialsSecret", "SigningKeySecret", "AppApiKeySecret"}
     for statement in operator:
+        assert "secretsmanager:UpdateSecretVersionStage" not in as_list(statement["Action"])
         if "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
             readable = {ref(r) for r in as_list(statement["Resource"])}
             assert not {"TrackCredentialsSecret", "AppApiKeySecret"} & readable
@@ -750,10 +750,13 @@ def test_reading_live_credentials_is_the_incident_responders_policy_only() -> No
                 r["Fn::Sub"] for r in as_list(statement["Resource"]) if isinstance(r, dict) and "Fn::Sub" in r
             ]
             assert not any(p.endswith(("track-credentials-??????", "app-api-key-??????")) for p in patterns)
-    (relabel,) = [s for s in operator if "secretsmanager:UpdateSecretVersionStage" in as_list(s["Action"])]
-    assert rotated <= {ref(r) for r in as_list(relabel["Resource"])}
     incident = props("IncidentResponderPolicy")["PolicyDocument"]["Statement"]
     (read,) = [s for s in incident if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
-    assert rotated <= {ref(r) for r in as_list(read["Resource"])}
+    # What `secrets incident` reads: the primary's Track credentials and signing key, nothing else.
+    assert {ref(r) for r in as_list(read["Resource"])} == {"TrackCredentialsSecret", "SigningKeySecret"}
+    (relabel,) = [s for s in incident if "secretsmanager:UpdateSecretVersionStage" in as_list(s["Action"])]
+    assert {"TrackCredentialsSecret", "SigningKeySecret", "AppApiKeySecret"} <= {
+        ref(r) for r in as_list(relabel["Resource"])
+    }
     assert "secretsmanager:PutSecretValue" not in {a for s in incident for a in as_list(s["Action"])}
     assert ref(TEMPLATE["Outputs"]["IncidentResponderPolicyArn"]["Value"]) == "IncidentResponderPolicy"

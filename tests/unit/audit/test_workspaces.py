@@ -308,6 +308,19 @@ def test_a_message_without_workspaces_means_what_the_first_one_meant(any_store: 
         begin_with(any_store, named(US, EU), (US, EU))
 
 
+def test_a_record_that_does_not_say_whether_its_workspaces_were_named_lets_a_redrive_through(
+    any_store: AuditBackend,
+) -> None:
+    # Written before ``workspaces_named`` existed (None), then a workspace was added: the unchanged
+    # body redriven is no conflict (it would otherwise be stuck for good); naming another set is.
+    before = stored_as(any_store, new((US,)).model_copy(update={"workspaces_named": None}))
+    assert before.workspaces_named is None
+    with pytest.raises(LeaseHeldError):  # the targets pass; only the first delivery's lease stops it
+        begin_with(any_store, named(), (US, EU))
+    with pytest.raises(AuditConflictError, match="workspaces"):
+        begin_with(any_store, named(EU), (US, EU))
+
+
 @pytest.mark.parametrize("status", ["in_progress", "failed", "completed"])
 def test_the_same_target_set_named_or_not_is_no_conflict(any_store: AuditBackend, status: str) -> None:
     record = new((US, EU))

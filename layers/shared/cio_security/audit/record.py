@@ -249,7 +249,8 @@ class AuditRecord(BaseModel):
     workspaces_named: bool | None = None
     """Whether the first message named its workspaces (``"workspaces": [...]``); False when it
     meant every workspace configured then, so a later message without ``workspaces`` (a redrive
-    after a workspace was added) carries on with this record's set. None on older records."""
+    after a workspace was added) carries on with this record's set. None on older records, read
+    like False: a redrive is never refused for a record that does not say."""
     revision: int = Field(default=0, ge=0)
     """Counts the record's writes: writes without a lease are conditional on it (optimistic
     locking), so two verifications of one request's workspaces never undo each other."""

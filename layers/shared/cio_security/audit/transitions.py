@@ -402,8 +402,9 @@ def check_same_targets(
     - A record with a per-workspace map targets the map's workspaces: any other resolved set is a
       conflict, whether the message names it or not (a message without ``workspaces`` means every
       configured workspace, so after ``["prod-us"]`` it is a conflict on a stack of two).
-    - A record whose first message did not name its workspaces (``workspaces_named`` False) is no
-      conflict with a later message that does not either: it means what the first one meant, the
+    - A record whose first message did not name its workspaces (``workspaces_named`` False, or
+      None: a record that does not say, so the lenient reading) is no conflict with a later message
+      that does not either: it means what the first one meant, the
       set the record holds, even on a stack that has gained a workspace since (a redrive finishes
       the request where it started). Naming a set is compared as above.
     - A record written before workspaces existed (no map) targets ``primary`` alone. A message
@@ -413,7 +414,7 @@ def check_same_targets(
       anything but exactly ``primary`` is a conflict.
 
     Names never appear in the error's text (they come from the message's producer)."""
-    if existing.workspaces and existing.workspaces_named is False and not named:
+    if existing.workspaces and existing.workspaces_named is not True and not named:
         return
     if existing.workspaces:
         recorded = set(existing.workspaces)

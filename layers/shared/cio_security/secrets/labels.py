@@ -45,8 +45,8 @@ def mismatch_message(secret_id: str, what: str, *, expected: str, labelled: str)
     return (
         f"secret {secret_id} holds {what} staged for workspace {labelled}, but workspace {expected} "
         f"reads it: the order of the stack's Workspaces parameter may have changed (its first name "
-        f"reads the stack's original secrets). Restore the previous order, or stage {expected}'s own "
-        f"value (ciosec secrets stage ... --workspace {expected}) and rotate"
+        f"reads the stack's original secrets): restore the previous order (docs/WORKSPACES.md, "
+        f"Reordering Workspaces); a rotation cannot move one workspace's credentials into another's"
     )
 
 
