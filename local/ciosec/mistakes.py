@@ -64,6 +64,12 @@ def _client_error(exc: ClientError) -> str | None:
             "profile's region)"
         )
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+        if operation == "UpdateSecretVersionStage":
+            # Moving a secret's labels is the incident responder's (OperatorPolicy has no such right).
+            return (
+                f"AWS refused {operation} (access denied): it takes the stack's incident responder "
+                "policy (IncidentResponderPolicyArn) besides the operator policy"
+            )
         return (
             f"AWS refused {operation} (access denied): attach the stack's operator policy to the "
             "role or user you run ciosec as"

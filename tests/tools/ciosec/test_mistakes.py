@@ -119,7 +119,11 @@ def test_a_closed_pipe(tmp_path: Path) -> None:
             ),
             "no such stack",
         ),
-        (ClientError({"Error": {"Code": "AccessDenied", "Message": "x"}}, "SendMessage"), "access denied"),
+        (ClientError({"Error": {"Code": "AccessDenied", "Message": "x"}}, "SendMessage"), "operator policy"),
+        (
+            ClientError({"Error": {"Code": "AccessDenied", "Message": "x"}}, "UpdateSecretVersionStage"),
+            "IncidentResponderPolicyArn",
+        ),
         (ClientError({"Error": {"Code": "ExpiredToken", "Message": "x"}}, "GetItem"), "expired"),
         (OSError(errno.EADDRINUSE, "Address already in use"), "--port"),
         (RuntimeError("wrapped"), None),
