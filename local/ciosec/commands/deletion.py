@@ -30,7 +30,6 @@ from ciosec.commands import Subcommands
 from ciosec.mistakes import Mistake
 from ciosec.operations.deletion import (
     MAX_REPORTED_PROBLEMS,
-    NOT_OWN_RECORD_REASONS,
     DeadLetter,
     RequestInputError,
     audit_status,
@@ -259,6 +258,7 @@ def _dlq_discard(args: argparse.Namespace) -> int:
     sqs = _sqs()
     dlq_url = _need(stack.deletion_dlq_url, "dead-letter queue")
     audit = AuditStore(_need(stack.audit_table, "audit table"), client=_dynamodb())
+    workspaces = stack.workspace_set().names  # primary first: a body naming none means them all
     # A fresh listing says what would go (and releases the messages at once).
     letters = list_dead_letters(sqs, dlq_url, limit=None)
     chosen, missing = select_dead_letters(letters, message_ids=args.message_ids, reasons=args.all_reason)
@@ -266,13 +266,13 @@ def _dlq_discard(args: argparse.Namespace) -> int:
         print(f"not on the dead-letter queue: {message_id}", file=sys.stderr)
     if not chosen:
         return _refuse("nothing discarded", ("no dead letter matches (see `ciosec dlq list`)",))
-    print(f"to discard, recorded in the audit with reason {args.reason}:", file=sys.stderr)
+    print(
+        f"to discard, recorded in the audit with reason {args.reason} when a letter is its record's request:",
+        file=sys.stderr,
+    )
     for letter in chosen:
         request_id = letter.request_id or "(no request_id)"
-        note = ""
-        if letter.request_id is not None and letter.reason in NOT_OWN_RECORD_REASONS:
-            note = f"  (not {letter.request_id}'s own request: its record is left as it is)"
-        print(f"  {letter.message_id}  {request_id}  {letter.reason}{note}", file=sys.stderr)
+        print(f"  {letter.message_id}  {request_id}  {letter.reason}", file=sys.stderr)
     question = f"discard these {len(chosen)} dead letter(s)? This cannot be undone"
     answer = _confirmed(question, assume_yes=args.yes)
     if answer is None:
@@ -281,11 +281,14 @@ def _dlq_discard(args: argparse.Namespace) -> int:
         print("nothing discarded", file=sys.stderr)
         return 1
     ids = [letter.message_id for letter in chosen]
-    # The pepper checks that a letter is its record's request before the discard is written there.
+    # The pepper and the stack's workspaces check that a letter is its record's request (its
+    # subject and set of workspaces) before the discard is written there.
     pepper = None
     if stack.pepper_secret_id:
         pepper = pepper_of(SecretStore(client=_secretsmanager()), stack)
-    result = discard(sqs, dlq_url, audit, message_ids=ids, reason=args.reason, pepper=pepper)
+    result = discard(
+        sqs, dlq_url, audit, message_ids=ids, reason=args.reason, pepper=pepper, workspaces=workspaces
+    )
     for letter in result.recorded:
         print(f"discarded {letter.message_id}: {letter.request_id} recorded in the audit as discarded")
     for letter, why in result.not_on_record:
@@ -413,13 +416,17 @@ def register(groups: Subcommands) -> None:
             "Delete dead letters that can never succeed (a duplicate, a request withdrawn, a body "
             "no retry can fix). Each discard is written to the request's audit record with your "
             "--reason first, and only then deleted, once the letter is checked to be that record's "
-            "request: its body must name the same request id, action and subject (compared through "
-            "the subject hash, with the stack's pepper secret). A dead letter with nothing of its "
-            "own on record is deleted without an audit write, one line saying why: no readable "
-            "request_id, no record, a body that is not the record's request, or the reasons "
-            "request_id_conflict, schema_error and invalid_json, whose request_id belongs to "
-            "another message (a genuine request's record is never marked by them). Asks for "
-            "confirmation unless --yes."
+            "request, whatever its dead-letter reason: its body must name the same request id, "
+            "action, set of workspaces (the body's, or every workspace of the stack when it names "
+            "none) and subject (compared through the subject hash, with the stack's pepper secret). "
+            "A schema_error or request_id_conflict letter can be its record's own request (a "
+            "redelivery naming a workspace since removed from the stack, a genuine copy refused "
+            "beside an impostor) and is then recorded like any other. A dead letter with nothing "
+            "of its own on record is deleted without an audit write, one line saying why: no "
+            "readable request_id, no record, a body that cannot be read as a deletion request "
+            "(invalid_json, or a schema_error body that does not parse), or one that is not the "
+            "record's request (another message that reused its request_id: a genuine request's "
+            "record is never marked by it). Asks for confirmation unless --yes."
         ),
     )
     dropping.add_argument(

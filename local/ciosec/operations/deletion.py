@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from cio_security.audit import transitions
 from cio_security.audit.dynamodb import AuditStore
 from cio_security.audit.record import AuditRecord, iso, subject_hash
 from cio_security.deletion.dead_letters import FIELDS_SEPARATOR
@@ -35,7 +36,7 @@ from cio_security.deletion.request import (
     readable_request_id,
     request_problems,
 )
-from cio_security.errors import CioSecurityError, LeaseHeldError
+from cio_security.errors import AuditConflictError, CioSecurityError, LeaseHeldError
 from cio_security.sanitizer.loggable import personal_data_shape
 from cio_security.validation import closest_name
 
@@ -658,14 +659,6 @@ class DiscardAudit(Protocol):
         """Mark the record discarded; None when there is no record of ``request_id``."""
 
 
-NOT_OWN_RECORD_REASONS: Final = frozenset({"request_id_conflict", "schema_error", "invalid_json"})
-"""Dead-letter reasons whose ``request_id`` never names a record of the letter's own: a
-``request_id_conflict`` reused a genuine request's id for another subject, action or set of
-workspaces, and a ``schema_error`` or ``invalid_json`` body was refused before anything was
-recorded for it. A record under that id, if any, belongs to another message, so discarding such a
-letter never writes to it."""
-
-
 def discard_reason(value: str) -> str:
     """The operator's ``--reason`` for a discard: a short slug, never personal data.
 
@@ -693,11 +686,11 @@ def select_dead_letters(
 @dataclass
 class DiscardResult:
     """What ``discard`` did. ``recorded``: discarded and written to the audit; ``not_on_record``:
-    discarded without an audit write, with why (no readable request_id; a reason whose request_id
-    is not its own record, ``NOT_OWN_RECORD_REASONS``; no audit record of it: a request refused
-    before it was ever recorded; a body that is not that record's request, or not readable);
-    ``failed``: left on the queue, with why; ``missing``: message ids no longer on the queue. A
-    ``why`` names request ids, reasons and fields, never an identifier."""
+    discarded without an audit write, with why (no readable request_id; no audit record of it: a
+    request refused before it was ever recorded; a body that is not that record's request, or not
+    readable); ``failed``: left on the queue, with why; ``missing``: message ids no longer on the
+    queue. A ``why`` names request ids, reasons and fields, never an identifier or a workspace
+    name the message gave."""
 
     recorded: list[DeadLetter] = field(default_factory=list)
     not_on_record: list[tuple[DeadLetter, str]] = field(default_factory=list)
@@ -714,12 +707,19 @@ class _UncheckableError(Exception):
 
 
 def _not_its_request(
-    letter: DeadLetter, record: AuditRecord, pepper: Callable[[], bytes] | None
+    letter: DeadLetter,
+    record: AuditRecord,
+    pepper: Callable[[], bytes] | None,
+    workspaces: Sequence[str],
 ) -> str | None:
-    """Why ``letter`` is not the request ``record`` holds (None when it is): its body must parse
-    as a deletion request of the same request_id, action and subject (``subject_hash`` with the
-    stack's pepper, as the deletion function computes it). Raises _UncheckableError when the pepper
-    cannot be had. The answer never holds an identifier."""
+    """Why ``letter`` is not the request ``record`` holds (None when it is), whatever the letter's
+    reason: its body must parse as a deletion request of the same request_id, action, set of
+    workspaces and subject, as ``BaseAuditStore.begin`` judges a later message of a request.
+    The set is the body's ``workspaces``, or every workspace of the stack (``workspaces``, the
+    primary first) when it names none, compared with ``transitions.check_same_targets``; the
+    subject through ``subject_hash`` with the stack's pepper, as the deletion function computes it.
+    Raises _UncheckableError when the pepper cannot be had. The answer never holds an identifier
+    or a workspace name (the body's come from its producer)."""
     request_id = record.request_id
     try:
         request = parse_deletion_message(letter.body)
@@ -729,6 +729,13 @@ def _not_its_request(
         return f"its body names request {request.request_id}, not {request_id}"
     if request.action != record.action:
         return f"its action is not the one on record for {request_id}"
+    resolved = request.workspaces if request.workspaces is not None else tuple(workspaces)
+    try:
+        transitions.check_same_targets(
+            record, resolved, named=request.workspaces is not None, primary=workspaces[0]
+        )
+    except AuditConflictError:
+        return f"its workspaces are not the ones on record for {request_id}"
     if pepper is None:
         raise _UncheckableError(
             f"cannot check that it is {request_id}'s request: the stack names no pepper secret"
@@ -746,18 +753,6 @@ def _not_its_request(
     return None
 
 
-def _nothing_of_its_own(letter: DeadLetter) -> str | None:
-    """Why ``letter`` has no record of its own to write its discard to, before any audit read."""
-    if letter.request_id is None:
-        return "no readable request_id"
-    if letter.reason in NOT_OWN_RECORD_REASONS:
-        return (
-            f"a {letter.reason} dead letter has no record of its own: {letter.request_id}'s record, "
-            "if any, is not this letter's"
-        )
-    return None
-
-
 def discard(
     sqs: SQSClient,
     dlq_url: str,
@@ -766,6 +761,7 @@ def discard(
     message_ids: Collection[str],
     reason: str,
     pepper: Callable[[], bytes] | None,
+    workspaces: Sequence[str],
     now: datetime | None = None,
     visibility_timeout: int = 120,
 ) -> DiscardResult:
@@ -774,10 +770,14 @@ def discard(
     reason=reason, now=now)``) first: a failure to write the audit leaves the message on the
     queue, so a discard is never without its record.
 
-    Only a letter that is its record's request is written there. One whose reason says its
-    request_id is another message's (``NOT_OWN_RECORD_REASONS``), one without a readable
-    request_id or without a record, and one whose body is unreadable or names another request,
-    action or subject than the record (the subject compared through ``subject_hash`` with
+    Only a letter that is its record's request is written there, whatever its dead-letter reason:
+    a ``schema_error`` may be the record's own request (a redelivery naming a workspace since
+    removed from the stack), and a ``request_id_conflict`` may be too (a genuine copy refused in
+    the same batch as an impostor). One without a readable request_id or without a record, and one
+    whose body is unreadable (an ``invalid_json`` letter, a ``schema_error`` whose body is no
+    deletion request) or names another request, action, set of workspaces or subject than the
+    record (the set resolved against ``workspaces``, the stack's workspace names with the primary
+    first, ``stack.workspace_set().names``; the subject compared through ``subject_hash`` with
     ``pepper()``, the stack's pepper) are discarded with nothing written (``not_on_record``, with
     why). A letter that needs the subject check while the pepper cannot be had (``pepper`` None,
     or raising), or whose request is being processed right now (its audit lease held), is left
@@ -798,9 +798,8 @@ def discard(
         untouched.append(letter)
 
     for letter in chosen:
-        why = _nothing_of_its_own(letter)
-        if why is not None or letter.request_id is None:
-            ready.append((letter, why or "no readable request_id"))
+        if letter.request_id is None:
+            ready.append((letter, "no readable request_id"))
             continue
         request_id = letter.request_id
         try:
@@ -808,7 +807,7 @@ def discard(
             if record is None:
                 ready.append((letter, f"no audit record of {request_id}"))
                 continue
-            mismatch = _not_its_request(letter, record, pepper)
+            mismatch = _not_its_request(letter, record, pepper, workspaces)
             if mismatch is not None:
                 ready.append((letter, f"{mismatch}; {request_id}'s record is left as it is"))
                 continue

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cio_security.audit.dynamodb import AuditStore
+from cio_security.audit.record import subject_hash
+from cio_security.deletion.request import parse_deletion_message
 from ciosec.cli import main
 from ciosec.operations.deletion import RequestInputError, read_bulk_csv, read_identifier
 from ciosec.operations.stack import StackInfo
@@ -16,7 +20,7 @@ from fixtures.aws import REGION
 from fixtures.logs import sensitive
 from fixtures.sandbox import SANDBOX_CREDENTIALS
 
-from .conftest import AUDIT_TABLE, PEPPER_SECRET, DeletionStack, deletion_body
+from .conftest import AUDIT_TABLE, PEPPER, PEPPER_SECRET, DeletionStack, deletion_body
 
 EMAIL = "dsar-subject@example.com"
 
@@ -318,7 +322,9 @@ def test_discarding_a_letter_that_reused_a_request_id_leaves_the_genuine_record_
     conflict = listed["request_id_conflict"]["message_id"]
     assert ciosec(state, "dlq", "discard", conflict, "--reason", "duplicate-request", "--yes") == 0
     out = capsys.readouterr()
-    assert f"discarded {conflict}: nothing was on record (a request_id_conflict dead letter" in out.out
+    assert (
+        f"discarded {conflict}: nothing was on record (its subject is not the one on record for dsar-shared"
+    ) in out.out
     assert "recorded in the audit" not in out.out
     assert "impostor-subject-7" not in out.out + out.err and EMAIL not in out.out + out.err
     assert deletion.audit("dsar-shared") == genuine  # untouched
@@ -330,4 +336,81 @@ def test_discarding_a_letter_that_reused_a_request_id_leaves_the_genuine_record_
     record = deletion.audit("dsar-shared")
     assert record is not None
     assert (record.status, record.discard_reason) == ("discarded", "withdrawn")
+    assert deletion.dead_letters() == []
+
+
+def test_a_genuine_request_behind_an_impostor_in_one_batch_completes(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A request dead-lettered (401), then redelivered once the credentials are back, in the same
+    batch as, and behind, another subject's message under its request_id: the impostor is the
+    ``request_id_conflict``, the genuine copy completes. Discarding the impostor's letter writes
+    nothing to the genuine record."""
+    impostor = "impostor-subject-8"
+    sensitive(impostor)
+    deletion.sandbox.remove_credentials(SANDBOX_CREDENTIALS.site_id)
+    deletion.send(deletion_body("dsar-twice", EMAIL))
+    deletion.drain()
+    first = deletion.audit("dsar-twice")
+    assert first is not None and first.status == "dead_lettered"
+    deletion.sandbox.add_credentials(SANDBOX_CREDENTIALS)
+    deletion.send(deletion_body("dsar-twice", impostor), deletion_body("dsar-twice", EMAIL))
+    messages = deletion.receive()
+    assert len(messages) == 2
+    messages.sort(key=lambda m: impostor not in m["Body"])  # the impostor first
+    assert deletion.invoke(messages) == {"batchItemFailures": []}
+    record = deletion.audit("dsar-twice")
+    assert record is not None
+    assert (record.status, record.subject_hash) == ("completed", first.subject_hash)
+    capsys.readouterr()
+
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    listed = {entry["reason"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert set(listed) == {"customerio_401", "request_id_conflict"}
+    conflict = listed["request_id_conflict"]["message_id"]
+    assert ciosec(state, "dlq", "discard", conflict, "--reason", "duplicate-request", "--yes") == 0
+    out = capsys.readouterr()
+    assert (
+        f"discarded {conflict}: nothing was on record (its subject is not the one on record for dsar-twice"
+    ) in out.out
+    assert impostor not in out.out + out.err and EMAIL not in out.out + out.err
+    assert deletion.audit("dsar-twice") == record
+
+
+def test_a_schema_error_letter_of_a_recorded_request_is_discarded_on_its_record(
+    deletion: DeletionStack, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A request recorded for ``default`` and ``prod-eu`` while the stack served both, dead-lettered;
+    prod-eu has since been removed, so its redelivery is refused as a ``schema_error`` (a workspace
+    the stack is not configured with) and its record left as it was. That letter is the record's
+    own request: discarding it is written there."""
+    store = AuditStore(AUDIT_TABLE, client=deletion.dynamodb)
+    both = ("default", "prod-eu")
+    text = deletion_body("dsar-shrunk", EMAIL, workspaces=list(both))
+    request = parse_deletion_message(text)
+    at = datetime.now(UTC) - timedelta(days=1)
+    hashed = subject_hash(request.identifier_type or "id", EMAIL, PEPPER)
+    leased = store.begin(request, at, hashed, 60, workspaces=both, primary="default")
+    store.fail("dsar-shrunk", "customerio_401", at, lease_token=leased.lease_token, workspace="prod-eu")
+    before = deletion.audit("dsar-shrunk")
+    deletion.send(text)
+    deletion.drain()
+    assert deletion.audit("dsar-shrunk") == before  # refused before anything was written
+    capsys.readouterr()
+
+    assert ciosec(state, "dlq", "list", "--json") == 0
+    (letter,) = json.loads(capsys.readouterr().out)
+    assert (letter["reason"], letter["request_id"], letter["fields"]) == (
+        "schema_error",
+        "dsar-shrunk",
+        ["workspaces"],
+    )
+    assert ciosec(state, "dlq", "discard", "--all-reason", "schema_error", "--reason", "workspace-removed",
+                  "--yes") == 0  # fmt: skip
+    out = capsys.readouterr()
+    assert f"discarded {letter['message_id']}: dsar-shrunk recorded in the audit as discarded" in out.out
+    record = deletion.audit("dsar-shrunk")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "workspace-removed")
+    assert EMAIL not in out.out + out.err
     assert deletion.dead_letters() == []

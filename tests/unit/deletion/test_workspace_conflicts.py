@@ -383,3 +383,95 @@ def test_copies_in_one_batch_are_judged_by_the_old_records_targets(
         ("permanent", "request_id_conflict"),
     ]
     assert calls(clients) == {US: 1, EU: 0}
+
+
+# -- an impostor ahead of the genuine request in one batch ------------------------------------------------
+
+IMPOSTOR = "impostor-person-9"
+
+
+@pytest.mark.parametrize("state", ["in_progress", "failed"])
+@pytest.mark.parametrize("impostor_first", [True, False], ids=["impostor-first", "genuine-first"])
+def test_a_genuine_copy_behind_an_impostor_in_one_batch_proceeds(
+    any_store: AuditBackend,
+    clients: dict[str, FakeTrackClient],
+    dlq: tuple[Any, str],
+    state: str,
+    impostor_first: bool,
+) -> None:
+    """The first message of a request_id in a batch decides its copies, unless it is itself a
+    conflict with the record: that says nothing of the copies after it, so the genuine one is
+    processed on its own and completes; only the impostor is a ``request_id_conflict``."""
+    sensitive(IMPOSTOR)
+    clock = FakeClock()
+    GENUINE[state][0](stack(any_store, clients, clock), clients, clock)
+    genuine = any_store.get(RID)
+    assert genuine is not None and genuine.status == GENUINE[state][1]
+    sent = calls(clients)
+    clock.advance(seconds=1)
+    impostor = QueueMessage(body(identifier=IMPOSTOR), "m-impostor")
+    own = QueueMessage(body(), "m-genuine")
+    batch = [impostor, own] if impostor_first else [own, impostor]
+    outcomes = stack(any_store, clients, clock, dlq).process_batch(batch)
+    by_message = {message.message_id: outcome for message, outcome in zip(batch, outcomes, strict=True)}
+    assert (by_message["m-impostor"].kind, by_message["m-impostor"].reason) == (
+        "permanent",
+        "request_id_conflict",
+    )
+    assert by_message["m-impostor"].record is None
+    assert (by_message["m-genuine"].kind, by_message["m-genuine"].reason) == ("completed", None)
+    record = any_store.get(RID)
+    assert record is not None and record.status == "completed"
+    assert record.subject_hash == genuine.subject_hash
+    assert calls(clients) == {US: sent[US], EU: sent[EU] + 1}  # US had accepted it: never sent again
+    (letter,) = dead_letters(*dlq)
+    assert attributes(letter) == {
+        "reason": "request_id_conflict",
+        "request_id": RID,
+        "source_message_id": "m-impostor",
+    }
+
+
+def test_copies_behind_an_impostor_are_judged_against_the_genuine_one(
+    any_store: AuditBackend, clients: dict[str, FakeTrackClient]
+) -> None:
+    """[impostor, genuine, genuine, impostor]: the first genuine copy proceeds, the second shares its
+    fate without a call of its own, the second impostor is judged against the genuine one."""
+    sensitive(IMPOSTOR)
+    clock = FakeClock()
+    run = stack(any_store, clients, clock)
+    in_progress(run, clients, clock)
+    clock.advance(seconds=1)
+    outcomes = run.process_batch(
+        [
+            QueueMessage(body(identifier=IMPOSTOR)),
+            QueueMessage(body()),
+            QueueMessage(body()),
+            QueueMessage(body(identifier=IMPOSTOR)),
+        ]
+    )
+    assert [(o.kind, o.reason) for o in outcomes] == [
+        ("permanent", "request_id_conflict"),
+        ("completed", None),
+        ("already_done", None),
+        ("permanent", "request_id_conflict"),
+    ]
+    assert calls(clients) == {US: 1, EU: 2}  # the first attempt, then EU once more
+    record = any_store.get(RID)
+    assert record is not None and record.status == "completed"
+
+
+def test_a_copy_behind_one_naming_an_unknown_workspace_is_processed_on_its_own(
+    any_store: AuditBackend, clients: dict[str, FakeTrackClient]
+) -> None:
+    """A first message refused alone (``schema_error``: a workspace the stack does not serve) says
+    nothing of the valid copy behind it in the same batch: that one completes."""
+    batch = [
+        QueueMessage(body(workspaces=["prod-apac"]), "m-unknown"),
+        QueueMessage(body(), "m-valid"),
+    ]
+    first, second = stack(any_store, clients, FakeClock()).process_batch(batch)
+    assert (first.kind, first.reason) == ("permanent", "schema_error")
+    assert (second.kind, second.reason) == ("completed", None)
+    record = any_store.get(RID)
+    assert record is not None and record.status == "completed"

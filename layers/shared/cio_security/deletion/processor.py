@@ -6,7 +6,10 @@ message out. No Lambda event shapes: the handler passes message bodies and gets
 
 1. parses every message (invalid JSON or a schema error is permanent); a second message of a
    ``request_id`` already in the batch shares the first one's fate (or is a ``request_id_conflict``
-   when it names another subject or action) and calls nothing itself; a message whose
+   when it names another subject, action or set of workspaces) and calls nothing itself, unless
+   the first one was itself a ``request_id_conflict`` with the record (an impostor): the copies
+   after it are then processed on their own, the first of them like any first message, so a
+   genuine copy behind an impostor proceeds; a message whose
    ``workspaces`` names a workspace the stack is not configured with (``WorkspaceRoutes``) is a
    ``schema_error`` on the field ``workspaces``, with no audit record and nothing sent;
 2. leases each request's audit record (``AuditStore.begin``, concurrently on ``executor``), created
@@ -253,14 +256,43 @@ class DeletionProcessor:
         plus a margin, and no Track call starts without ``call_budget_seconds`` left. Never raises
         for anything a message or a dependency did."""
         parsed: list[DeletionRequest | DeletionOutcome] = [self._parse(m.body) for m in messages]
+        decided: list[DeletionOutcome | None] = [
+            item if isinstance(item, DeletionOutcome) else None for item in parsed
+        ]
+        pending = [index for index, item in enumerate(parsed) if isinstance(item, DeletionRequest)]
+        while pending:
+            pending = self._process_round(parsed, pending, decided, time_left)
+        outcomes = [outcome for outcome in decided if outcome is not None]
+        pairs = list(zip(messages, outcomes, strict=True))  # every message decided, in order
+        # Only dead letters call out: settle the rest in place, those concurrently.
+        sending = [i for i, (m, o) in enumerate(pairs) if self._dead_letter_bound(m, o)]
+        settled = [outcome for _, outcome in pairs]
+        for index, outcome in zip(
+            sending, self._map(lambda i: self._settle(*pairs[i]), sending), strict=True
+        ):
+            settled[index] = outcome
+        return self._publish_failures(settled)
+
+    def _process_round(
+        self,
+        parsed: Sequence[DeletionRequest | DeletionOutcome],
+        pending: Sequence[int],
+        decided: list[DeletionOutcome | None],
+        time_left: Callable[[], float] | None,
+    ) -> list[int]:
+        """Process the first message of each request_id among ``pending`` (indexes of requests in
+        ``parsed``) and decide the later copies by its outcome (``_copy_outcome``), into
+        ``decided``. A first message refused on its own (``_refused_alone``: a conflict with the
+        record, nothing of its own recorded) tells nothing of the copies after it: they are
+        returned, to be processed in a next round, the first of them as a first message, so a
+        genuine copy behind an impostor proceeds and only impostors are conflicts."""
+        requests = {index: item for index in pending if isinstance(item := parsed[index], DeletionRequest)}
         primaries: dict[str, int] = {}
-        for index, item in enumerate(parsed):
-            if isinstance(item, DeletionRequest):
-                primaries.setdefault(item.request_id, index)
-        firsts = [parsed[index] for index in primaries.values()]
-        requests = [item for item in firsts if isinstance(item, DeletionRequest)]
+        for index, item in requests.items():
+            primaries.setdefault(item.request_id, index)
         try:
-            results = dict(zip(primaries, self.process_requests(requests, time_left=time_left), strict=True))
+            firsts = [requests[index] for index in primaries.values()]
+            results = dict(zip(primaries, self.process_requests(firsts, time_left=time_left), strict=True))
         except Exception as exc:  # noqa: BLE001 - the safety net: retried, then dead-lettered with a reason
             # The type and the stack only: an exception's text may quote an identifier.
             logger.error(
@@ -272,25 +304,28 @@ class DeletionProcessor:
                 },
             )
             results = {rid: DeletionOutcome("retry", rid, "unexpected_error") for rid in primaries}
-        outcomes: list[DeletionOutcome] = []
-        for index, item in enumerate(parsed):
-            if isinstance(item, DeletionOutcome):
-                outcomes.append(item)
-            elif primaries[item.request_id] == index:
-                outcomes.append(results[item.request_id])
+        later: list[int] = []
+        for index, item in requests.items():
+            first, result = primaries[item.request_id], results[item.request_id]
+            if first == index:
+                decided[index] = result
+            elif self._refused_alone(result):
+                later.append(index)
             else:
-                first = parsed[primaries[item.request_id]]
-                assert isinstance(first, DeletionRequest)  # noqa: S101 - primaries index requests only
-                outcomes.append(self._copy_outcome(item, first, results[item.request_id]))
-        pairs = list(zip(messages, outcomes, strict=True))
-        # Only dead letters call out: settle the rest in place, those concurrently.
-        sending = [i for i, (m, o) in enumerate(pairs) if self._dead_letter_bound(m, o)]
-        settled = [outcome for _, outcome in pairs]
-        for index, outcome in zip(
-            sending, self._map(lambda i: self._settle(*pairs[i]), sending), strict=True
-        ):
-            settled[index] = outcome
-        return self._publish_failures(settled)
+                decided[index] = self._copy_outcome(item, requests[first], result)
+        return later
+
+    @staticmethod
+    def _refused_alone(outcome: DeletionOutcome) -> bool:
+        """True when a first message's outcome says nothing of another message of its request_id:
+        a ``request_id_conflict`` decided by ``begin`` (another subject, action or set of
+        workspaces than the record's), or a ``schema_error`` of that message alone (a workspace the
+        stack does not serve); no record attached, nothing written."""
+        return (
+            outcome.kind == "permanent"
+            and outcome.reason in {"request_id_conflict", "schema_error"}
+            and outcome.record is None
+        )
 
     def _parse(self, body: str) -> DeletionRequest | DeletionOutcome:
         try:

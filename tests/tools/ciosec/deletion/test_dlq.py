@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from cio_security.audit.record import subject_hash
 from cio_security.deletion.dead_letters import DeadLetterQueue
 from cio_security.deletion.request import DeletionRequest
 from cio_security.errors import SecretError
+from cio_security.workspaces import DEFAULT_WORKSPACE
 from ciosec.cli import main
 from ciosec.operations.deletion import (
     DeadLetter,
@@ -36,6 +38,8 @@ EMAIL = "dlq-subject@example.com"
 OTHER_EMAIL = "someone-else@example.com"
 PEPPER = b"dlq-pepper-0123456789abcdef0123456789abcdef"
 PEPPER_SECRET = "cio-security/pepper"
+ONE_WORKSPACE = (DEFAULT_WORKSPACE,)
+US, EU = "prod-us", "prod-eu"
 
 
 def body(request_id: str, identifier: str = EMAIL, **fields: Any) -> str:
@@ -82,19 +86,33 @@ def queues(dynamodb: Any) -> Queues:  # dynamodb: moto is on, with the audit tab
     return Queues(boto3.client("sqs", region_name=REGION))
 
 
-@pytest.fixture
-def state(queues: Queues, tmp_path: Path) -> str:
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    secrets.create_secret(Name=PEPPER_SECRET, SecretString=json.dumps({"pepper": PEPPER.decode()}))
-    path = tmp_path / "stack.json"
+def save_state(queues: Queues, path: Path, workspaces: tuple[str, ...] = ()) -> str:
+    """The stack's state file, for a stack of ``workspaces`` (the primary first; none: a stack
+    from before workspaces)."""
     StackInfo(
         deletion_queue_url=queues.queue_url,
         deletion_dlq_url=queues.dlq_url,
         audit_table=AUDIT_TABLE,
         pepper_secret_id=PEPPER_SECRET,
         region=REGION,
+        workspaces=",".join(workspaces),
+        workspace_secret_prefix="cio-security/customerio/" if len(workspaces) > 1 else "",
     ).save(path)
     return str(path)
+
+
+@pytest.fixture
+def state(queues: Queues, tmp_path: Path) -> str:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name=PEPPER_SECRET, SecretString=json.dumps({"pepper": PEPPER.decode()}))
+    return save_state(queues, tmp_path / "stack.json")
+
+
+@pytest.fixture
+def state_of(state: str, queues: Queues, tmp_path: Path) -> Callable[[tuple[str, ...]], str]:
+    """The state file of the stack (its pepper secret, queues and audit table) serving these
+    workspaces, the primary first."""
+    return lambda workspaces: save_state(queues, tmp_path / f"{'-'.join(workspaces)}.json", workspaces)
 
 
 def ciosec(state: str, *argv: str) -> int:
@@ -210,18 +228,35 @@ def test_the_listing_shows_identifiers_only_when_asked(
 # -- discard ------------------------------------------------------------------------------------------
 
 
-def audited(store: AuditStore, request_id: str, reason: str) -> None:
-    """An audit record of a request that failed and was dead-lettered a day ago."""
-    request = DeletionRequest.model_validate({"request_id": request_id, "identifier": EMAIL})
+def audited(
+    store: AuditStore,
+    request_id: str,
+    reason: str,
+    *,
+    named: tuple[str, ...] | None = None,
+    stack: tuple[str, ...] = ONE_WORKSPACE,
+) -> None:
+    """An audit record of a request that failed and was dead-lettered a day ago, on a stack of the
+    workspaces ``stack`` (the primary first); its message named ``named`` (None: none)."""
+    request = DeletionRequest.model_validate(
+        {"request_id": request_id, "identifier": EMAIL, "workspaces": named}
+    )
     at = datetime.now(UTC) - timedelta(days=1)
-    record = store.begin(request, at, subject_hash("email", EMAIL, PEPPER), 60)
+    record = store.begin(
+        request,
+        at,
+        subject_hash("email", EMAIL, PEPPER),
+        60,
+        workspaces=named or stack,
+        primary=stack[0],
+    )
     store.fail(request_id, reason, at, lease_token=record.lease_token)
 
 
 def test_discard_by_reason_records_each_in_the_audit(
     state: str, letters: dict[str, str], store: AuditStore, queues: Queues, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    audited(store, "dsar-ws", "customerio_401")
+    audited(store, "dsar-ws", "customerio_401", named=(EU,))
     assert (
         ciosec(
             state, "dlq", "discard", "--all-reason", "customerio_401", "--reason", "workspace-closed", "--yes"
@@ -249,8 +284,8 @@ def test_discard_by_message_id_when_nothing_is_on_record(
         "to the audit"
     ) in out
     assert (
-        f"discarded {letters['schema']}: nothing was on record (a schema_error dead letter has no record "
-        "of its own: dsar-schema's record, if any, is not this letter's), nothing written to the audit"
+        f"discarded {letters['schema']}: nothing was on record (no audit record of dsar-schema), nothing "
+        "written to the audit"
     ) in out
     assert f"discarded {letters['moved']}: nothing was on record (no audit record of dsar-moved)" in out
     assert EMAIL not in out
@@ -263,7 +298,23 @@ def record_of(store: AuditStore, request_id: str) -> dict[str, Any]:
     return record.model_dump()
 
 
-@pytest.mark.parametrize("reason", ["request_id_conflict", "schema_error", "invalid_json"])
+REUSED: dict[str, tuple[str, str]] = {
+    "request_id_conflict": (
+        body("dsar-genuine", OTHER_EMAIL),
+        "its subject is not the one on record for dsar-genuine",
+    ),
+    "schema_error": (
+        body("dsar-genuine", OTHER_EMAIL, requested_at="2026-11-28T10:00"),
+        "its body is not a readable deletion request, so it cannot be dsar-genuine's",
+    ),
+    "invalid_json": (
+        f'{{"request_id": "dsar-genuine", "identifier": "{OTHER_EMAIL}"',
+        "its body is not a readable deletion request, so it cannot be dsar-genuine's",
+    ),
+}
+
+
+@pytest.mark.parametrize("reason", list(REUSED))
 def test_a_letter_that_reused_a_request_id_leaves_that_record_alone(
     state: str,
     store: AuditStore,
@@ -272,19 +323,16 @@ def test_a_letter_that_reused_a_request_id_leaves_that_record_alone(
     reason: str,
 ) -> None:
     """A message that reused a genuine request's id (another subject, a broken body) carries that
-    request's id: discarding it must not mark the genuine request discarded."""
+    request's id: its body is checked against the record like any letter's, and discarding it does
+    not mark the genuine request discarded."""
     audited(store, "dsar-genuine", "customerio_401")
     before = record_of(store, "dsar-genuine")
-    text = {
-        "request_id_conflict": body("dsar-genuine", OTHER_EMAIL),
-        "schema_error": body("dsar-genuine", OTHER_EMAIL, requested_at="2026-11-28T10:00"),
-        "invalid_json": f'{{"request_id": "dsar-genuine", "identifier": "{OTHER_EMAIL}"',
-    }[reason]
+    text, why = REUSED[reason]
     message_id = queues.dead_letters.send(text, reason=reason, request_id="dsar-genuine")
     assert ciosec(state, "dlq", "discard", message_id, "--reason", "duplicate-request", "--yes") == 0
     out = capsys.readouterr()
     assert record_of(store, "dsar-genuine") == before
-    assert f"discarded {message_id}: nothing was on record (a {reason} dead letter " in out.out
+    assert f"discarded {message_id}: nothing was on record ({why}; " in out.out
     assert "recorded in the audit" not in out.out
     assert "discarded 1 of 1 dead letter(s)" in out.out
     assert queues.visible() == 0
@@ -295,7 +343,13 @@ def test_a_genuine_dead_letter_marks_its_record_discarded(store: AuditStore, que
     audited(store, "dsar-1", "customerio_401")
     message_id = queues.dead_letters.send(body("dsar-1"), reason="customerio_401", request_id="dsar-1")
     result = discard(
-        queues.sqs, queues.dlq_url, store, message_ids=[message_id], reason="withdrawn", pepper=lambda: PEPPER
+        queues.sqs,
+        queues.dlq_url,
+        store,
+        message_ids=[message_id],
+        reason="withdrawn",
+        pepper=lambda: PEPPER,
+        workspaces=ONE_WORKSPACE,
     )
     assert [letter.message_id for letter in result.recorded] == [message_id]
     record = store.get("dsar-1")
@@ -340,6 +394,123 @@ def test_a_letter_that_is_not_the_records_request_leaves_it_alone(
     assert OTHER_EMAIL not in out.out + out.err and EMAIL not in out.out + out.err
 
 
+def test_a_schema_error_letter_that_is_its_records_request_is_recorded_there(
+    state_of: Callable[[tuple[str, ...]], str],
+    store: AuditStore,
+    queues: Queues,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A request for prod-us and prod-eu, recorded while the stack served both; prod-eu was then
+    removed from the stack, and the request's redelivery was refused as a ``schema_error`` (a
+    workspace the stack is not configured with). The letter is its record's own request: the
+    discard is written there."""
+    audited(store, "dsar-removed", "customerio_503", named=(US, EU), stack=(US, EU))
+    shrunk = state_of((US,))
+    message_id = queues.dead_letters.send(
+        body("dsar-removed", workspaces=[US, EU]),
+        reason="schema_error",
+        request_id="dsar-removed",
+        fields=("workspaces",),
+    )
+    assert ciosec(shrunk, "dlq", "discard", message_id, "--reason", "workspace-removed", "--yes") == 0
+    out = capsys.readouterr()
+    assert f"discarded {message_id}: dsar-removed recorded in the audit as discarded" in out.out
+    record = store.get("dsar-removed")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "workspace-removed")
+    assert queues.visible() == 0
+    assert EMAIL not in out.out + out.err
+
+
+@pytest.mark.parametrize("named", [None, (US, EU)], ids=["every-workspace", "named"])
+def test_a_request_id_conflict_letter_that_is_the_genuine_request_is_recorded_there(
+    state_of: Callable[[tuple[str, ...]], str],
+    store: AuditStore,
+    queues: Queues,
+    capsys: pytest.CaptureFixture[str],
+    named: tuple[str, ...] | None,
+) -> None:
+    """A genuine copy dead-lettered as a ``request_id_conflict`` (refused beside an impostor in one
+    batch) is its record's request, as its body shows: the discard is written there."""
+    audited(store, "dsar-shared", "customerio_401", named=named, stack=(US, EU))
+    two = state_of((US, EU))
+    text = body("dsar-shared") if named is None else body("dsar-shared", workspaces=list(named))
+    message_id = queues.dead_letters.send(text, reason="request_id_conflict", request_id="dsar-shared")
+    assert ciosec(two, "dlq", "discard", message_id, "--reason", "duplicate-request", "--yes") == 0
+    out = capsys.readouterr()
+    assert f"discarded {message_id}: dsar-shared recorded in the audit as discarded" in out.out
+    record = store.get("dsar-shared")
+    assert record is not None
+    assert (record.status, record.discard_reason) == ("discarded", "duplicate-request")
+    assert EMAIL not in out.out + out.err
+
+
+OTHER_SETS = {
+    # (what the genuine request named, what the letter names): None is none
+    "subset-then-another": ((US,), [EU]),
+    "subset-then-none": ((US,), None),
+    "none-then-subset": (None, [US]),
+    "subset-then-an-unknown-name": ((US,), ["jane-doe"]),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (sets, reason)
+        for sets in OTHER_SETS
+        for reason in ("customerio_401", "request_id_conflict", "schema_error")
+    ],
+    ids="-".join,
+)
+def test_a_letter_for_another_set_of_workspaces_leaves_the_record_alone(
+    state_of: Callable[[tuple[str, ...]], str],
+    store: AuditStore,
+    queues: Queues,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, str],
+) -> None:
+    """Same subject and action, another set of workspaces than the record's (the letter's own, or
+    every workspace of the stack when it names none): another request under the same id, as
+    ``begin`` judges it, so nothing is written there, and no workspace name it gave is printed."""
+    sets, reason = case
+    recorded, letter = OTHER_SETS[sets]
+    audited(store, "dsar-set", "customerio_401", named=recorded, stack=(US, EU))
+    before = record_of(store, "dsar-set")
+    two = state_of((US, EU))
+    text = body("dsar-set") if letter is None else body("dsar-set", workspaces=letter)
+    message_id = queues.dead_letters.send(text, reason=reason, request_id="dsar-set")
+    assert ciosec(two, "dlq", "discard", message_id, "--reason", "duplicate-request", "--yes") == 0
+    out = capsys.readouterr()
+    assert record_of(store, "dsar-set") == before
+    assert (
+        f"discarded {message_id}: nothing was on record (its workspaces are not the ones on record for "
+        "dsar-set; dsar-set's record is left as it is), nothing written to the audit"
+    ) in out.out
+    assert "jane-doe" not in out.out + out.err and EMAIL not in out.out + out.err
+    assert queues.visible() == 0
+
+
+def test_a_letter_naming_the_records_set_in_another_order_is_its_request(
+    store: AuditStore, queues: Queues
+) -> None:
+    """The set, not its order, and a record whose message named none takes a letter naming every
+    workspace of the stack, or none, as its own."""
+    audited(store, "dsar-all", "customerio_401", stack=(US, EU))
+    for text in (body("dsar-all", workspaces=[EU, US]), body("dsar-all")):
+        message_id = queues.dead_letters.send(text, reason="customerio_401", request_id="dsar-all")
+        result = discard(
+            queues.sqs,
+            queues.dlq_url,
+            store,
+            message_ids=[message_id],
+            reason="withdrawn",
+            pepper=lambda: PEPPER,
+            workspaces=(US, EU),
+        )
+        assert [letter.message_id for letter in result.recorded] == [message_id]
+
+
 def test_without_the_pepper_a_letter_that_needs_the_check_stays(store: AuditStore, queues: Queues) -> None:
     audited(store, "dsar-1", "customerio_401")
     before = record_of(store, "dsar-1")
@@ -350,7 +521,13 @@ def test_without_the_pepper_a_letter_that_needs_the_check_stays(store: AuditStor
 
     for pepper in (unreadable, None):
         result = discard(
-            queues.sqs, queues.dlq_url, store, message_ids=[message_id], reason="withdrawn", pepper=pepper
+            queues.sqs,
+            queues.dlq_url,
+            store,
+            message_ids=[message_id],
+            reason="withdrawn",
+            pepper=pepper,
+            workspaces=ONE_WORKSPACE,
         )
         assert result.discarded == 0
         ((letter, why),) = result.failed
@@ -410,9 +587,12 @@ def test_discard_of_what_is_not_there(
 
 def test_an_audit_that_refuses_keeps_the_dead_letter(queues: Queues, letters: dict[str, str]) -> None:
     store = MemoryAuditStore()
-    request = DeletionRequest.model_validate({"request_id": "dsar-ws", "identifier": EMAIL})
+    request = DeletionRequest.model_validate(
+        {"request_id": "dsar-ws", "identifier": EMAIL, "workspaces": [EU]}
+    )
     now = datetime.now(UTC)
-    store.begin(request, now, subject_hash("email", EMAIL, PEPPER), 300)  # a delivery holds the lease
+    # A delivery holds the lease.
+    store.begin(request, now, subject_hash("email", EMAIL, PEPPER), 300, workspaces=(EU,))
     result = discard(
         queues.sqs,
         queues.dlq_url,
@@ -421,6 +601,7 @@ def test_an_audit_that_refuses_keeps_the_dead_letter(queues: Queues, letters: di
         reason="closed",
         now=now,
         pepper=lambda: PEPPER,
+        workspaces=ONE_WORKSPACE,
     )
     assert result.discarded == 0
     ((letter, why),) = result.failed
