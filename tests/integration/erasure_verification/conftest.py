@@ -48,22 +48,6 @@ TIMINGS = {
 }
 
 
-def metric_totals(stdout: str) -> dict[str, float]:
-    """The EMF metrics in ``stdout``, summed by name."""
-    totals: dict[str, float] = {}
-    for line in stdout.splitlines():
-        if '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for definition in blob["_aws"]["CloudWatchMetrics"]:
-            for metric in definition["Metrics"]:
-                value = blob[metric["Name"]]
-                totals[metric["Name"]] = totals.get(metric["Name"], 0.0) + sum(
-                    value if isinstance(value, list) else [value]
-                )
-    return totals
-
-
 def _queue(sqs: Any, name: str, logical_id: str, dlq_logical_id: str) -> tuple[str, str]:
     """A queue and its DLQ as template.yaml declares them; returns (queue url, dlq url)."""
     dlq = sqs.create_queue(QueueName=f"{name}-dlq", Attributes=queue_attributes(dlq_logical_id))["QueueUrl"]

@@ -18,8 +18,9 @@ from ciosec.emulator.sqs_event_source import sqs_record
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext, load_function
 from fixtures.logs import LogCapture
+from fixtures.metrics import metric_totals
 
-from .conftest import APP_KEY_SECRET, VerificationStack, metric_totals
+from .conftest import APP_KEY_SECRET, VerificationStack
 
 
 def seconds_between(start: str | None, end: str | None) -> float:

@@ -17,6 +17,7 @@ from cio_security.deletion.request import DeletionRequest
 from fixtures.aws import REGION
 from fixtures.functions import FakeLambdaContext
 from fixtures.logs import LogCapture, sensitive
+from fixtures.metrics import metric_totals
 from fixtures.sandbox import SANDBOX_CREDENTIALS
 
 from .conftest import (
@@ -554,22 +555,6 @@ def _strings(value: Any) -> list[str]:
 
 
 # -- metrics and events ----------------------------------------------------------------------------
-
-
-def metric_totals(stdout: str) -> dict[str, float]:
-    """The EMF metrics in ``stdout``, summed by name."""
-    totals: dict[str, float] = {}
-    for line in stdout.splitlines():
-        if '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for definition in blob["_aws"]["CloudWatchMetrics"]:
-            for metric in definition["Metrics"]:
-                value = blob[metric["Name"]]
-                totals[metric["Name"]] = totals.get(metric["Name"], 0.0) + sum(
-                    value if isinstance(value, list) else [value]
-                )
-    return totals
 
 
 def test_metrics_are_emitted_with_their_template_names(
