@@ -81,24 +81,29 @@ def test_a_name_twice_and_a_missing_prefix_are_refused() -> None:
         workspaces_from_env({"CUSTOMERIO_WORKSPACES": "a,b"})
 
 
-def test_budgets_per_workspace_default_to_the_stack_wide_ones() -> None:
+def test_a_workspace_without_a_budget_of_its_own_has_none() -> None:
+    # None: the stack-wide default, which the deletion and verification settings hold
+    # (tests/unit/deletion/test_budgets.py). Their variables are theirs to read and check: they
+    # neither set a workspace's budget here nor stop the functions that spend none (the webhook).
     ws = workspaces_from_env(
         two(
-            CUSTOMERIO_RATE_LIMIT_RPS="80",
+            CUSTOMERIO_RATE_LIMIT_RPS="fast",
+            CUSTOMERIO_APP_RATE_LIMIT_RPS="80",
             CUSTOMERIO_WORKSPACE_RATE_LIMITS="prod-eu=20",
             CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS="prod-us=5",
         )
     )
-    assert (ws.get("prod-us").rate_limit_rps, ws.get("prod-eu").rate_limit_rps) == (80.0, 20.0)
-    assert (ws.get("prod-us").app_rate_limit_rps, ws.get("prod-eu").app_rate_limit_rps) == (5.0, 10.0)
+    assert (ws.get("prod-us").rate_limit_rps, ws.get("prod-eu").rate_limit_rps) == (None, 20.0)
+    assert (ws.get("prod-us").app_rate_limit_rps, ws.get("prod-eu").app_rate_limit_rps) == (5.0, None)
 
 
 @pytest.mark.parametrize(
     "raw", ["prod-eu", "=5", "prod-eu=0", "prod-eu=-1", "prod-eu=nan", "prod-eu=inf", "prod-eu=fast"]
 )
 def test_invalid_budgets_are_refused_naming_the_variable(raw: str) -> None:
-    with pytest.raises(ConfigurationError, match="CUSTOMERIO_WORKSPACE_RATE_LIMITS"):
+    with pytest.raises(ConfigurationError, match="CUSTOMERIO_WORKSPACE_RATE_LIMITS") as caught:
         workspaces_from_env(two(CUSTOMERIO_WORKSPACE_RATE_LIMITS=raw))
+    assert raw not in str(caught.value)
 
 
 def test_region_url_overrides_prefer_the_regions_own() -> None:
@@ -118,6 +123,6 @@ def test_a_budget_for_a_workspace_the_stack_does_not_serve_is_ignored_with_a_war
     # A typo or a removed workspace must not stop every function (the webhook included).
     with caplog.at_level("WARNING", logger="cio_security.workspaces"):
         ws = workspaces_from_env(two(CUSTOMERIO_WORKSPACE_RATE_LIMITS="prodeux=5,prod-eu=20"))
-    assert (ws.get("prod-us").rate_limit_rps, ws.get("prod-eu").rate_limit_rps) == (100.0, 20.0)
+    assert (ws.get("prod-us").rate_limit_rps, ws.get("prod-eu").rate_limit_rps) == (None, 20.0)
     (record,) = [r for r in caplog.records if "does not serve" in r.getMessage()]
     assert (record.variable, record.workspace) == ("CUSTOMERIO_WORKSPACE_RATE_LIMITS", "prodeux")  # type: ignore[attr-defined]

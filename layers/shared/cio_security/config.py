@@ -3,12 +3,15 @@ and the code (DESIGN section 7). Explicit arguments always win over these."""
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Final
-
-from botocore.config import Config
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
 
 from cio_security.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 TRACK_CREDENTIALS_SECRET_ID: Final = "TRACK_CREDENTIALS_SECRET_ID"
 SIGNING_KEY_SECRET_ID: Final = "SIGNING_KEY_SECRET_ID"
@@ -106,9 +109,43 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def positive_float(raw: str, *, what: str) -> float:
+    """``raw`` as a positive finite number, else a ConfigurationError saying that ``what`` (the
+    setting's name, e.g. ``"environment variable CUSTOMERIO_RATE_LIMIT_RPS"``) must be one. The
+    message never repeats the value: a mistyped setting may be a secret pasted in the wrong place.
+
+    >>> positive_float(" 2.5 ", what="X")
+    2.5
+    >>> positive_float("nan", what="X")
+    Traceback (most recent call last):
+    ...
+    cio_security.errors.ConfigurationError: X must be a positive number
+    """
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{what} must be a number") from None
+    if not (math.isfinite(value) and value > 0):  # also rejects NaN and infinity
+        raise ConfigurationError(f"{what} must be a positive number")
+    return value
+
+
+def env_positive_float(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """Read a setting that must be a positive finite number (a request budget): ``default`` when
+    unset or blank, else ``positive_float`` with an error naming the variable. ``environ``: the
+    variables to read (default ``os.environ``)."""
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return default
+    return positive_float(raw, what=f"environment variable {name}")
+
+
 def boto_config() -> Config:
     """The botocore settings every AWS client of the project uses: explicit timeouts and a
     bounded, standard retry mode, so a function's Timeout always exceeds the sum of its calls."""
+    # Imported here: the webhook reads its configuration and workspaces without loading botocore.
+    from botocore.config import Config  # noqa: PLC0415
+
     return Config(
         connect_timeout=2,
         read_timeout=5,

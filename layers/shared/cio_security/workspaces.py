@@ -15,10 +15,14 @@ Where each workspace's secrets are:
   (kind: ``track-credentials``, ``webhook-signing-key``, ``app-api-key``; staging secrets add
   ``/staged``), which the template generates from the same list.
 
-Budgets: ``CUSTOMERIO_WORKSPACE_RATE_LIMITS`` (``name=rps,...``) sets a workspace's stack-wide
-Track budget (default ``CUSTOMERIO_RATE_LIMIT_RPS``), ``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS``
-its App API budget (default ``CUSTOMERIO_APP_RATE_LIMIT_RPS``): each workspace has its own
-Customer.io limits, so one workspace's backlog never spends another's.
+Budgets: ``CUSTOMERIO_WORKSPACE_RATE_LIMITS`` (``name=rps,...``) gives a workspace its own
+stack-wide Track budget, ``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS`` its own App API budget: each
+workspace has its own Customer.io limits, so one workspace's backlog never spends another's. A
+workspace neither names keeps ``None`` there, which means the stack's default budget: the one
+the settings of the function that spends it hold (``DeletionSettings.rate_limit_rps``, from
+``CUSTOMERIO_RATE_LIMIT_RPS``; ``VerificationSettings.app_rate_limit_rps``, from
+``CUSTOMERIO_APP_RATE_LIMIT_RPS``), resolved by their ``budget_for``. So a default set on the
+settings, from the environment or by hand, is the budget of every workspace without its own.
 
 >>> ws = workspaces_from_env({"CUSTOMERIO_WORKSPACES": "prod-us,prod-eu",
 ...                           "CUSTOMERIO_WORKSPACE_SECRET_PREFIX": "s/customerio/",
@@ -32,13 +36,13 @@ Customer.io limits, so one workspace's backlog never spends another's.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
+from cio_security.config import positive_float
 from cio_security.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -78,8 +82,6 @@ _PRIMARY_SECRET_ENV: Final[Mapping[SecretKind, str]] = {
     "webhook-signing-key": "SIGNING_KEY_SECRET_ID",
     "app-api-key": "APP_API_KEY_SECRET_ID",
 }
-_DEFAULT_TRACK_RPS: Final = 100.0
-_DEFAULT_APP_RPS: Final = 10.0
 # A Secrets Manager ARN ends in the secret's name, "-" and six random characters.
 _ARN = re.compile(r"^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(?P<name>.+)-[A-Za-z0-9]{6}$")
 
@@ -113,16 +115,18 @@ def secret_name(secret_id: str) -> str:
 @dataclass(frozen=True)
 class Workspace:
     """One Customer.io workspace of the stack: its name, its secrets (None: this function was not
-    given that secret) and its stack-wide request budgets."""
+    given that secret) and its own stack-wide request budgets, if it has any."""
 
     name: str
     track_credentials_secret_id: str | None = None
     signing_key_secret_id: str | None = None
     app_api_key_secret_id: str | None = None
-    rate_limit_rps: float = _DEFAULT_TRACK_RPS
-    """The workspace's Track budget for the whole stack (each invocation takes its share)."""
-    app_rate_limit_rps: float = _DEFAULT_APP_RPS
-    """The workspace's App API budget for the whole stack (Customer.io documents 10 req/s)."""
+    rate_limit_rps: float | None = None
+    """The workspace's own Track budget for the whole stack (each invocation takes its share);
+    None: the stack default, ``DeletionSettings.rate_limit_rps`` (see ``budget_for`` there)."""
+    app_rate_limit_rps: float | None = None
+    """The workspace's own App API budget for the whole stack (Customer.io documents 10 req/s);
+    None: the stack default, ``VerificationSettings.app_rate_limit_rps``."""
     primary: bool = False
 
     def secret_id(self, kind: SecretKind) -> str | None:
@@ -218,9 +222,10 @@ def _names(raw: str) -> tuple[str, ...]:
 
 def _budgets(variable: str, raw: str, names: Sequence[str]) -> dict[str, float]:
     """``name=rps,...`` as a mapping. A malformed pair, or a rate that is not a positive finite
-    number, is a ConfigurationError naming the variable. A name that is not a configured workspace
-    (a typo, a workspace since removed) is ignored with a warning: it changes no budget, and
-    refusing it would stop every function, the webhook included, over an optional setting."""
+    number (``config.positive_float``), is a ConfigurationError naming the variable. A name that
+    is not a configured workspace (a typo, a workspace since removed) is ignored with a warning: it
+    changes no budget, and refusing it would stop every function, the webhook included, over an
+    optional setting."""
     budgets: dict[str, float] = {}
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -229,12 +234,7 @@ def _budgets(variable: str, raw: str, names: Sequence[str]) -> dict[str, float]:
         name = name.strip()
         if not sep or not name:
             raise ConfigurationError(f"{variable}: expected name=rps pairs")
-        try:
-            rate = float(value)
-        except ValueError:
-            raise ConfigurationError(f"{variable}: a rate is not a number") from None
-        if not (math.isfinite(rate) and rate > 0):
-            raise ConfigurationError(f"{variable}: every rate must be a positive number")
+        rate = positive_float(value, what=f"{variable}: every rate")
         if name not in names:
             logger.warning(
                 "a budget names a workspace the stack does not serve; ignored",
@@ -245,21 +245,11 @@ def _budgets(variable: str, raw: str, names: Sequence[str]) -> dict[str, float]:
     return budgets
 
 
-def _rate(environ: Mapping[str, str], variable: str, default: float) -> float:
-    raw = environ.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        rate = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"environment variable {variable} must be a number") from None
-    if not (math.isfinite(rate) and rate > 0):
-        raise ConfigurationError(f"environment variable {variable} must be a positive number")
-    return rate
-
-
 def workspaces_from_env(environ: Mapping[str, str] | None = None) -> Workspaces:
-    """The stack's workspaces from the environment (see the module docstring)."""
+    """The stack's workspaces from the environment (see the module docstring). Each workspace's
+    budgets are its own ones (``CUSTOMERIO_WORKSPACE_RATE_LIMITS``,
+    ``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS``) or None, the default of the settings that spend them;
+    the stack-wide defaults themselves are the deletion and verification settings' to read."""
     env = os.environ if environ is None else environ
     names = _names(env.get(CUSTOMERIO_WORKSPACES, ""))
     prefix = env.get(CUSTOMERIO_WORKSPACE_SECRET_PREFIX, "").strip()
@@ -267,8 +257,6 @@ def workspaces_from_env(environ: Mapping[str, str] | None = None) -> Workspaces:
         raise ConfigurationError(
             f"{CUSTOMERIO_WORKSPACE_SECRET_PREFIX} is required with more than one workspace"
         )
-    track_default = _rate(env, "CUSTOMERIO_RATE_LIMIT_RPS", _DEFAULT_TRACK_RPS)
-    app_default = _rate(env, "CUSTOMERIO_APP_RATE_LIMIT_RPS", _DEFAULT_APP_RPS)
     track = _budgets(CUSTOMERIO_WORKSPACE_RATE_LIMITS, env.get(CUSTOMERIO_WORKSPACE_RATE_LIMITS, ""), names)
     app = _budgets(
         CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS, env.get(CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS, ""), names
@@ -287,8 +275,8 @@ def workspaces_from_env(environ: Mapping[str, str] | None = None) -> Workspaces:
                 track_credentials_secret_id=secret_ids["track-credentials"],
                 signing_key_secret_id=secret_ids["webhook-signing-key"],
                 app_api_key_secret_id=secret_ids["app-api-key"],
-                rate_limit_rps=track.get(name, track_default),
-                app_rate_limit_rps=app.get(name, app_default),
+                rate_limit_rps=track.get(name),
+                app_rate_limit_rps=app.get(name),
                 primary=index == 0,
             )
         )

@@ -1,4 +1,15 @@
-"""The deletion function's settings and the stack-wide rate budget (DESIGN section 7)."""
+"""The deletion function's settings and the stack-wide rate budget (DESIGN section 7).
+
+``DeletionSettings.rate_limit_rps`` (``CUSTOMERIO_RATE_LIMIT_RPS``) is the default Track budget:
+the budget of every workspace without its own (``CUSTOMERIO_WORKSPACE_RATE_LIMITS``, which wins).
+``budget_for`` resolves a workspace's budget and ``rate_for`` this invocation's share of it, the
+rate of that workspace's token bucket (``deletion.routing.deletion_routes``).
+
+>>> from cio_security.workspaces import Workspace
+>>> settings = DeletionSettings(audit_table="t", dead_letter_queue_url="q", rate_limit_rps=40)
+>>> settings.rate_for(Workspace("prod-us")), settings.rate_for(Workspace("prod-eu", rate_limit_rps=10))
+(8.0, 2.0)
+"""
 
 from __future__ import annotations
 
@@ -77,6 +88,7 @@ class DeletionSettings:
     dead_letter_queue_url: str
     track_url: str | None = None
     rate_limit_rps: float = config.DEFAULT_RATE_LIMIT_RPS
+    """The stack-wide Track budget of every workspace without its own (see ``budget_for``)."""
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     retention_days: int = DEFAULT_RETENTION_DAYS
     deadline_warning_days: float = DEFAULT_DEADLINE_WARNING_DAYS
@@ -94,8 +106,8 @@ class DeletionSettings:
             audit_table=config.require_env(config.AUDIT_TABLE),
             dead_letter_queue_url=config.require_env(config.DEAD_LETTER_QUEUE_URL),
             track_url=config.env_str(config.CUSTOMERIO_TRACK_URL) or None,
-            rate_limit_rps=config.env_float(
-                config.CUSTOMERIO_RATE_LIMIT_RPS, config.DEFAULT_RATE_LIMIT_RPS, minimum=0.001
+            rate_limit_rps=config.env_positive_float(
+                config.CUSTOMERIO_RATE_LIMIT_RPS, config.DEFAULT_RATE_LIMIT_RPS
             ),
             max_concurrency=config.env_int(
                 config.DELETION_MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY, minimum=1
@@ -113,14 +125,21 @@ class DeletionSettings:
 
     @property
     def rate_per_invocation(self) -> float:
-        """This invocation's share of the Customer.io budget (see ``rate_per_invocation``)."""
+        """This invocation's share of the default Track budget (``rate_limit_rps``, see
+        ``rate_per_invocation``): the rate of a workspace without a budget of its own."""
         return rate_per_invocation(self.rate_limit_rps, self.max_concurrency)
 
+    def budget_for(self, workspace: Workspace) -> float:
+        """``workspace``'s stack-wide Track budget: its own (``Workspace.rate_limit_rps``, from
+        ``CUSTOMERIO_WORKSPACE_RATE_LIMITS``) or else this settings' ``rate_limit_rps``."""
+        own = workspace.rate_limit_rps
+        return self.rate_limit_rps if own is None else own
+
     def rate_for(self, workspace: Workspace) -> float:
-        """This invocation's share of ``workspace``'s own Track budget (its stack-wide
-        ``rate_limit_rps`` divided by the maximum concurrency): one bucket per workspace, so one
-        workspace's backlog never spends another's budget."""
-        return rate_per_invocation(workspace.rate_limit_rps, self.max_concurrency)
+        """This invocation's share of ``workspace``'s Track budget (``budget_for``, divided by the
+        maximum concurrency): one bucket per workspace, so one workspace's backlog never spends
+        another's budget."""
+        return rate_per_invocation(self.budget_for(workspace), self.max_concurrency)
 
     @property
     def deadline_warning(self) -> timedelta:

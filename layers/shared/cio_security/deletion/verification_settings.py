@@ -2,12 +2,14 @@
 deletion function has a verifier at all (``erasure_verifier``).
 
 The App API allows 10 requests per second ("Your request is over the 10-per-second limit"):
-``CUSTOMERIO_APP_RATE_LIMIT_RPS`` (default 10) is that budget for the whole stack, kept apart from
-the Track API's. The verification queue's event source runs at most ``VERIFICATION_MAX_CONCURRENCY``
-invocations at once (its ScalingConfig ``MaximumConcurrency``), so each invocation's App API client
+``CUSTOMERIO_APP_RATE_LIMIT_RPS`` (default 10; ``VerificationSettings.app_rate_limit_rps``) is that
+budget for the whole stack, per workspace, kept apart from the Track API's; a workspace named in
+``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS`` has its own instead (``VerificationSettings.budget_for``).
+The verification queue's event source runs at most ``VERIFICATION_MAX_CONCURRENCY`` invocations at
+once (its ScalingConfig ``MaximumConcurrency``), so each invocation's App API client of a workspace
 paces itself at
 
-    per-invocation rate = CUSTOMERIO_APP_RATE_LIMIT_RPS / VERIFICATION_MAX_CONCURRENCY
+    per-invocation rate = the workspace's budget / VERIFICATION_MAX_CONCURRENCY
 
 and together they stay inside the budget. A batched lookup checks up to 100 ``id`` identifiers in
 one request, so the stack checks up to 1,000 ids per second, or 10 emails, cio_ids or phones.
@@ -96,6 +98,7 @@ class VerificationSettings:
     app_api_key_secret_id: str
     app_url: str | None = None
     app_rate_limit_rps: float = APP_RATE_LIMIT_RPS
+    """The stack-wide App API budget of every workspace without its own (see ``budget_for``)."""
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     retention_days: int = DEFAULT_RETENTION_DAYS
     max_receive_count: int = 0
@@ -113,8 +116,8 @@ class VerificationSettings:
             audit_table=config.require_env(config.AUDIT_TABLE),
             app_api_key_secret_id=config.require_env(config.APP_API_KEY_SECRET_ID),
             app_url=config.env_str(config.CUSTOMERIO_APP_URL) or None,
-            app_rate_limit_rps=config.env_float(
-                config.CUSTOMERIO_APP_RATE_LIMIT_RPS, APP_RATE_LIMIT_RPS, minimum=0.001
+            app_rate_limit_rps=config.env_positive_float(
+                config.CUSTOMERIO_APP_RATE_LIMIT_RPS, APP_RATE_LIMIT_RPS
             ),
             max_concurrency=config.env_int(
                 config.VERIFICATION_MAX_CONCURRENCY, DEFAULT_MAX_CONCURRENCY, minimum=1
@@ -129,13 +132,20 @@ class VerificationSettings:
 
     @property
     def rate_per_invocation(self) -> float:
-        """This invocation's share of the App API budget (module docstring)."""
+        """This invocation's share of the default App API budget (module docstring): the rate of
+        a workspace without a budget of its own."""
         return rate_per_invocation(self.app_rate_limit_rps, self.max_concurrency)
 
+    def budget_for(self, workspace: Workspace) -> float:
+        """``workspace``'s stack-wide App API budget: its own (``Workspace.app_rate_limit_rps``,
+        from ``CUSTOMERIO_WORKSPACE_APP_RATE_LIMITS``) or else this settings' ``app_rate_limit_rps``."""
+        own = workspace.app_rate_limit_rps
+        return self.app_rate_limit_rps if own is None else own
+
     def rate_for(self, workspace: Workspace) -> float:
-        """This invocation's share of ``workspace``'s own App API budget (its stack-wide
-        ``app_rate_limit_rps`` divided by the maximum concurrency)."""
-        return rate_per_invocation(workspace.app_rate_limit_rps, self.max_concurrency)
+        """This invocation's share of ``workspace``'s App API budget (``budget_for``, divided by
+        the maximum concurrency)."""
+        return rate_per_invocation(self.budget_for(workspace), self.max_concurrency)
 
     @property
     def lookup_budget_seconds(self) -> float:
@@ -217,7 +227,8 @@ def app_clients(
     that workspace first needs it: the workspace's key (the primary's is
     ``settings.app_api_key_secret_id``; re-read on a 401), ``app_urls`` (the local stack's sandboxes;
     None: the key's region's host), the settings' retry policy and a token bucket at this
-    invocation's share of the workspace's own App API budget (``VerificationSettings.rate_for``)."""
+    invocation's share of the workspace's App API budget, its own or the settings' default
+    (``VerificationSettings.rate_for``)."""
     # Imported here: the HTTP client loads only when a verification function builds its clients.
     from cio_security.customerio.app_api import AppClient  # noqa: PLC0415
     from cio_security.customerio.ratelimit import TokenBucket  # noqa: PLC0415
