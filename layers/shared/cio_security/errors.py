@@ -11,6 +11,7 @@ CioSecurityError
 ├── InvalidEventError           a verified webhook body is not a valid reporting event
 ├── PublishError                a verified event could not be published (the caller should retry)
 ├── SecretError                 a secret is missing, unreadable or not of its documented shape
+│   ├── SecretNotFoundError     the secret or that version stage does not exist
 │   └── SecretFormatError
 ├── RotationError               a rotation step refused to continue; .step says which
 ├── InvalidDeletionRequestError a deletion message is not valid JSON or not a DeletionRequest;
@@ -81,6 +82,11 @@ class PublishError(CioSecurityError):
 
 class SecretError(CioSecurityError):
     """A secret could not be read."""
+
+
+class SecretNotFoundError(SecretError):
+    """The secret, or the asked version stage of it, does not exist (Secrets Manager's
+    ResourceNotFoundException): unlike any other SecretError, reading again will not help."""
 
 
 class SecretFormatError(SecretError):

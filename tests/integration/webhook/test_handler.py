@@ -9,11 +9,14 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from cio_security.webhook.signature import sign_webhook
+from fixtures.aws import REGION
 from fixtures.logs import sensitive
 
 from .conftest import BUCKET, SIGNING_KEY, ULID, WebhookStack, emf_lines, sample_event
@@ -585,6 +588,54 @@ def test_grace_window_zero_disables_previous_key(
     webhook.promote(webhook.stage_key(NEW_KEY, ["AWSPENDING"]))
     assert webhook.send(sample_event("01JZ1000000000000000000000"), key=OLD_KEY)["statusCode"] == 401
     assert webhook.send(sample_event("01JZ2000000000000000000000"), key=NEW_KEY)["statusCode"] == 200
+
+
+def test_a_warm_environment_stops_accepting_a_rotated_out_key(
+    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Genuine deliveries never mismatch, so keys are read again by age (the secrets cache's):
+    with no grace window, the key rotated out stops verifying within that age in every warm
+    execution environment, not only in those a forged request happens to reach."""
+    monkeypatch.setenv("SIGNING_KEY_GRACE_SECONDS", "0")
+    monkeypatch.setenv("SECRETS_CACHE_SECONDS", "1")
+    webhook.reset()
+    sensitive(NEW_KEY)
+    assert webhook.send(sample_event("01JK1000000000000000000000"), key=OLD_KEY)["statusCode"] == 200
+    webhook.promote(webhook.stage_key(NEW_KEY, ["AWSPENDING"]))
+    time.sleep(1.1)
+    assert webhook.send(sample_event("01JK2000000000000000000000"), key=OLD_KEY)["statusCode"] == 401
+    assert webhook.send(sample_event("01JK3000000000000000000000"), key=NEW_KEY)["statusCode"] == 200
+
+
+class _Throttled:
+    """A Secrets Manager client whose reads of one version stage are throttled."""
+
+    def __init__(self, real: Any, stage: str) -> None:
+        self._real, self._stage = real, stage
+
+    def get_secret_value(self, **kwargs: Any) -> Any:
+        if kwargs.get("VersionStage") == self._stage:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetSecretValue"
+            )
+        return self._real.get_secret_value(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("stage", ["AWSCURRENT", "AWSPENDING"])
+def test_a_signing_key_that_cannot_be_read_now_is_a_503_not_a_401(webhook: WebhookStack, stage: str) -> None:
+    """A throttled read of the current key (or of the pending one, which Customer.io signs with
+    once the key is regenerated) may hide the key that signed: Customer.io retries a 503 with
+    plain backoff, while a 401 holds the stream for an hour."""
+    sensitive(NEW_KEY)
+    webhook.stage_key(NEW_KEY, ["AWSPENDING"])
+    throttled = _Throttled(boto3.client("secretsmanager", region_name=REGION), stage)
+    with webhook.replacing_client("secretsmanager", throttled):
+        for key in (OLD_KEY, NEW_KEY):
+            assert webhook.send(sample_event("01JT1000000000000000000000"), key=key)["statusCode"] == 503
+    assert webhook.send(sample_event("01JT1000000000000000000000"), key=NEW_KEY)["statusCode"] == 200
 
 
 # ------------------------------------------------------------------ source addresses

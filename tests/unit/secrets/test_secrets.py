@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
-from cio_security.secrets.loaders import signing_key_loader, track_credentials_provider
+from cio_security.errors import ConfigurationError, SecretError, SecretFormatError, SecretNotFoundError
+from cio_security.secrets.loaders import LoadedKeys, signing_key_loader, track_credentials_provider
 from cio_security.secrets.store import SecretStore
 from fixtures.aws import REGION
 from fixtures.logs import sensitive
@@ -17,11 +18,12 @@ from fixtures.logs import sensitive
 API_KEY = "track-api-key-secret-value"
 KEY_A = "signing-key-A-0123456789abcdefghijklmnopq"
 KEY_B = "signing-key-B-0123456789abcdefghijklmnopq"
+KEY_C = "signing-key-C-0123456789abcdefghijklmnopq"
 
 
 @pytest.fixture
 def sm(aws: None):
-    sensitive(API_KEY, KEY_A, KEY_B)
+    sensitive(API_KEY, KEY_A, KEY_B, KEY_C)
     return boto3.client("secretsmanager", region_name=REGION)
 
 
@@ -109,6 +111,66 @@ class TestSigningKeyLoader:
         now[0] += timedelta(seconds=3601)
         assert load(True) == [KEY_B.encode()]
         assert signing_key_loader(store, "sk", grace_seconds=0)(False) == [KEY_B.encode()]
+
+    def test_keys_with_the_previous_one_are_valid_for_the_rest_of_the_grace_window(self, sm) -> None:
+        """The ring reads the keys again when the window ends, however warm it is."""
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        old = next(iter(sm.describe_secret(SecretId="sk")["VersionIdsToStages"]))
+        new = sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}))["VersionId"]
+        assert new != old
+        store = SecretStore(client=sm, max_age=0)
+        store.signing_key("sk")  # records AWSCURRENT's CreatedDate
+        created = store.current_version_created("sk")
+        assert created is not None
+        now = [created + timedelta(seconds=600)]
+        load = signing_key_loader(store, "sk", grace_seconds=3600, clock=lambda: now[0])
+        loaded = load(False)
+        assert loaded == [KEY_B.encode(), KEY_A.encode()]
+        assert isinstance(loaded, LoadedKeys) and loaded.valid_for == pytest.approx(3000)
+        now[0] = created + timedelta(seconds=3600)
+        loaded = load(False)
+        assert loaded == [KEY_B.encode()] and loaded.valid_for is None
+
+    @pytest.mark.parametrize("stage", ["AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"])
+    @pytest.mark.parametrize("several", [False, True])
+    def test_a_stage_that_cannot_be_read_now_raises_instead_of_being_skipped(
+        self, sm, stage: str, several: bool
+    ) -> None:
+        """A throttled or timed-out read is not an absent stage: the key it holds may have signed
+        the request, so the caller answers 503 (Customer.io retries), never 401."""
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        sm.put_secret_value(SecretId="sk", SecretString=json.dumps({"signing_key": KEY_B}))  # A is previous
+        sm.put_secret_value(
+            SecretId="sk", SecretString=json.dumps({"signing_key": KEY_C}), VersionStages=["AWSPENDING"]
+        )
+
+        def throttle(params: dict, **_: object) -> None:
+            if params.get("VersionStage") == stage:
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetSecretValue"
+                )
+
+        sm.meta.events.register("before-parameter-build.secrets-manager.GetSecretValue", throttle)
+        load = signing_key_loader(
+            SecretStore(client=sm, max_age=0), "sk", grace_seconds=3600, one_of_several=several
+        )
+        with pytest.raises(SecretError, match="could not be read") as raised:
+            load(False)
+        assert not isinstance(raised.value, SecretNotFoundError)
+
+    def test_absent_pending_and_previous_stages_are_skipped(self, sm) -> None:
+        sm.create_secret(Name="sk", SecretString=json.dumps({"signing_key": KEY_A}))
+        with pytest.raises(SecretNotFoundError):
+            SecretStore(client=sm).signing_key("sk", stage="AWSPENDING")
+        assert signing_key_loader(SecretStore(client=sm), "sk", grace_seconds=3600)(False) == [KEY_A.encode()]
+
+    def test_a_missing_secret_raises_not_found(self, sm) -> None:
+        for several in (False, True):
+            load = signing_key_loader(
+                SecretStore(client=sm), "absent", grace_seconds=0, one_of_several=several
+            )
+            with pytest.raises(SecretNotFoundError):
+                load(False)
 
     def test_the_grace_window_costs_no_call_beyond_get_secret_value(self, sm) -> None:
         """The AWSCURRENT version's CreatedDate comes with its GetSecretValue response: no

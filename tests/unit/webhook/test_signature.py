@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cio_security.errors import SignatureError
+from cio_security.secrets.loaders import LoadedKeys
 from cio_security.webhook.signature import (
     SigningKeyRing,
     check_headers,
@@ -181,6 +182,52 @@ class TestKeyRingRefresh:
                     sign_webhook(b"forged-key-000000000000000000000000", b"c", timestamp=NOW), b"c", now=NOW
                 )
         assert loads == [False, True]
+
+    def test_keys_older_than_max_age_are_read_again_without_a_mismatch(self) -> None:
+        """Genuine traffic never mismatches: without an age, a warm environment would accept a key
+        rotated out long ago."""
+        clock = [1000.0]
+        loads: list[bool] = []
+        current = [KEY]
+
+        def load(refresh: bool) -> list[bytes]:
+            loads.append(refresh)
+            return list(current)
+
+        keyring = SigningKeyRing(load, refresh_interval=3600, clock=lambda: clock[0], max_age=300)
+        assert keyring.max_age == 300
+        assert keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
+        current[:] = [OTHER]  # KEY rotated out (no grace)
+        clock[0] += 299
+        assert keyring.verify(sign_webhook(KEY, b"b", timestamp=NOW), b"b", now=NOW)  # cached
+        clock[0] += 1
+        with pytest.raises(SignatureError):
+            keyring.verify(sign_webhook(KEY, b"c", timestamp=NOW), b"c", now=NOW)
+        assert keyring.verify(sign_webhook(OTHER, b"d", timestamp=NOW), b"d", now=NOW)
+        assert loads == [False, False]  # read again by age; no mismatch reload (interval 3600)
+
+    def test_a_loaders_valid_for_shortens_the_age(self) -> None:
+        """The previous key is dropped when its grace window ends, not max_age later."""
+        clock = [1000.0]
+        results = [LoadedKeys([KEY, OTHER], valid_for=10), LoadedKeys([KEY])]
+
+        keyring = SigningKeyRing(
+            lambda refresh: results.pop(0), refresh_interval=3600, clock=lambda: clock[0], max_age=300
+        )
+        assert keyring.verify(sign_webhook(OTHER, b"a", timestamp=NOW), b"a", now=NOW)
+        clock[0] += 10
+        with pytest.raises(SignatureError):
+            keyring.verify(sign_webhook(OTHER, b"b", timestamp=NOW), b"b", now=NOW)
+        assert keyring.verify(sign_webhook(KEY, b"c", timestamp=NOW), b"c", now=NOW)
+
+    def test_without_max_age_keys_stay_until_a_mismatch(self) -> None:
+        clock = [0.0]
+        loads: list[bool] = []
+        keyring = SigningKeyRing(lambda refresh: loads.append(refresh) or [KEY], clock=lambda: clock[0])
+        for _ in range(3):
+            clock[0] += 10**6
+            keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
+        assert loads == [False]
 
     def test_matching_key_needs_no_reload(self) -> None:
         loads: list[bool] = []

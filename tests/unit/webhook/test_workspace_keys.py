@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cio_security.errors import SecretError
+from cio_security.secrets.store import SecretStore
 from cio_security.webhook.keys import key_ring_for
 from cio_security.webhook.signature import (
     SigningKeyRing,
@@ -101,9 +102,11 @@ def test_a_workspace_without_a_usable_key_matches_nothing() -> None:
 
 
 def test_one_workspace_keeps_the_ring_it_always_had() -> None:
+    store = SecretStore(client=object(), max_age=120)  # type: ignore[arg-type]  # never called here
     one = workspaces_from_env({"SIGNING_KEY_SECRET_ID": "s/webhook-signing-key"})
-    built = key_ring_for(None, one, grace_seconds=0, refresh_interval=5)  # type: ignore[arg-type]
+    built = key_ring_for(store, one, grace_seconds=0, refresh_interval=5)
     assert isinstance(built, SigningKeyRing) and built.workspace == "default"
+    assert built.max_age == 120  # keys are read again as often as the secrets cache expires
     several = workspaces_from_env(
         {
             "CUSTOMERIO_WORKSPACES": "us,eu",
@@ -111,8 +114,9 @@ def test_one_workspace_keeps_the_ring_it_always_had() -> None:
             "SIGNING_KEY_SECRET_ID": "s/webhook-signing-key",
         }
     )
-    built = key_ring_for(None, several, grace_seconds=0, refresh_interval=5)  # type: ignore[arg-type]
+    built = key_ring_for(store, several, grace_seconds=0, refresh_interval=5)
     assert isinstance(built, WorkspaceKeyRing) and built.workspaces == ("us", "eu")
+    assert [ring.max_age for ring in built.rings] == [120, 120]
 
 
 KEY = st.binary(min_size=32, max_size=40)

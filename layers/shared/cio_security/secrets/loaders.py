@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from cio_security import config
-from cio_security.errors import ConfigurationError, SecretError, SecretFormatError
+from cio_security.errors import ConfigurationError, SecretFormatError, SecretNotFoundError
 from cio_security.secrets.labels import WorkspaceMismatchError, require_workspace
 from cio_security.secrets.models import AppApiKey, TrackCredentials, WorkspaceLabelled
 from cio_security.secrets.store import STAGES, SecretStore
 
 __all__ = [
+    "LoadedKeys",
     "app_key_provider",
     "signing_key_loader",
     "track_credentials_provider",
@@ -112,6 +113,19 @@ def warn_foreign_signing_keys(workspace: str | None, secret_id: str, labels: Ite
     )
 
 
+class LoadedKeys(list[bytes]):
+    """Signing keys as a loader returns them, in the order they are tried, with how long they may
+    be used before they are read again (``valid_for``, seconds; None: no limit of their own, the
+    ring's ``max_age`` applies). ``SigningKeyRing`` reads ``valid_for`` from any sequence that has
+    it."""
+
+    valid_for: float | None
+
+    def __init__(self, keys: Iterable[bytes] = (), *, valid_for: float | None = None) -> None:
+        super().__init__(keys)
+        self.valid_for = valid_for
+
+
 def signing_key_loader(
     store: SecretStore,
     secret_id: str | None = None,
@@ -120,44 +134,55 @@ def signing_key_loader(
     clock: Callable[[], datetime] | None = None,
     workspace: str | None = None,
     one_of_several: bool = False,
-) -> Callable[[bool], list[bytes]]:
+) -> Callable[[bool], LoadedKeys]:
     """A key loader for ``SigningKeyRing``: AWSCURRENT, then AWSPENDING (a key being rotated in),
     then AWSPREVIOUS while the current version is younger than ``grace_seconds`` (0 disables).
 
-    A stage that is absent or not a valid signing key is skipped; no usable key at all raises
-    ConfigurationError (the operator has not stored a signing key yet). With ``workspace``, keys
-    labelled for another workspace are still used, with one warning per load
+    A stage that does not exist (no rotation under way, no previous version) or is not a valid
+    signing key is skipped; no usable key at all raises ConfigurationError (the operator has not
+    stored a signing key yet). A stage that exists but cannot be read now (a timeout, throttling,
+    a denied KMS decrypt), or a secret that does not exist at all, raises SecretError: the key it
+    holds may be the one that signed the request, so the caller answers 503 (Customer.io retries)
+    rather than 401 (which Customer.io meets with a one-hour wait and a backlog). With
+    ``workspace``, keys labelled for another workspace are still used, with one warning per load
     (``warn_foreign_signing_keys``).
 
-    ``one_of_several``: the loader of one workspace among several (``webhook.keys``): an AWSCURRENT
-    that cannot be read raises SecretError (that workspace's current key may be the one that
-    signed: the caller answers 503), and no usable key is an empty list with a warning (the
-    workspace is not set up yet: it signed nothing, so it holds nobody up).
+    The keys come as ``LoadedKeys`` whose ``valid_for`` is what is left of the grace window when
+    AWSPREVIOUS is among them: the ring reads them again then, so the previous key stops being
+    accepted when its window ends, however warm the execution environment is.
+
+    ``one_of_several``: the loader of one workspace among several (``webhook.keys``): no usable key
+    is an empty list with a warning (the workspace is not set up yet: it signed nothing, so it
+    holds nobody up).
     """
     sid = secret_id or config.require_env(config.SIGNING_KEY_SECRET_ID)
     now = clock or (lambda: datetime.now(UTC))
 
-    def previous_in_grace() -> bool:
+    def grace_left() -> float:
         # Asked after the AWSCURRENT read, whose GetSecretValue response carried its CreatedDate.
         if grace_seconds <= 0:
-            return False
+            return 0.0
         created = store.current_version_created(sid)
-        return created is not None and (now() - created).total_seconds() < grace_seconds
+        return 0.0 if created is None else grace_seconds - (now() - created).total_seconds()
 
-    def load(force_refresh: bool) -> list[bytes]:
+    def load(force_refresh: bool) -> LoadedKeys:
         keys: list[bytes] = []
         labels: list[str | None] = []
+        valid_for: float | None = None
         for stage in STAGES:
-            if stage == "AWSPREVIOUS" and not previous_in_grace():
-                continue
+            if stage == "AWSPREVIOUS":
+                valid_for = grace_left()
+                if valid_for <= 0:
+                    valid_for = None
+                    continue
             try:
                 key = store.signing_key(sid, stage=stage, force_fetch=force_refresh)
             except SecretFormatError:
                 if not one_of_several:  # there, the template's placeholder is expected
                     logger.warning("signing key version is not a valid key; skipped", extra={"stage": stage})
                 continue
-            except SecretError:
-                if one_of_several and stage == "AWSCURRENT":
+            except SecretNotFoundError:
+                if stage == "AWSCURRENT":  # the secret itself is gone: its keys may have signed
                     raise
                 continue  # an absent stage (no rotation under way) is normal
             keys.append(key.key_bytes())
@@ -169,6 +194,6 @@ def signing_key_loader(
                 )
             logger.warning("a workspace has no usable webhook signing key yet", extra={"secret_id": sid})
         warn_foreign_signing_keys(workspace, sid, labels)
-        return keys
+        return LoadedKeys(keys, valid_for=valid_for)
 
     return load

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.parameters import GetParameterError, Secret
 from pydantic import BaseModel, ValidationError
 
 from cio_security import config
-from cio_security.errors import SecretError, SecretFormatError
+from cio_security.errors import SecretError, SecretFormatError, SecretNotFoundError
 from cio_security.secrets.models import AppApiKey, Pepper, SigningKey, TrackCredentials
 from cio_security.validation import field_names
 
@@ -98,12 +98,21 @@ class SecretStore:
         return provider
 
     def raw(self, secret_id: str, *, stage: Stage = "AWSCURRENT", force_fetch: bool = False) -> str:
-        """The secret string of one version stage. Raises SecretError when it cannot be read."""
+        """The secret string of one version stage. Raises SecretNotFoundError when the secret or
+        that stage does not exist, SecretError when it cannot be read for any other reason."""
         try:
             value = self._provider(stage).get(
                 secret_id, max_age=self.max_age, force_fetch=force_fetch, VersionStage=stage
             )
-        except GetParameterError:
+        except GetParameterError as exc:
+            # Powertools wraps every error in GetParameterError, raised inside its ``except``: the
+            # botocore error is the context. ResourceNotFoundException is also what
+            # GetSecretValue answers for a version stage no version carries (AWSPENDING outside a
+            # rotation): https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+            if _error_code(exc.__context__) == "ResourceNotFoundException":
+                raise SecretNotFoundError(
+                    f"secret {secret_id} ({stage}) could not be read: not found"
+                ) from None
             raise SecretError(f"secret {secret_id} ({stage}) could not be read") from None
         if isinstance(value, bytes):
             return value.decode("utf-8")
@@ -158,3 +167,12 @@ class SecretStore:
             for key in (parsed.get("Name"), parsed.get("ARN")):
                 if isinstance(key, str):
                     self._created[key] = created
+
+
+def _error_code(error: BaseException | None) -> str | None:
+    """The AWS error code of a botocore ClientError (None for anything else)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, Mapping):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return code if isinstance(code, str) else None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cio_security.errors import ConfigurationError
-from cio_security.secrets.loaders import signing_key_loader
+from cio_security.secrets.loaders import LoadedKeys, signing_key_loader
 from cio_security.secrets.store import SecretStore
 from cio_security.webhook.signature import SigningKeyRing, WorkspaceKeyRing
 from cio_security.workspaces import Workspaces
@@ -32,7 +32,7 @@ def workspace_key_loader(
     grace_seconds: int,
     clock: Callable[[], datetime] | None = None,
     workspace: str | None = None,
-) -> Callable[[bool], list[bytes]]:
+) -> Callable[[bool], LoadedKeys]:
     """A key loader for one workspace of several: ``signing_key_loader`` with ``one_of_several``
     (an AWSCURRENT that cannot be read raises SecretError; no usable key is an empty list). Keys
     labelled for another workspace than ``workspace`` are still used, with one warning per load
@@ -60,13 +60,16 @@ def key_ring_for(
     if len(workspaces) == 1:
         name, secret_id = configured[0]
         loader = signing_key_loader(store, secret_id, grace_seconds=grace_seconds, workspace=name)
-        return SigningKeyRing(loader, refresh_interval=refresh_interval, workspace=name)
+        return SigningKeyRing(
+            loader, refresh_interval=refresh_interval, workspace=name, max_age=store.max_age
+        )
     return WorkspaceKeyRing(
         [
             SigningKeyRing(
                 workspace_key_loader(store, secret_id, grace_seconds=grace_seconds, workspace=name),
                 refresh_interval=refresh_interval,
                 workspace=name,
+                max_age=store.max_age,
             )
             for name, secret_id in configured
         ]

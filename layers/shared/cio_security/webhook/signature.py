@@ -181,6 +181,12 @@ class SigningKeyRing:
     ``refresh_interval`` seconds (default 5), so a rotated key is picked up without a redeploy and
     a flood of forged requests costs at most one key load per interval and execution environment.
     ``workspace`` is the Customer.io workspace the keys are of (``cio_security.workspaces``).
+
+    Loaded keys are used for at most ``max_age`` seconds (None: until a mismatch reloads them),
+    and never longer than the ``valid_for`` the loader returned with them (``LoadedKeys``: the
+    rest of AWSPREVIOUS's grace window), then read again on the next request: genuine traffic
+    never mismatches, so without an age a warm execution environment would go on accepting a key
+    rotated out long ago.
     """
 
     def __init__(
@@ -190,25 +196,36 @@ class SigningKeyRing:
         refresh_interval: float = DEFAULT_SIGNING_KEY_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         workspace: str = DEFAULT_WORKSPACE,
+        max_age: float | None = None,
     ) -> None:
         self._load = load
         self._refresh_interval = refresh_interval
         self._clock = clock
+        self._max_age = max_age
         self._keys: Sequence[bytes] | None = None
         self._loaded_at = float("-inf")
+        self._expires_at = float("inf")
         self._lock = threading.Lock()
         self.workspace = workspace
 
     def _current(self, *, refresh: bool) -> Sequence[bytes]:
         with self._lock:
-            if self._keys is None or refresh:
-                self._keys = tuple(self._load(refresh))
-                self._loaded_at = self._clock()
+            if self._keys is None or refresh or self._clock() >= self._expires_at:
+                loaded = self._load(refresh)
+                self._keys = tuple(loaded)
+                self._loaded_at = now = self._clock()
+                lifetimes = [t for t in (self._max_age, getattr(loaded, "valid_for", None)) if t is not None]
+                self._expires_at = now + min(lifetimes) if lifetimes else float("inf")
             return self._keys
 
     def keys(self, *, refresh: bool = False) -> Sequence[bytes]:
         """The keys, loaded on first use (``refresh``: read again). Raises what the loader raises."""
         return self._current(refresh=refresh)
+
+    @property
+    def max_age(self) -> float | None:
+        """How long loaded keys are used before they are read again (None: until a mismatch)."""
+        return self._max_age
 
     @property
     def refresh_interval(self) -> float:
@@ -259,6 +276,7 @@ class SigningKeyRing:
         with self._lock:
             self._keys = None
             self._loaded_at = float("-inf")
+            self._expires_at = float("inf")
 
 
 class SigningKeysUnavailableError(SecretError):
