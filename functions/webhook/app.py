@@ -114,7 +114,7 @@ def policy() -> SanitizerPolicy:
 def deduplicator() -> IdempotencyDeduplicator:
     return dynamodb_deduplicator(
         settings().idempotency_table,
-        expires_after_seconds=settings().dedupe_seconds,
+        expires_after_seconds=settings().record_seconds,
         client=aws_client("dynamodb"),
     )
 

@@ -105,7 +105,7 @@ def replay_processor(stack: StackInfo, clients: StackClients) -> WebhookProcesso
         quarantine=Quarantine(store, pepper=pepper),
         claims=ClaimCheck(store, pepper=pepper),
         deduplicate=dynamodb_deduplicator(
-            settings.idempotency_table, expires_after_seconds=settings.dedupe_seconds
+            settings.idempotency_table, expires_after_seconds=settings.record_seconds
         ),
     )
 

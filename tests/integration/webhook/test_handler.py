@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from cio_security.webhook.signature import sign_webhook
 from fixtures.aws import REGION
-from fixtures.logs import sensitive
+from fixtures.logs import LogCapture, sensitive
 
-from .conftest import BUCKET, SIGNING_KEY, ULID, WebhookStack, emf_lines, sample_event
+from .conftest import BUCKET, SIGNING_KEY, TABLE, ULID, WebhookStack, emf_lines, sample_event
 
 NEW_KEY = "rotated-signing-key-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 OLD_KEY = SIGNING_KEY
@@ -196,14 +196,28 @@ def test_tolerance_defaults_to_the_dedupe_window(
     )
 
 
-def test_a_tolerance_longer_than_the_dedupe_window_is_our_misconfiguration_503(
-    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_tolerance_longer_than_the_dedupe_window_is_cut_to_the_window(
+    webhook: WebhookStack, monkeypatch: pytest.MonkeyPatch, captured_logs: LogCapture
 ) -> None:
+    """A misconfigured tolerance neither stalls the stream (every delivery a 503) nor lets a
+    timestamp older than the dedupe window through (its replay would be published again)."""
     monkeypatch.setenv("WEBHOOK_TOLERANCE_SECONDS", "7200")
     monkeypatch.setenv("WEBHOOK_DEDUPE_SECONDS", "3600")
     webhook.reset()
-    assert webhook.send(sample_event())["statusCode"] == 503
-    assert "WebhookFailed" in metric_names(capsys.readouterr().out)
+    now = int(time.time())
+    assert webhook.send(sample_event("01JTA000000000000000000000"), timestamp=now - 3500)["statusCode"] == 200
+    assert webhook.send(sample_event("01JTB000000000000000000000"), timestamp=now - 3700)["statusCode"] == 401
+    assert "dedupe window is used" in captured_logs.text
+
+
+def test_the_idempotency_record_outlives_the_window_by_the_future_skew(webhook: WebhookStack) -> None:
+    before = int(time.time())
+    assert webhook.send(sample_event("01JTC000000000000000000000"))["statusCode"] == 200
+    item = webhook.dynamodb.get_item(
+        TableName=TABLE, Key={"id": {"S": webhook.idempotency_key("01JTC000000000000000000000")}}
+    )["Item"]
+    expires = int(item["expiration"]["N"])
+    assert before + 691_200 + 300 <= expires <= int(time.time()) + 691_200 + 300
 
 
 def test_the_future_skew_stays_300_seconds(webhook: WebhookStack) -> None:

@@ -46,13 +46,27 @@ def test_the_tolerance_follows_the_dedupe_window_unless_set(env: pytest.MonkeyPa
     assert WebhookSettings.from_env().tolerance_seconds == 600
 
 
-def test_a_tolerance_longer_than_the_dedupe_window_is_refused(env: pytest.MonkeyPatch) -> None:
+def test_a_tolerance_longer_than_the_dedupe_window_is_cut_to_it(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the environment (a stack parameter CloudFormation cannot compare with the other) the
+    dedupe window is used, with a warning: refusing every delivery would stall Customer.io's
+    stream. Built by hand, the settings refuse it."""
     env.setenv("WEBHOOK_DEDUPE_SECONDS", "3600")
     env.setenv("WEBHOOK_TOLERANCE_SECONDS", "3601")
+    with caplog.at_level("WARNING", logger="cio_security.webhook.settings"):
+        assert WebhookSettings.from_env().tolerance_seconds == 3600
+    assert "dedupe window is used" in caplog.text
     with pytest.raises(ConfigurationError, match="WEBHOOK_TOLERANCE_SECONDS"):
-        WebhookSettings.from_env()
-    with pytest.raises(ConfigurationError):
         WebhookSettings("sk", "bus", "t", "b", tolerance_seconds=10, dedupe_seconds=5)
+
+
+def test_an_event_is_remembered_for_the_window_plus_the_future_skew(env: pytest.MonkeyPatch) -> None:
+    """A timestamp accepted 300 s ahead stays acceptable until it is a window old: its record must
+    outlive the window by the skew."""
+    settings = WebhookSettings.from_env()
+    assert settings.record_seconds == EIGHT_DAYS + 300
+    assert settings.record_seconds >= settings.tolerance_seconds + settings.future_skew_seconds
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from cio_security import config
@@ -11,6 +12,8 @@ from cio_security.workspaces import DEFAULT_WORKSPACE, Workspace, Workspaces, wo
 __all__ = ["DEFAULT_DEDUPE_SECONDS", "WebhookSettings"]
 
 DEFAULT_DEDUPE_SECONDS = config.DEFAULT_WEBHOOK_DEDUPE_SECONDS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,14 @@ class WebhookSettings:
         names a single-workspace stack always had."""
         return self.workspaces.primary.name if self.workspaces is not None else DEFAULT_WORKSPACE
 
+    @property
+    def record_seconds(self) -> int:
+        """How long an event's idempotency record lives: the dedupe window plus the future skew. A
+        timestamp accepted up to ``future_skew_seconds`` ahead of our clock stays acceptable until
+        it is ``tolerance_seconds`` (at most the dedupe window) old, so its record must outlive the
+        window by the skew for a replay at the very end to still be a duplicate."""
+        return self.dedupe_seconds + self.future_skew_seconds
+
     def __post_init__(self) -> None:
         if self.tolerance_seconds > self.dedupe_seconds:
             # A replay inside the tolerance must still find its idempotency record.
@@ -64,10 +75,18 @@ class WebhookSettings:
     def from_env(cls) -> WebhookSettings:
         """Read and check the settings; a missing or invalid one raises ConfigurationError.
 
-        ``WEBHOOK_TOLERANCE_SECONDS`` unset (or 0) means "the dedupe window".
+        ``WEBHOOK_TOLERANCE_SECONDS`` unset (or 0) means "the dedupe window"; a longer one is cut
+        to the dedupe window with a warning (CloudFormation cannot compare two parameters, and
+        refusing every delivery for a setting would stall Customer.io's stream).
         """
         dedupe = config.env_int(config.WEBHOOK_DEDUPE_SECONDS, DEFAULT_DEDUPE_SECONDS, minimum=1)
         tolerance = config.env_int(config.WEBHOOK_TOLERANCE_SECONDS, 0) or dedupe
+        if tolerance > dedupe:
+            logger.warning(
+                "webhook tolerance longer than the dedupe window: the dedupe window is used",
+                extra={"tolerance_seconds": tolerance, "dedupe_seconds": dedupe},
+            )
+            tolerance = dedupe
         return cls(
             signing_key_secret_id=config.require_env(config.SIGNING_KEY_SECRET_ID),
             event_bus_name=config.require_env(config.EVENT_BUS_NAME),
