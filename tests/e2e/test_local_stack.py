@@ -4,8 +4,11 @@ and through the CLI, check the results in moto and the sandbox, stop it, and lea
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from cio_security.deletion.verification import VerificationPolicy
 from ciosec.emulator.functions import EVENTS
 
 from .conftest import LocalStackProcess, port_open, wait_for
@@ -78,6 +81,54 @@ def test_local_stack_end_to_end(stack: LocalStackProcess) -> None:
     assert not stack.state.exists()
     for url in (info["endpoint_url"], info["sandbox_url"], info["sandbox_url_eu"]):
         assert not port_open(int(url.rsplit(":", 1)[1]))
+
+
+def test_invoke_runs_erasure_verification_on_the_local_stack(
+    stack: LocalStackProcess, tmp_path: Path
+) -> None:
+    """``ciosec invoke erasure_verification``: on an event file of tickets, and on the tickets
+    waiting on the verification queue (none once the stack's own event source has checked them),
+    printing each ticket's outcome and never the identifier it holds."""
+    person = "e2e-verify-user"
+    # One workspace: moto's conditional writes are not atomic across threads, and the stack's event
+    # source checks a request's tickets of two workspaces concurrently.
+    submit = ("deletion", "submit", "--request-id", "e2e-v1", "--workspace", "eu", "--identifier-stdin")
+    stack.cli(*submit, stdin=f"{person}\n")
+    record = wait_for(lambda: _verified(stack, "e2e-v1"))  # by the stack's own event source
+    assert record["status"] == "completed"
+
+    submitted = datetime.now(UTC) - timedelta(hours=1)
+    tickets = [
+        VerificationPolicy().first_ticket(request_id, "id", person, submitted, workspace="eu").body()
+        for request_id in ("e2e-v1", "e2e-v-unknown")
+    ]
+    records = [{"messageId": f"m-{i}", "receiptHandle": "r", "body": body} for i, body in enumerate(tickets)]
+    event = tmp_path / "tickets.json"
+    event.write_text(json.dumps({"Records": records}))
+    result = stack.cli("invoke", "erasure_verification", str(event))
+    table = result.stdout.split("REQUEST ID", 1)[1].splitlines()[1:]
+    assert [line.split() for line in table] == [
+        ["e2e-v1", "eu", "already_done", "verification_verified", "0"],
+        ["e2e-v-unknown", "eu", "dead_lettered", "audit_record_missing", "0"],
+        ["2", "ticket(s):", "1", "already_done,", "1", "dead_lettered"],
+    ]
+    letters = stack.aws("sqs").receive_message(
+        QueueUrl=stack.info["verification_dlq_url"], MessageAttributeNames=["All"]
+    )["Messages"]
+    assert [m["MessageAttributes"]["request_id"]["StringValue"] for m in letters] == ["e2e-v-unknown"]
+
+    waiting = stack.cli("invoke", "erasure_verification", "--from-queue")
+    assert "no ticket waiting on the verification queue" in waiting.stdout
+    for output in (result, waiting):
+        assert person not in output.stdout + output.stderr
+
+
+def _verified(stack: LocalStackProcess, request_id: str) -> dict[str, Any] | None:
+    result = stack.cli("deletion", "status", request_id, check=False)
+    if result.returncode != 0:
+        return None
+    record: dict[str, Any] = json.loads(result.stdout)
+    return record if record.get("verification") == "verified" else None
 
 
 def _completed(stack: LocalStackProcess, request_id: str) -> dict[str, Any] | None:

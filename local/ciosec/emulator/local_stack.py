@@ -364,6 +364,8 @@ class LocalStack:
         return StackInfo(
             deletion_queue_url=p.queues.get("DeletionQueue", ""),
             deletion_dlq_url=p.queues.get("DeletionDeadLetterQueue", ""),
+            verification_queue_url=p.queues.get("VerificationQueue", ""),
+            verification_dlq_url=p.queues.get("VerificationDeadLetterQueue", ""),
             audit_table=p.tables.get("AuditTable", ""),
             idempotency_table=p.tables.get("IdempotencyTable", ""),
             webhook_bucket=p.buckets.get("WebhookBucket", ""),

@@ -46,6 +46,8 @@ class StackInfo:
     workspace_secret_prefix: str = ""  # WorkspaceSecretPrefix: <stack>/customerio/
     sandbox_url_us: str = ""  # the local stack's US sandbox, "" for AWS
     sandbox_url_eu: str = ""  # the local stack's EU sandbox, "" for AWS
+    verification_queue_url: str = ""  # VerificationQueueUrl
+    verification_dlq_url: str = ""  # VerificationDeadLetterQueueUrl
 
     def workspace_names(self) -> tuple[str, ...]:
         """The stack's workspaces, primary first (a stack from before workspaces: ``default``)."""
@@ -113,6 +115,8 @@ class StackInfo:
             "workspace_secret_prefix": "WorkspaceSecretPrefix",
             "webhook_url": "WebhookUrl",
             "rotation_function": "RotationFunctionArn",
+            "verification_queue_url": "VerificationQueueUrl",
+            "verification_dlq_url": "VerificationDeadLetterQueueUrl",
         }
         return cls(**{name: outputs.get(key, "") for name, key in mapping.items()})
 
