@@ -482,6 +482,41 @@ def test_retry_after_beyond_the_cap_raises_at_once_for_the_caller_to_defer(
     assert len(sandbox.requests()) == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 504, 408])
+def test_retry_after_is_honoured_on_every_retried_status(
+    sandbox: Sandbox, track_client: TrackClient, status: int
+) -> None:
+    # DESIGN section 4: transient failures (429, 5xx, timeouts) are retried with backoff that
+    # honours Retry-After, not only 429 and 503.
+    sandbox.fail_next(1, status, headers={"Retry-After": "3"})
+    sandbox.fail_next(1, status, headers={"Retry-After": "0"})
+    assert track_client.suppress("user").status == 200
+    assert [r.status for r in sandbox.requests()] == [status, status, 200]
+    assert sleeps(track_client) == [3.0, 0.2]  # 0 s asked: the backoff applies
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_retry_after_http_date_is_honoured_on_a_server_error(
+    sandbox: Sandbox, track_client: TrackClient, status: int
+) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=6)
+    sandbox.fail_next(1, status, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    assert track_client.suppress("user").status == 200
+    assert 4.0 <= sleeps(track_client)[0] <= 6.5
+
+
+@pytest.mark.parametrize("status", [500, 502, 408])
+def test_a_retried_status_asking_beyond_the_cap_raises_at_once(
+    sandbox: Sandbox, track_client: TrackClient, status: int
+) -> None:
+    sandbox.fail_next(1, status, headers={"Retry-After": "120"})
+    with pytest.raises(RateLimitedError) as caught:
+        track_client.suppress("user")
+    assert (caught.value.status, caught.value.retry_after) == (status, 120.0)
+    assert sleeps(track_client) == []
+    assert len(sandbox.requests()) == 1
+
+
 def test_timeouts_are_retried_then_reported(sandbox: Sandbox) -> None:
     sandbox.fail_next(4, kind="timeout", hang_seconds=1.0)
     timeout = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)

@@ -125,9 +125,8 @@ class Sender:
                 failure = error_for(operation, response)
                 if isinstance(failure, PermanentError):
                     raise failure
-                retry_after = (
-                    parse_retry_after(response.headers.get("retry-after")) if status in {429, 503} else None
-                )
+                # Every retried status (408, 429, 5xx) may ask for a wait: honoured up to the cap.
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
                 if retry_after is not None and retry_after > self.retry.retry_after_cap:
                     logger.warning(
                         "Customer.io %s: status %d asks to wait %.1f s, beyond the %.1f s cap",

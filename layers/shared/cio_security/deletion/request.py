@@ -34,14 +34,16 @@ import calendar
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -92,11 +94,21 @@ _WORKSPACE_NAME: Final = re.compile(WORKSPACE_NAME_PATTERN)
 
 def _loggable_request_id(value: str) -> str:
     """A request id is logged, dead-lettered and stored as it is: it must be printable and must
-    not have the shape of personal data (an email, a phone, card or social security number, an
-    IBAN: ``personal_data_shape``), which would put that data in every log line of the request."""
+    not be written like personal data, which would put that data in every log line of the request.
+    Refused: anything with an ``@`` (an email); a phone number written internationally (``+`` and
+    digits) or with separators (``(415) 555-0100``, ``415.555.0100``, ``020 7946 0000``); an SSN
+    written with separators (``123-45-6789``); a card number written in groups
+    (``4111 1111 1111 1111``, ``4111-1111-1111-1111``); an IBAN, compact or grouped. A run of digits
+    with no separator inside it and no ``+`` before it is a counter or a ticket number, whatever its
+    length or checksum (``dsar-123456789``, ``REQ-0512345678``): ``personal_data_shape`` with
+    ``digit_runs_are_counters``.
+
+    >>> [readable_request_id({"request_id": v}) for v in ("dsar-123456789", "dsar-123-45-6789")]
+    ['dsar-123456789', None]
+    """
     if not value.isprintable():
         raise ValueError("must be printable characters (no control characters or line breaks)")
-    shape = personal_data_shape(value)
+    shape = personal_data_shape(value, digit_runs_are_counters=True)
     if shape is not None:
         raise ValueError(
             f"must not have the shape of personal data (it looks like: {shape}); use your DSAR "
@@ -117,7 +129,13 @@ WorkspaceName = Annotated[str, AfterValidator(_workspace_name)]
 
 
 def add_one_month(moment: datetime) -> datetime:
-    """The same day next month, clamped to the month's last day (31 Jan -> 28/29 Feb)."""
+    """The same day next month, clamped to the month's last day (31 Jan -> 28/29 Feb), at the same
+    wall-clock time in ``moment``'s own timezone: the month is counted in the calendar ``moment``
+    is written in (``DeletionRequest.deadline`` passes ``requested_at`` at its own offset).
+
+    >>> add_one_month(datetime.fromisoformat("2026-01-31T22:00:00-05:00")).isoformat()
+    '2026-02-28T22:00:00-05:00'
+    """
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
@@ -164,8 +182,9 @@ class DeletionRequest(StrictModel):
     """One GDPR/CCPA deletion request, the body of a deletion queue message (module docstring).
 
     ``regulation`` defaults to ``gdpr`` (the shorter deadline) and ``requested_at`` to the moment
-    the request is parsed; ``identifier_type`` is honoured as stated (Track API v2 takes it
-    explicitly, and a workspace may use email-shaped ids) and inferred from the shape only when
+    the request is parsed (held in UTC; the offset it was given with is kept, for the deadline and
+    when the request is serialized); ``identifier_type`` is honoured as stated (Track API v2 takes
+    it explicitly, and a workspace may use email-shaped ids) and inferred from the shape only when
     absent (``infer_identifier_type``). ``workspaces`` None: every configured workspace.
 
     >>> DeletionRequest.model_validate({"request_id": "r1", "identifier": "a@b.c"}).identifier_type
@@ -183,6 +202,9 @@ class DeletionRequest(StrictModel):
     regulation: Regulation = "gdpr"
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     workspaces: tuple[WorkspaceName, ...] | None = None
+    _requested_offset: timedelta = PrivateAttr(default=timedelta(0))
+    """The UTC offset ``requested_at`` was given with: the requester's calendar, in which the GDPR
+    month is counted (``deadline``)."""
 
     @field_validator("identifier")
     @classmethod
@@ -197,8 +219,10 @@ class DeletionRequest(StrictModel):
 
     @field_validator("requested_at")
     @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+    def _aware_in_range(cls, value: datetime) -> datetime:
+        """Checked in UTC, returned at its own offset (``_requested_in_utc`` keeps the offset and
+        holds the moment in UTC)."""
+        if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"needs a timezone (e.g. {EXAMPLE_TIME})")
         try:
             moment = value.astimezone(UTC)
@@ -210,7 +234,7 @@ class DeletionRequest(StrictModel):
             raise ValueError("must not be before 2000-01-01")
         if moment > datetime.now(UTC) + MAX_CLOCK_SKEW:
             raise ValueError("must not be in the future (one day of clock skew is allowed)")
-        return moment
+        return value
 
     @field_validator("workspaces")
     @classmethod
@@ -224,6 +248,20 @@ class DeletionRequest(StrictModel):
         if len(set(value)) != len(value):
             raise ValueError("must not name a workspace twice")
         return value
+
+    @model_validator(mode="after")
+    def _requested_in_utc(self) -> DeletionRequest:
+        """``requested_at`` held in UTC, its offset kept for the deadline."""
+        offset = self.requested_at.utcoffset()
+        self._requested_offset = offset or timedelta(0)
+        object.__setattr__(self, "requested_at", self.requested_at.astimezone(UTC))
+        return self
+
+    @field_serializer("requested_at")
+    def _requested_at_as_given(self, value: datetime) -> datetime:
+        """Serialized at the offset it was given with, so a message built from a request (``ciosec
+        deletion submit``) keeps the requester's calendar, and its deadline."""
+        return value.astimezone(timezone(self._requested_offset))
 
     @model_validator(mode="after")
     def _fill_identifier_type(self) -> DeletionRequest:
@@ -252,10 +290,19 @@ class DeletionRequest(StrictModel):
 
     @property
     def deadline(self) -> datetime:
-        """Statutory deadline: GDPR one month after the request, CCPA 45 days."""
+        """Statutory deadline, in UTC: GDPR one calendar month after the request, counted in the
+        requester's calendar (``requested_at`` at the offset it was given with: 28 Feb 22:00
+        -05:00, which is 1 Mar in UTC, is due 28 Mar 22:00 -05:00), CCPA 45 days.
+
+        >>> DeletionRequest.model_validate(
+        ...     {"request_id": "r1", "identifier": "u1", "requested_at": "2026-02-28T22:00:00-05:00"}
+        ... ).deadline.isoformat()
+        '2026-03-29T03:00:00+00:00'
+        """
         if self.regulation == "ccpa":
             return self.requested_at + timedelta(days=45)
-        return add_one_month(self.requested_at)
+        local = self.requested_at.astimezone(timezone(self._requested_offset))
+        return add_one_month(local).astimezone(UTC)
 
 
 _KNOWN_FIELDS: Final = tuple(DeletionRequest.model_fields)
