@@ -8,8 +8,8 @@ per finished step, a ``RotationFailed`` metric and a re-raised error for a faile
 Manager records the failure and the template's RotationFailedAlarm fires.
 
 A failed step's log line says whether Secrets Manager's retry can still succeed (``retryable``:
-the version keeps AWSPENDING for it) or not (the library removed AWSPENDING from the version, so
-the next rotation can start; the detail says so).
+it resumes while the value is still staged) or not. Either way the library removed AWSPENDING from
+the version, so nothing blocks the next rotation; the detail says so.
 
 Both metrics are emitted with two dimension sets: ``[service]`` (what the alarm and the dashboard
 match) and ``[service, step]`` (which step).

@@ -156,7 +156,7 @@ def _rotate(args: argparse.Namespace) -> int:
         print(f"rotation failed, nothing was promoted: {exc}", file=sys.stderr)
         if isinstance(exc, RetryableRotationError):  # no Secrets Manager here to retry it
             print(
-                "the pending version keeps AWSPENDING; to retry: "
+                "the value is still staged; to retry: "
                 f"ciosec secrets rotate {args.kind}{_with_workspace(args)}",
                 file=sys.stderr,
             )

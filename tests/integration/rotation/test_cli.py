@@ -170,24 +170,25 @@ def test_a_refused_rotation_leaves_no_awspending(cli: Cli) -> None:
     assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
 
-def test_a_rotation_left_for_a_retry_is_discarded_by_the_next_one(
+def test_a_rotation_that_failed_for_now_leaves_no_label_and_the_next_one_starts(
     cli: Cli, rotation_sandbox: Sandbox
 ) -> None:
-    """Customer.io unavailable: the pending version keeps AWSPENDING (Secrets Manager would retry
-    it); the operator's next rotate discards it and starts afresh."""
+    """Customer.io unavailable: the pending version loses AWSPENDING (a label left behind would
+    block every later rotation and stack update); the value stays staged, so the operator's next
+    rotate (or Secrets Manager's retry) succeeds."""
     assert cli("secrets", "stage", "track", stdin=track_json(PENDING))[0] == 0
     rotation_sandbox.fail_next(times=2, status=503, operation="region")
     code, _, err = cli("secrets", "rotate", "track")
     assert code == 1
-    assert "Secrets Manager retries" in err
+    assert "Secrets Manager's retry resumes this one" in err
     assert "to retry: ciosec secrets rotate track" in err
-    assert cli.stages() == [["AWSCURRENT"], ["AWSPENDING"]]
+    assert cli.stages() == [["AWSCURRENT"]]
     code, out, _ = cli("secrets", "status", "track")
-    assert "unfinished" in out
+    assert "unfinished" not in out and "a valid value is staged" in out
 
     code, out, _ = cli("secrets", "rotate", "track")
     assert code == 0
-    assert "discarded the unfinished rotation" in out
+    assert "discarded" not in out
     assert cli.current() == {**json.loads(track_json(PENDING)), "workspace": "default"}
     assert cli.stages() == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 

@@ -61,11 +61,13 @@ def assert_abandoned(rotation: RotationStack, kind: str, token: str) -> None:
 
 
 def assert_left_for_the_retry(rotation: RotationStack, kind: str, token: str) -> None:
-    """A rotation that failed for a reason Secrets Manager's retry can fix: the version keeps
-    AWSPENDING (the retry needs it), so a new RotateSecret is refused meanwhile."""
-    assert rotation.stages(kind)[token] == ["AWSPENDING"]
-    with pytest.raises(ClientError, match=PREVIOUS_ROTATION_INCOMPLETE):
-        rotation.begin(kind)
+    """A rotation that failed for a reason a retry can fix: the version lost AWSPENDING all the
+    same (a label left behind blocks every later rotation and stack update, and nothing says
+    which retry is the last), and the value is still staged, so Secrets Manager's retry with the
+    same token resumes it (the label is put back)."""
+    assert "AWSPENDING" not in rotation.stages(kind).get(token, [])
+    assert rotation.pending_left(kind) == []
+    assert rotation.staged(kind) != "{}"
 
 
 # -- the modelled Secrets Manager -------------------------------------------------------------------
@@ -213,7 +215,6 @@ def test_create_secret_retried_after_the_operator_restaged_keeps_the_first_value
         ("setSecret", "describe_secret", 0),
         ("testSecret", "get_secret_value", 0),
         ("finishSecret", "update_secret_version_stage", 0),  # moving AWSCURRENT
-        ("finishSecret", "put_secret_value", 0),  # resetting the staging secret
     ],
 )
 def test_a_failure_at_any_step_leaves_awscurrent_working_and_a_retry_finishes(
@@ -355,9 +356,66 @@ def test_finish_interrupted_after_moving_awscurrent_converges_on_retry(
     flaky.fail("update_secret_version_stage", after=1)
     with pytest.raises(RotationError):
         rotation.invoke("track", token, "finishSecret")
-    assert rotation.stages("track")[token] == ["AWSCURRENT", "AWSPENDING"]
+    # The failed step's own clean-up removed the label the step could not.
+    assert rotation.stages("track")[token] == ["AWSCURRENT"]
     assert rotation.invoke("track", token, "finishSecret")["outcome"] == "already_current"
+    assert json.loads(rotation.value("track")) == json.loads(track_json(PENDING))
+
+
+def test_a_finish_whose_staging_reset_fails_still_promotes(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch, captured_logs: LogCapture
+) -> None:
+    """The reset of the staging secret comes last and never fails the step: the promotion stands,
+    and the value left staged is refused as the current one by the next rotation."""
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
+    flaky.fail("put_secret_value")
+    assert rotation.invoke("track", token, "finishSecret")["outcome"] == "completed"
+    assert "staging secret could not be cleared" in captured_logs.text
+    stages = rotation.stages("track")
+    assert stages[token] == ["AWSCURRENT"] and stages[old] == ["AWSPREVIOUS"]
+    assert json.loads(rotation.staged("track")) == json.loads(track_json(PENDING))
+    with pytest.raises(RotationError, match="is the current value"):
+        rotation.run("track", rotation.begin("track"), ("createSecret",))
+
+
+def test_secrets_managers_retry_of_the_whole_rotation_resumes_after_a_transient_failure(
+    rotation: RotationStack,
+) -> None:
+    """Secrets Manager "retries the entire rotation process": the same token from createSecret on.
+    The label removed by the failed attempt is put back because the value is still staged."""
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, status=503, operation="region")
+    with pytest.raises(RotationError, match="retry resumes this one"):
+        rotation.invoke("track", token, "testSecret")
+    assert rotation.pending_left("track") == []
+    outcomes = [rotation.invoke("track", token, step)["outcome"] for step in STEPS]
+    assert outcomes == ["unchanged", "completed", "completed", "completed"]
     assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
+def test_an_old_version_is_never_resumed(rotation: RotationStack) -> None:
+    """A token whose value is no longer the staged one (another rotation happened since, or the
+    operator staged something else) stays refused: nothing but the staged value is promoted."""
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, status=503, operation="region")
+    with pytest.raises(RotationError):
+        rotation.invoke("track", token, "testSecret")
+    rotation.stage("track", track_json(OTHER_WORKSPACE))
+    with pytest.raises(RotationError, match="has no stage for rotation"):
+        rotation.invoke("track", token, "testSecret")
+    assert rotation.pending_left("track") == []
 
 
 # -- refusals ---------------------------------------------------------------------------------------

@@ -257,7 +257,8 @@ def test_a_first_rotation_never_takes_another_workspaces_credentials(new_beta: S
 def test_the_other_workspaces_lookups_fit_a_time_budget(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past its budget the step fails retryably (AWSPENDING kept for Secrets Manager's retry)."""
+    """Past its budget the step fails retryably (AWSPENDING removed; Secrets Manager's retry
+    puts it back while the value is still staged)."""
     monkeypatch.setattr("cio_security.rotation.kinds.PEER_LOOKUP_BUDGET_SECONDS", -1.0)
     name = secret("beta", TRACK)
     token = stack.rotate(name, track_json(BETA_NEXT), steps=("createSecret", "setSecret"))
@@ -265,7 +266,7 @@ def test_the_other_workspaces_lookups_fit_a_time_budget(
         stack.app.handler(
             {"SecretId": name, "ClientRequestToken": token, "Step": "testSecret"}, stack.context
         )
-    assert stack.stages(name)[token] == ["AWSPENDING"]
+    assert "AWSPENDING" not in stack.stages(name).get(token, [])
     assert stack.current(name)["site_id"] == BETA.site_id
 
 

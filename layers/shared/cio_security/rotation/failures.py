@@ -12,18 +12,19 @@ Two facts of Secrets Manager decide it:
   to start a rotation AWSPENDING must be "not attached to any version at all" or attached to
   the AWSCURRENT version (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CancelRotateSecret.html).
 
-So a step fails in one of two ways:
+Every failed step therefore removes AWSPENDING from its version (``versions.abandon``): nothing
+says which of Secrets Manager's retries is the last, and a label left behind blocks everything.
+The two ways a step fails differ in what comes next:
 
 - ``RetryableRotationError``: a retry can still succeed (Customer.io answered 5xx or 429, timed
   out or reset the connection; Secrets Manager throttled, failed on its side or could not be
-  reached). AWSPENDING stays on the version, which the retry needs.
+  reached). The value stays staged; Secrets Manager's retry with the same token puts the label
+  back and resumes (``protocol._resumed``).
 - any other ``RotationError``: no retry can succeed (nothing staged, an invalid value or the
   current one staged, credentials of another workspace or region, Customer.io's 401/403, an
-  answer that cannot be compared, a permission the function lacks). ``rotate`` removes
-  AWSPENDING from the version and re-raises, so the next rotation can start.
+  answer that cannot be compared, a permission the function lacks); the message says what to do.
 
-An exception that is not a RotationError (a defect) leaves the label alone: whether a retry helps
-is unknown.
+An exception that is not a RotationError (a defect) also removes the label, and goes on as it is.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ TRANSIENT_SECRETS_MANAGER_CODES: Final = frozenset(
 
 
 class RetryableRotationError(RotationError):
-    """A step failed for a reason Secrets Manager's retry can still get past; the version keeps
-    its AWSPENDING label for that retry. The message says that Secrets Manager retries."""
+    """A step failed for a reason Secrets Manager's retry can still get past: the retry puts the
+    version's AWSPENDING label back and resumes while its value is still staged. The message says
+    that Secrets Manager retries."""
 
 
 def aws_error_code(exc: ClientError | BotoCoreError) -> str:

@@ -20,11 +20,12 @@ are in ``versions``. Every step is safe to retry and leaves AWSCURRENT alone unt
 ``finish_secret``; a failed test never promotes. Failures raise RotationError(step, message)
 whose message tells the operator what to do. Secret values never appear in messages or logs.
 
-A step that fails for a reason Secrets Manager's retry can get past raises a
-RetryableRotationError and leaves the version AWSPENDING for that retry; a step that fails for
-good (nothing or the wrong thing staged, a refused test) also removes AWSPENDING from the
-version, because Secrets Manager refuses every later rotation while it is left there
-(``failures``).
+A failed step always removes AWSPENDING from the version, because Secrets Manager refuses every
+later rotation (and stack update) while it is left there (``failures``). A step that fails for a
+reason a retry can get past raises a RetryableRotationError, and Secrets Manager's retry of the
+rotation (same token) puts the label back and resumes while the value is still staged
+(``_resumed``); a step that fails for good (nothing or the wrong thing staged, a refused test)
+raises a RotationError that says what to do.
 
 Which workspace and kind a secret is, is configuration (``cio_security.workspaces``: the first
 workspace's ``TRACK_CREDENTIALS_SECRET_ID``, ``SIGNING_KEY_SECRET_ID``, ``APP_API_KEY_SECRET_ID``,
@@ -46,7 +47,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from cio_security.errors import RotationError, SecretFormatError
-from cio_security.rotation.failures import RetryableRotationError
 from cio_security.rotation.isolation import check_distinct, check_label, workspace_peers
 from cio_security.rotation.kinds import canonical_json
 from cio_security.rotation.outcome import STEPS, Step, StepOutcome, StepResult
@@ -103,7 +103,7 @@ def rotate(
 
     Raises:
         RetryableRotationError: the step failed for a reason Secrets Manager's retry can get
-            past; the version keeps AWSPENDING.
+            past; AWSPENDING was removed, and the retry puts it back (``_resumed``).
         RotationError: an unknown step; the secret is not configured; rotation is not enabled;
             the token is not a version of the secret or not AWSPENDING; or the step failed for
             good, in which case AWSPENDING was removed from the version (the message says so).
@@ -113,7 +113,7 @@ def rotate(
     target = describe_target(client, secret_id, settings, step=step)
     if not target.rotation_enabled:
         raise RotationError(step, f"rotation is not enabled for secret {target.name}")
-    stages = target.versions.get(token)
+    stages = target.versions.get(token) or _resumed(client, step, target, token)
     if stages is None:
         raise RotationError(step, f"version {token} has no stage for rotation of secret {target.name}")
     if AWSCURRENT in stages:
@@ -141,10 +141,13 @@ def rotate(
         if step == "testSecret":
             return test_secret(client, target, token, settings)
         return finish_secret(client, target, token)
-    except RetryableRotationError:
-        raise  # AWSPENDING stays: Secrets Manager's retry of the rotation needs the version
     except RotationError as failure:
         raise abandon(client, target, token, failure) from failure
+    except Exception as defect:
+        # A defect: whether a retry helps is unknown, but a left label would block every later
+        # rotation and stack update; the error itself goes on unchanged.
+        abandon(client, target, token, RotationError(step, type(defect).__name__))
+        raise
 
 
 def create_secret(client: SecretsManagerClient, target: RotationTarget, token: str) -> StepResult:
@@ -167,7 +170,9 @@ def create_secret(client: SecretsManagerClient, target: RotationTarget, token: s
     """
     step: Step = "createSecret"
     kind = target.secret_kind
-    if read_secret_string(client, step, target.arn, version_id=token, stage=AWSPENDING) is not None:
+    # By version id alone: ``rotate`` checked the label (or is resuming a rotation whose label a
+    # failed attempt removed before any value was stored: ``_resumed``).
+    if read_secret_string(client, step, target.arn, version_id=token) is not None:
         return _result(
             step, target, token, "unchanged", f"version {token} of secret {target.name} already holds a value"
         )
@@ -300,12 +305,13 @@ test_secret.__test__ = False  # type: ignore[attr-defined]  # a protocol step, n
 def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: str) -> StepResult:
     """finishSecret: make ``token`` AWSCURRENT and tidy up.
 
-    In order: check that the version holds a value (an empty version is never promoted); reset
-    the staging secret to ``{}`` when it still holds the promoted value (a different value, staged
-    meanwhile for the next rotation, is left in place); move AWSCURRENT to ``token`` with
-    ``update_secret_version_stage(MoveToVersionId=token, RemoveFromVersionId=<current>)``, which
-    moves AWSPREVIOUS to the old version; remove AWSPENDING from ``token``. Each part is skipped
-    when already done, so a retry converges.
+    In order: check that the version holds a value (an empty version is never promoted); move
+    AWSCURRENT to ``token`` with ``update_secret_version_stage(MoveToVersionId=token,
+    RemoveFromVersionId=<current>)``, which moves AWSPREVIOUS to the old version; remove
+    AWSPENDING from ``token``; reset the staging secret to ``{}`` when it still holds the promoted
+    value (a different value, staged meanwhile for the next rotation, is left in place; a reset
+    that fails is logged, the promotion stands). Each part is skipped when already done, so a
+    retry converges.
 
     Args:
         client: a boto3 Secrets Manager client.
@@ -324,16 +330,27 @@ def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: s
             "it; start the rotation again",
         )
     staging = target.staging_secret_id
-    cleared = _clear_staging(client, step, target, promoted)
     current_version = target.current_version
     if current_version != token:
         move_stage(client, step, target, AWSCURRENT, to_version=token, from_version=current_version)
     move_stage(client, step, target, AWSPENDING, from_version=token)
-    staged_note = (
-        f"{staging} is empty ({{}})"
-        if cleared
-        else f"{staging} holds another value, left in place for the next rotation"
-    )
+    # Last, and never a failure of the step: the value staged is what lets a retry resume a
+    # rotation that failed before the promotion (_resumed). Left in place, it is refused as the
+    # current value by the next rotation's createSecret, which says to stage a new one.
+    try:
+        cleared = _clear_staging(client, step, target, promoted)
+    except RotationError as exc:
+        logger.warning(
+            "the staging secret could not be cleared after the promotion",
+            extra={"secret_name": target.name, "error": str(exc)},
+        )
+        cleared = None
+    if cleared is None:
+        staged_note = f"{staging} could not be cleared: it still holds the promoted value"
+    elif cleared:
+        staged_note = f"{staging} is empty ({{}})"
+    else:
+        staged_note = f"{staging} holds another value, left in place for the next rotation"
     return _result(
         step,
         target,
@@ -345,6 +362,57 @@ def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: s
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+def _resumed(
+    client: SecretsManagerClient, step: Step, target: RotationTarget, token: str
+) -> tuple[str, ...] | None:
+    """The stages of ``token`` when this invocation resumes a rotation whose AWSPENDING label a
+    failed attempt removed (``abandon``), else None.
+
+    A failed step always removes the label, because a label left behind blocks every later
+    rotation and stack update, and AWS does not say how many retries follow nor which is the
+    last. Secrets Manager retries a failed rotation with the same token; it may resume when
+    nothing else is being rotated (no version but ``token`` could carry AWSPENDING) and either
+
+    - the step is createSecret and ``token`` holds no value yet: createSecret runs as it always
+      does (every check of the staged value, then the value is stored under AWSPENDING); or
+    - ``token`` holds exactly the value still staged (the staging secret is cleared only once a
+      rotation is promoted): AWSPENDING is put back on it. An old version cannot be resumed this
+      way: its value is no longer the staged one.
+    """
+    if any(AWSPENDING in stages for stages in target.versions.values()):
+        return None
+    raw = read_secret_string(client, step, target.arn, version_id=token)
+    if raw is None:
+        if step != "createSecret":
+            return None
+        return _put_back(client, step, target, token)
+    staged_raw = read_secret_string(client, step, target.staging_secret_id, stage=AWSCURRENT)
+    if staged_raw is None or is_nothing_staged(staged_raw):
+        return None
+    kind = target.secret_kind
+    try:
+        staged, held = (
+            kind.parse(staged_raw, name=target.staging_secret_id),
+            kind.parse(raw, name=target.name),
+        )
+    except SecretFormatError:
+        return None
+    if not kind.same_value(staged, held):
+        return None
+    return _put_back(client, step, target, token)
+
+
+def _put_back(
+    client: SecretsManagerClient, step: Step, target: RotationTarget, token: str
+) -> tuple[str, ...]:
+    move_stage(client, step, target, AWSPENDING, to_version=token)
+    logger.info(
+        "resuming a rotation after a failed attempt: AWSPENDING is back on its version",
+        extra={"step": step, "secret_name": target.name, "version_id": token, "workspace": target.workspace},
+    )
+    return (AWSPENDING,)
 
 
 def _same_json(a: str, b: str) -> bool:

@@ -4,8 +4,8 @@ stages, and every Secrets Manager call the steps make.
 Each call turns a Secrets Manager failure into a RotationError for the step that made it, whose
 message names the secret and the error code; values never appear. A failure a later call can get
 past (a throttle, a server-side error, a timeout: ``failures.is_transient``) is a
-RetryableRotationError, so the version keeps AWSPENDING for Secrets Manager's retry; any other
-(AccessDenied, a KMS key the function may not use, ...) is permanent.
+RetryableRotationError, which Secrets Manager's retry can resume (``protocol._resumed``); any
+other (AccessDenied, a KMS key the function may not use, ...) is permanent.
 """
 
 from __future__ import annotations
@@ -289,33 +289,50 @@ def reset_staging(client: SecretsManagerClient, step: str, target: RotationTarge
         raise _failed(step, f"resetting {staging}", exc) from exc
 
 
+def _stages_of(client: SecretsManagerClient, target: RotationTarget, token: str) -> tuple[str, ...]:
+    """The stages version ``token`` carries now (a failed step may have failed before the label
+    was put back on it, or after it was removed)."""
+    versions = client.describe_secret(SecretId=target.arn).get("VersionIdsToStages", {})
+    return tuple(versions.get(token, ()))
+
+
 def abandon(
     client: SecretsManagerClient, target: RotationTarget, token: str, failure: RotationError
 ) -> RotationError:
-    """End a rotation that failed for good: remove AWSPENDING from version ``token`` and return
-    ``failure`` with what became of the label added to its message (the error to raise).
+    """End a failed step: remove AWSPENDING from version ``token`` and return ``failure`` (of
+    the same class: a RetryableRotationError stays one) with what became of the label added to
+    its message (the error to raise).
 
     Secrets Manager refuses every later RotateSecret while AWSPENDING is on a version other than
-    AWSCURRENT (``failures``); no retry of this rotation can succeed, so the label goes. When
-    removing it fails, the message says so: Secrets Manager's retry of the rotation fails the
-    same way and tries again.
+    AWSCURRENT (``failures``), and nothing says which of its retries is the last, so the label
+    goes whatever the failure; a retry of a rotation that can still succeed puts it back
+    (``protocol._resumed``). When removing it fails, the message says so.
     """
     detail = str(failure).removeprefix(f"{failure.step}: ")
+    error = type(failure) if isinstance(failure, RetryableRotationError) else RotationError
     try:
-        client.update_secret_version_stage(
-            SecretId=target.arn, VersionStage=AWSPENDING, RemoveFromVersionId=token
-        )
+        if AWSPENDING in _stages_of(client, target, token):
+            client.update_secret_version_stage(
+                SecretId=target.arn, VersionStage=AWSPENDING, RemoveFromVersionId=token
+            )
     except (ClientError, BotoCoreError) as exc:
         code = aws_error_code(exc)
         logger.warning(
             "removing AWSPENDING from a failed rotation's version failed",
             extra={"secret_name": target.name, "version_id": token, "error_code": code},
         )
-        return RotationError(
+        return error(
             failure.step,
             f"{detail}; removing AWSPENDING from version {token} failed ({code}): Secrets Manager "
             f"refuses a new rotation of {target.name} until it is removed (UpdateSecretVersionStage, "
             f"RemoveFromVersionId {token}); its retry of this rotation tries again",
+        )
+    if error is not RotationError:
+        return error(
+            failure.step,
+            f"{detail}; AWSPENDING was removed from version {token} so that nothing blocks a new "
+            f"rotation of {target.name}; Secrets Manager's retry resumes this one while the value "
+            "is still staged",
         )
     return RotationError(
         failure.step,
