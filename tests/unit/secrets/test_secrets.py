@@ -127,9 +127,10 @@ class TestSigningKeyLoader:
         loaded = load(False)
         assert loaded == [KEY_B.encode(), KEY_A.encode()]
         assert isinstance(loaded, LoadedKeys) and loaded.valid_for == pytest.approx(3000)
+        assert loaded.expiring == 1  # the last key, AWSPREVIOUS
         now[0] = created + timedelta(seconds=3600)
         loaded = load(False)
-        assert loaded == [KEY_B.encode()] and loaded.valid_for is None
+        assert loaded == [KEY_B.encode()] and loaded.valid_for is None and loaded.expiring == 0
 
     @pytest.mark.parametrize("stage", ["AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"])
     @pytest.mark.parametrize("several", [False, True])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cio_security.errors import SignatureError
+from cio_security.errors import SecretError, SignatureError
 from cio_security.secrets.loaders import LoadedKeys
 from cio_security.webhook.signature import (
     SigningKeyRing,
@@ -204,21 +204,56 @@ class TestKeyRingRefresh:
         with pytest.raises(SignatureError):
             keyring.verify(sign_webhook(KEY, b"c", timestamp=NOW), b"c", now=NOW)
         assert keyring.verify(sign_webhook(OTHER, b"d", timestamp=NOW), b"d", now=NOW)
-        assert loads == [False, False]  # read again by age; no mismatch reload (interval 3600)
+        # Read again by age, past any cache (a cached value would restart the age on a stale key);
+        # no mismatch reload (interval 3600).
+        assert loads == [False, True]
 
-    def test_a_loaders_valid_for_shortens_the_age(self) -> None:
-        """The previous key is dropped when its grace window ends, not max_age later."""
+    def test_the_previous_key_is_dropped_when_its_grace_window_ends(self) -> None:
+        """Not max_age later, and without any read: an outage cannot keep it alive."""
         clock = [1000.0]
-        results = [LoadedKeys([KEY, OTHER], valid_for=10), LoadedKeys([KEY])]
+        loads: list[bool] = []
 
-        keyring = SigningKeyRing(
-            lambda refresh: results.pop(0), refresh_interval=3600, clock=lambda: clock[0], max_age=300
-        )
+        def load(refresh: bool) -> LoadedKeys:
+            loads.append(refresh)
+            return LoadedKeys([KEY, OTHER], valid_for=10, expiring=1)
+
+        keyring = SigningKeyRing(load, refresh_interval=3600, clock=lambda: clock[0], max_age=300)
         assert keyring.verify(sign_webhook(OTHER, b"a", timestamp=NOW), b"a", now=NOW)
         clock[0] += 10
         with pytest.raises(SignatureError):
             keyring.verify(sign_webhook(OTHER, b"b", timestamp=NOW), b"b", now=NOW)
         assert keyring.verify(sign_webhook(KEY, b"c", timestamp=NOW), b"c", now=NOW)
+        assert loads == [False]
+
+    def test_a_failed_read_by_age_keeps_the_keys_and_retries_every_refresh_interval(self) -> None:
+        """Secrets Manager throttling must not turn genuine deliveries into 503s, nor cost a read
+        per request."""
+        clock = [1000.0]
+        loads: list[bool] = []
+        failing = [False]
+
+        def load(refresh: bool) -> list[bytes]:
+            loads.append(refresh)
+            if failing[0]:
+                raise SecretError("throttled")
+            return [KEY]
+
+        keyring = SigningKeyRing(load, refresh_interval=5, clock=lambda: clock[0], max_age=300)
+        assert keyring.verify(sign_webhook(KEY, b"a", timestamp=NOW), b"a", now=NOW)
+        failing[0] = True
+        clock[0] += 300
+        for _ in range(10):
+            assert keyring.verify(sign_webhook(KEY, b"b", timestamp=NOW), b"b", now=NOW)
+        assert loads == [False, True]
+        clock[0] += 5
+        assert keyring.verify(sign_webhook(KEY, b"c", timestamp=NOW), b"c", now=NOW)
+        assert loads == [False, True, True]
+        failing[0] = False
+        clock[0] += 5
+        assert keyring.verify(sign_webhook(KEY, b"d", timestamp=NOW), b"d", now=NOW)
+        clock[0] += 299
+        assert keyring.verify(sign_webhook(KEY, b"e", timestamp=NOW), b"e", now=NOW)
+        assert loads == [False, True, True, True]  # read again, then held for max_age
 
     def test_without_max_age_keys_stay_until_a_mismatch(self) -> None:
         clock = [0.0]

@@ -114,16 +114,20 @@ def warn_foreign_signing_keys(workspace: str | None, secret_id: str, labels: Ite
 
 
 class LoadedKeys(list[bytes]):
-    """Signing keys as a loader returns them, in the order they are tried, with how long they may
-    be used before they are read again (``valid_for``, seconds; None: no limit of their own, the
-    ring's ``max_age`` applies). ``SigningKeyRing`` reads ``valid_for`` from any sequence that has
-    it."""
+    """Signing keys as a loader returns them, in the order they are tried; the last ``expiring``
+    of them (AWSPREVIOUS) stop being valid ``valid_for`` seconds after the load (the rest of its
+    grace window; None: no limit of their own). ``SigningKeyRing`` reads both from any sequence
+    that has them and drops those keys when their time is up."""
 
     valid_for: float | None
+    expiring: int
 
-    def __init__(self, keys: Iterable[bytes] = (), *, valid_for: float | None = None) -> None:
+    def __init__(
+        self, keys: Iterable[bytes] = (), *, valid_for: float | None = None, expiring: int = 0
+    ) -> None:
         super().__init__(keys)
         self.valid_for = valid_for
+        self.expiring = expiring
 
 
 def signing_key_loader(
@@ -147,9 +151,9 @@ def signing_key_loader(
     ``workspace``, keys labelled for another workspace are still used, with one warning per load
     (``warn_foreign_signing_keys``).
 
-    The keys come as ``LoadedKeys`` whose ``valid_for`` is what is left of the grace window when
-    AWSPREVIOUS is among them: the ring reads them again then, so the previous key stops being
-    accepted when its window ends, however warm the execution environment is.
+    The keys come as ``LoadedKeys``; when AWSPREVIOUS is among them (last), it is marked expiring
+    after what is left of its grace window: the ring drops it then, so the previous key stops
+    being accepted when its window ends, however warm the execution environment is.
 
     ``one_of_several``: the loader of one workspace among several (``webhook.keys``): no usable key
     is an empty list with a warning (the workspace is not set up yet: it signed nothing, so it
@@ -169,6 +173,7 @@ def signing_key_loader(
         keys: list[bytes] = []
         labels: list[str | None] = []
         valid_for: float | None = None
+        stage_of_last: str | None = None
         for stage in STAGES:
             if stage == "AWSPREVIOUS":
                 valid_for = grace_left()
@@ -187,6 +192,7 @@ def signing_key_loader(
                 continue  # an absent stage (no rotation under way) is normal
             keys.append(key.key_bytes())
             labels.append(key.workspace)
+            stage_of_last = stage
         if not keys:
             if not one_of_several:
                 raise ConfigurationError(
@@ -194,6 +200,7 @@ def signing_key_loader(
                 )
             logger.warning("a workspace has no usable webhook signing key yet", extra={"secret_id": sid})
         warn_foreign_signing_keys(workspace, sid, labels)
-        return LoadedKeys(keys, valid_for=valid_for)
+        previous = valid_for is not None and len(keys) > 0 and stage_of_last == "AWSPREVIOUS"
+        return LoadedKeys(keys, valid_for=valid_for if previous else None, expiring=1 if previous else 0)
 
     return load

@@ -182,11 +182,14 @@ class SigningKeyRing:
     a flood of forged requests costs at most one key load per interval and execution environment.
     ``workspace`` is the Customer.io workspace the keys are of (``cio_security.workspaces``).
 
-    Loaded keys are used for at most ``max_age`` seconds (None: until a mismatch reloads them),
-    and never longer than the ``valid_for`` the loader returned with them (``LoadedKeys``: the
-    rest of AWSPREVIOUS's grace window), then read again on the next request: genuine traffic
-    never mismatches, so without an age a warm execution environment would go on accepting a key
-    rotated out long ago.
+    Loaded keys are read again (bypassing any cache) on the first request after ``max_age``
+    seconds (None: only on a mismatch): genuine traffic never mismatches, so without an age a warm
+    execution environment would go on accepting a key rotated out long ago. When that read fails
+    (Secrets Manager throttling or unreachable), the keys already held are kept and the read is
+    tried again every ``refresh_interval`` (logged): an outage does not turn genuine deliveries
+    into 503s. Keys the loader marks as expiring (``LoadedKeys``: AWSPREVIOUS, for the rest of its
+    grace window) are dropped when their time is up, without any read, whatever happens to the
+    reload.
     """
 
     def __init__(
@@ -204,19 +207,41 @@ class SigningKeyRing:
         self._max_age = max_age
         self._keys: Sequence[bytes] | None = None
         self._loaded_at = float("-inf")
-        self._expires_at = float("inf")
+        self._expires_at = float("inf")  # when the keys are read again
+        self._expiring = 0  # how many of the last keys are dropped at _expiring_at
+        self._expiring_at = float("inf")
         self._lock = threading.Lock()
         self.workspace = workspace
 
     def _current(self, *, refresh: bool) -> Sequence[bytes]:
         with self._lock:
-            if self._keys is None or refresh or self._clock() >= self._expires_at:
-                loaded = self._load(refresh)
-                self._keys = tuple(loaded)
-                self._loaded_at = now = self._clock()
-                lifetimes = [t for t in (self._max_age, getattr(loaded, "valid_for", None)) if t is not None]
-                self._expires_at = now + min(lifetimes) if lifetimes else float("inf")
+            now = self._clock()
+            if self._keys is not None and self._expiring and now >= self._expiring_at:
+                self._keys, self._expiring = self._keys[: len(self._keys) - self._expiring], 0
+            if self._keys is None or refresh:
+                return self._store(self._load(refresh))
+            if now >= self._expires_at:
+                try:
+                    return self._store(self._load(True))
+                except (SecretError, ConfigurationError) as exc:
+                    self._expires_at = now + self._refresh_interval
+                    logger.warning(
+                        "signing keys could not be read again; the keys held are kept for now",
+                        extra={"workspace": self.workspace, "error": type(exc).__name__},
+                    )
             return self._keys
+
+    def _store(self, loaded: Sequence[bytes]) -> Sequence[bytes]:
+        keys = self._keys = tuple(loaded)
+        self._loaded_at = now = self._clock()
+        self._expires_at = now + self._max_age if self._max_age is not None else float("inf")
+        valid_for: float | None = getattr(loaded, "valid_for", None)
+        expiring: int = getattr(loaded, "expiring", 0)
+        if valid_for is None or not expiring:
+            self._expiring, self._expiring_at = 0, float("inf")
+        else:
+            self._expiring, self._expiring_at = expiring, now + valid_for
+        return keys
 
     def keys(self, *, refresh: bool = False) -> Sequence[bytes]:
         """The keys, loaded on first use (``refresh``: read again). Raises what the loader raises."""
@@ -277,6 +302,7 @@ class SigningKeyRing:
             self._keys = None
             self._loaded_at = float("-inf")
             self._expires_at = float("inf")
+            self._expiring, self._expiring_at = 0, float("inf")
 
 
 class SigningKeysUnavailableError(SecretError):
