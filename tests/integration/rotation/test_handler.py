@@ -403,6 +403,51 @@ def test_secrets_managers_retry_of_the_whole_rotation_resumes_after_a_transient_
     assert_rotated(rotation, "track", token, old, track_json(PENDING))
 
 
+def test_a_value_promoted_since_is_never_resumed(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R1 fails for now; R2 promotes the same value; the value is still staged (the staging reset
+    failed); Secrets Manager retries R1: resuming it would move AWSPREVIOUS off the real previous
+    version (for a signing key, ending its grace window early)."""
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    rotation.stage("track", track_json(PENDING))
+    first = rotation.begin("track")
+    rotation.run("track", first, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, status=503, operation="region")
+    with pytest.raises(RotationError):
+        rotation.invoke("track", first, "testSecret")
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    second = rotation.begin("track")
+    rotation.run("track", second, ("createSecret", "setSecret", "testSecret"))
+    flaky.fail("put_secret_value")  # the staging reset
+    rotation.invoke("track", second, "finishSecret")
+    assert json.loads(rotation.staged("track")) == json.loads(track_json(PENDING))
+    with pytest.raises(RotationError, match="has no stage for rotation"):
+        rotation.invoke("track", first, "createSecret")
+    stages = rotation.stages("track")
+    assert stages[second] == ["AWSCURRENT"] and stages[old] == ["AWSPREVIOUS"]
+    assert rotation.pending_left("track") == []
+
+
+def test_a_finish_retried_after_the_promotion_clears_the_staging_secret(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rotation.version_with("track", "AWSCURRENT")
+    assert old
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
+    flaky.fail("put_secret_value")  # the staging reset
+    rotation.invoke("track", token, "finishSecret")
+    assert rotation.staged("track") != "{}"
+    assert rotation.invoke("track", token, "finishSecret")["outcome"] == "already_current"
+    assert_rotated(rotation, "track", token, old, track_json(PENDING))
+
+
 def test_an_old_version_is_never_resumed(rotation: RotationStack) -> None:
     """A token whose value is no longer the staged one (another rotation happened since, or the
     operator staged something else) stays refused: nothing but the staged value is promoted."""

@@ -113,13 +113,15 @@ def rotate(
     target = describe_target(client, secret_id, settings, step=step)
     if not target.rotation_enabled:
         raise RotationError(step, f"rotation is not enabled for secret {target.name}")
-    stages = target.versions.get(token) or _resumed(client, step, target, token)
+    stages = target.versions.get(token) or _resumed_or_abandoned(client, step, target, token)
     if stages is None:
         raise RotationError(step, f"version {token} has no stage for rotation of secret {target.name}")
     if AWSCURRENT in stages:
-        if step == "finishSecret" and AWSPENDING in stages:
-            # A finishSecret retried after it moved AWSCURRENT but before it removed AWSPENDING.
-            move_stage(client, step, target, AWSPENDING, from_version=token)
+        if step == "finishSecret":
+            # A finishSecret retried after it moved AWSCURRENT: finish what it left.
+            if AWSPENDING in stages:
+                move_stage(client, step, target, AWSPENDING, from_version=token)
+            _clear_staging_after_promotion(client, step, target, token)
         return _result(
             step,
             target,
@@ -334,17 +336,7 @@ def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: s
     if current_version != token:
         move_stage(client, step, target, AWSCURRENT, to_version=token, from_version=current_version)
     move_stage(client, step, target, AWSPENDING, from_version=token)
-    # Last, and never a failure of the step: the value staged is what lets a retry resume a
-    # rotation that failed before the promotion (_resumed). Left in place, it is refused as the
-    # current value by the next rotation's createSecret, which says to stage a new one.
-    try:
-        cleared = _clear_staging(client, step, target, promoted)
-    except RotationError as exc:
-        logger.warning(
-            "the staging secret could not be cleared after the promotion",
-            extra={"secret_name": target.name, "error": str(exc)},
-        )
-        cleared = None
+    cleared = _clear_staging_after_promotion(client, step, target, token, promoted)
     if cleared is None:
         staged_note = f"{staging} could not be cleared: it still holds the promoted value"
     elif cleared:
@@ -364,6 +356,16 @@ def finish_secret(client: SecretsManagerClient, target: RotationTarget, token: s
 # -- helpers ----------------------------------------------------------------------------------------
 
 
+def _resumed_or_abandoned(
+    client: SecretsManagerClient, step: Step, target: RotationTarget, token: str
+) -> tuple[str, ...] | None:
+    """``_resumed``; when it fails, putting the label back may have half-happened: removed again."""
+    try:
+        return _resumed(client, step, target, token)
+    except RotationError as failure:
+        raise abandon(client, target, token, failure) from failure
+
+
 def _resumed(
     client: SecretsManagerClient, step: Step, target: RotationTarget, token: str
 ) -> tuple[str, ...] | None:
@@ -378,8 +380,10 @@ def _resumed(
     - the step is createSecret and ``token`` holds no value yet: createSecret runs as it always
       does (every check of the staged value, then the value is stored under AWSPENDING); or
     - ``token`` holds exactly the value still staged (the staging secret is cleared only once a
-      rotation is promoted): AWSPENDING is put back on it. An old version cannot be resumed this
-      way: its value is no longer the staged one.
+      rotation is promoted) and that value is not the current one: AWSPENDING is put back on it.
+      An old version cannot be resumed this way (its value is no longer the staged one), nor a
+      value another rotation has promoted since (resuming it would move AWSPREVIOUS off the real
+      previous version).
     """
     if any(AWSPENDING in stages for stages in target.versions.values()):
         return None
@@ -401,6 +405,9 @@ def _resumed(
         return None
     if not kind.same_value(staged, held):
         return None
+    current = read_current(client, step, target)
+    if current is not None and kind.same_value(held, current):
+        return None  # promoted since (by another rotation): nothing left to resume
     return _put_back(client, step, target, token)
 
 
@@ -423,6 +430,26 @@ def _same_json(a: str, b: str) -> bool:
         return bool(json.loads(a) == json.loads(b))
     except (ValueError, RecursionError):
         return False
+
+
+def _clear_staging_after_promotion(
+    client: SecretsManagerClient, step: Step, target: RotationTarget, token: str, promoted: Any = None
+) -> bool | None:
+    """``_clear_staging`` once ``token`` is promoted; None when it failed (logged, never a failure
+    of the step: the value staged is what lets a retry resume a rotation that failed before the
+    promotion, and left in place it is refused as the current value by the next createSecret)."""
+    try:
+        if promoted is None:
+            promoted = read_pending(client, step, target, token, stage=None)
+            if promoted is None:
+                return None
+        return _clear_staging(client, step, target, promoted)
+    except RotationError as exc:
+        logger.warning(
+            "the staging secret could not be cleared after the promotion",
+            extra={"secret_name": target.name, "error": str(exc)},
+        )
+        return None
 
 
 def _clear_staging(client: SecretsManagerClient, step: Step, target: RotationTarget, promoted: Any) -> bool:

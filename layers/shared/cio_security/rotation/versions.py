@@ -221,12 +221,20 @@ def parse_current(target: RotationTarget, raw: str | None) -> Any | None:
         return None
 
 
-def read_pending(client: SecretsManagerClient, step: str, target: RotationTarget, token: str) -> Any | None:
-    """The value of version ``token`` (AWSPENDING), or None when it holds none yet.
+def read_pending(
+    client: SecretsManagerClient,
+    step: str,
+    target: RotationTarget,
+    token: str,
+    *,
+    stage: str | None = AWSPENDING,
+) -> Any | None:
+    """The value of version ``token`` (labelled ``stage``; None: whatever its labels), or None
+    when it holds none yet.
 
     Raises RotationError when the value is not of the target's kind (nothing is promoted).
     """
-    raw = read_secret_string(client, step, target.arn, version_id=token, stage=AWSPENDING)
+    raw = read_secret_string(client, step, target.arn, version_id=token, stage=stage)
     return None if raw is None else parse_pending(step, target, raw)
 
 
