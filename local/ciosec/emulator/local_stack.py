@@ -1,6 +1,7 @@
 """``make local``: the whole stack on 127.0.0.1, no AWS account needed.
 
-- AWS is moto's server; the secrets, queues, tables and bus are created from template.yaml, with
+- AWS is moto's server (``moto_server``: DynamoDB requests one at a time, each atomic as in
+  DynamoDB); the secrets, queues, tables and bus are created from template.yaml, with
   ``Workspaces=us,eu``: the primary ``us`` keeps the stack's original secrets,
   ``eu`` gets its own (``.../customerio/workspaces/eu/...``), as a deployed stack would.
 - Customer.io is the project's sandbox, one server per region on 127.0.0.1: ``us`` is a
@@ -34,11 +35,11 @@ from typing import Any, Literal
 
 import boto3
 import httpx
-from moto.server import ThreadedMotoServer
 
 from cio_security.workspaces import DEFAULT_WORKSPACE
 from ciosec.emulator.api_gateway import ApiGatewayBridge
 from ciosec.emulator.functions import load_function
+from ciosec.emulator.moto_server import LocalMotoServer
 from ciosec.emulator.provision import Provisioned, function_environment, provision
 from ciosec.emulator.sqs_event_source import SqsEventSource
 from ciosec.emulator.template import Resolver
@@ -133,7 +134,7 @@ class LocalStack:
 
     def __init__(self, options: LocalStackOptions | None = None) -> None:
         self.options = options or LocalStackOptions()
-        self.moto: ThreadedMotoServer | None = None
+        self.moto: LocalMotoServer | None = None
         self.sandbox: Sandbox | None = None  # the primary workspace's (US) sandbox
         self.sandboxes: dict[str, Sandbox] = {}  # by region
         self.bridge: ApiGatewayBridge | None = None
@@ -242,7 +243,7 @@ class LocalStack:
         # A rejected webhook flushes only its single metric; Powertools warns about the rest.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         port = self.options.moto_port or free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.moto = LocalMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.moto.start()
         endpoint = f"http://127.0.0.1:{port}"
         self._setenv(

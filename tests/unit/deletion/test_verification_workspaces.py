@@ -6,15 +6,20 @@ not target."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cio_security.audit import transitions
-from cio_security.audit.record import subject_hash
+from cio_security.audit.base import ConditionNotMetError, RecordChanges, WriteCondition
+from cio_security.audit.record import AuditRecord, subject_hash
 from cio_security.deletion.request import DeletionRequest
 from cio_security.deletion.routing import PerWorkspace
 from cio_security.deletion.verification import VerificationTicket
+from fixtures.audit import MemoryAuditStore
 
 from .test_verification_processor import PEPPER, POLICY, FakeAppApi, Harness
 
@@ -141,3 +146,125 @@ def test_an_old_record_verified_on_a_stack_whose_primary_is_produs_is_produs_in_
     (event,) = h.events.published
     detail = json.loads(event.entry("bus")["Detail"])
     assert (detail["workspaces"], list(detail["workspace_results"])) == (["produs"], ["produs"])
+
+
+class RacingStore(MemoryAuditStore):
+    """Counts reads, writes and writes refused by their condition. Once ``race()`` is called, each
+    write waits (up to ``HOLD_SECONDS``) for a second one before either is applied: two writes the
+    processor makes at once always interleave the worst way, one made alone goes on after the
+    wait."""
+
+    HOLD_SECONDS = 0.3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = self.writes = self.conflicts = 0
+        self._barrier: threading.Barrier | None = None
+        self._counting = threading.Lock()
+
+    def race(self) -> None:
+        self.reads = self.writes = self.conflicts = 0
+        self._barrier = threading.Barrier(2, timeout=self.HOLD_SECONDS)
+
+    def _get_record(self, request_id: str) -> AuditRecord | None:
+        with self._counting:
+            self.reads += 1
+        return super()._get_record(request_id)
+
+    def _replace_record(
+        self, request_id: str, changes: RecordChanges, condition: WriteCondition
+    ) -> AuditRecord:
+        if self._barrier is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self._barrier.wait()
+        with self._counting:
+            self.writes += 1
+        try:
+            return super()._replace_record(request_id, changes, condition)
+        except ConditionNotMetError:
+            with self._counting:
+                self.conflicts += 1
+            raise
+
+
+def _racing() -> tuple[TwoWorkspaces, RacingStore]:
+    h = TwoWorkspaces(executor=ThreadPoolExecutor(max_workers=4))
+    store = RacingStore()
+    h.store = h.processor.audit = store
+    return h, store
+
+
+def test_one_requests_workspaces_in_one_batch_are_written_one_after_another_without_conflict() -> None:
+    """Both workspaces' checks of one request in one batch: the second write is made over the
+    record the first returned, never from the same read (which always conflicts on the revision:
+    a failed write and a read more, and with several workspaces tries that could run out)."""
+    h, store = _racing()
+    tickets = h.submit_everywhere("dsar-vws-seq", "user-vws-seq")
+    h.clock.advance(minutes=15)
+    store.race()
+    assert [o.kind for o in h.run(tickets[US], tickets[EU])] == ["verified", "verified"]
+    assert (store.reads, store.writes, store.conflicts) == (2, 2, 0)  # a read per ticket, a write each
+    record = h.record("dsar-vws-seq")
+    assert (record.status, record.verification) == ("completed", "verified")
+    assert [e.record.request_id for e in h.events.published] == ["dsar-vws-seq"]
+
+
+def test_a_rescheduled_workspaces_check_is_written_over_the_batchs_verification() -> None:
+    h, store = _racing()
+    tickets = h.submit_everywhere("dsar-vws-seq2", "user-vws-seq2")
+    h.apps[EU].present.add(("id", "user-vws-seq2"))
+    h.clock.advance(minutes=15)
+    store.race()
+    assert [o.kind for o in h.run(tickets[US], tickets[EU])] == ["verified", "rescheduled"]
+    assert (store.writes, store.conflicts) == (2, 0)
+    record = h.record("dsar-vws-seq2")
+    assert (record.workspaces[US].verification, record.workspaces[EU].verification) == ("verified", "pending")
+    assert record.workspaces[EU].verification_checks == 1
+
+
+def test_different_requests_in_one_batch_are_still_written_concurrently() -> None:
+    h, store = _racing()
+    first = h.submit_everywhere("dsar-vws-par1", "user-vws-par1")
+    second = h.submit_everywhere("dsar-vws-par2", "user-vws-par2")
+    h.clock.advance(minutes=15)
+    store.race()
+    started = time.monotonic()
+    outcomes = h.run(first[US], second[US])
+    assert [o.kind for o in outcomes] == ["verified", "verified"]
+    # The two writes met at the barrier (concurrent), so neither waited it out.
+    assert time.monotonic() - started < RacingStore.HOLD_SECONDS
+    assert (store.writes, store.conflicts) == (2, 0)
+
+
+def test_four_workspaces_verified_in_one_batch_are_all_recorded_at_once() -> None:
+    """Written at once from one read, four writes of one request conflict up to three times each:
+    the last ran out of tries and came back (``retry``, ``audit_unavailable``) for nothing."""
+    names = ["prod-us", "prod-eu", "prod-apac", "prod-ca"]
+    apps = {name: FakeAppApi() for name in names}
+    h = Harness(
+        lookup=None,
+        workspace_lookups=PerWorkspace(names, apps.__getitem__),
+        primary=names[0],
+        executor=ThreadPoolExecutor(max_workers=8),
+    )
+    h.store = h.processor.audit = MemoryAuditStore(latency=0.01)  # DynamoDB's round trip
+    request = DeletionRequest.model_validate(
+        {"request_id": "dsar-vws-4ws", "identifier": "user-vws-4ws", "requested_at": "2026-11-30T10:00:00Z"}
+    )
+    now = h.clock()
+    record = h.store.begin(request, now, subject_hash("id", "user-vws-4ws", PEPPER), 60, workspaces=names)
+
+    def accept(r: Any) -> Any:
+        for name in names:
+            r = transitions.workspace_accepted(
+                r, name, "suppress", now, status_code=200, customerio_request_id="c", verified=True
+            )
+        return transitions.settled(transitions.verification_scheduled(r, names, now), now)
+
+    h.store.write_held(record, accept)
+    tickets = [POLICY.first_ticket("dsar-vws-4ws", "id", "user-vws-4ws", now, workspace=n) for n in names]
+    h.clock.advance(minutes=15)
+    assert [o.kind for o in h.run(*tickets)] == ["verified"] * 4
+    done = h.record("dsar-vws-4ws")
+    assert (done.status, done.verification) == ("completed", "verified")
+    assert len(h.events.published) == 1

@@ -21,6 +21,12 @@ can end in). No Lambda event shapes: the handler passes queue messages and gets 
    first, so a failure between the two never leaves a request without one), and publishes
    ``ErasureVerified`` for the verified.
 
+The audit writes of one request's tickets in a batch (one per workspace) are made one after
+another, each over the record the last one returned; different requests' concurrently. Two writes
+of one request made at once from the same read would always conflict (the condition on its
+``revision``): the loser pays a failed write and a read, and with several workspaces it could run
+out of tries and come back for nothing.
+
 Whatever fails on our side (the audit table, the queue, a bug) answers ``retry`` for the tickets it
 touched: the handler reports them as batch item failures and SQS delivers them again; on a
 message's last delivery they are dead-lettered with reason ``retries_exhausted`` instead.
@@ -119,7 +125,8 @@ class _Return:
     kind: OutcomeKind
     reason: str | None = None
     record: AuditRecord | None = None
-    """The audit record as read before the check (a rescheduled ticket's check is written over it)."""
+    """The audit record as read before the check (a rescheduled ticket's check is written over it,
+    or over what a later write of the batch to the request returned: ``_Batch.written``)."""
 
 
 @dataclass
@@ -131,6 +138,9 @@ class _Batch:
     outcomes: list[VerificationOutcome | None] = field(default_factory=list)
     dead: dict[int, str] = field(default_factory=dict)
     returns: list[_Return] = field(default_factory=list)
+    written: dict[str, AuditRecord] = field(default_factory=dict)
+    """Each request's record as this batch's last audit write returned it: the next write of the
+    request is made over it (its tickets are settled one after another, ``_map_by_request``)."""
 
     def __post_init__(self) -> None:
         self.outcomes = [None] * len(self.messages)
@@ -168,7 +178,8 @@ class VerificationProcessor:
     ``max_receive_count``: the queue's maxReceiveCount, so the last delivery of a message that
     still needs a retry is dead-lettered with its reason (0: leave that to SQS).
     ``executor`` (a thread pool) runs a batch's audit reads and writes and its lookups concurrently
-    (lookups stay paced by the client's bucket); without one they run one after another.
+    (lookups stay paced by the client's bucket; the writes of one request one after another, module
+    docstring); without one they run one after another.
     ``workspace_lookups`` (a ``PerWorkspace``, or a function of the name): the App API client of
     each Customer.io workspace (its own key and
     budget), for a stack of several; a ticket is checked in its ``workspace`` (``primary`` when it
@@ -245,7 +256,9 @@ class VerificationProcessor:
             checks = [check for check, ok in zip(checks, readable, strict=True) if ok]
             self._look_up(checks, time_left)
             now = self.clock()
-            settled = self._map(lambda check: self._settle(batch, check, now), checks)
+            settled = self._map_by_request(
+                lambda check: self._settle(batch, check, now), checks, lambda check: check.request_id
+            )
             verified = [record for record in settled if record is not None]
             self._send_back(batch, now)
             self._publish(verified)
@@ -316,6 +329,23 @@ class VerificationProcessor:
         if self.executor is None or len(items) < 2:
             return [work(item) for item in items]
         return list(self.executor.map(work, items))
+
+    def _map_by_request[T, R](
+        self, work: Callable[[T], R], items: Sequence[T], request_id: Callable[[T], str]
+    ) -> list[R]:
+        """``work`` on every item, results in order: the items of one request one after another
+        (in batch order), different requests' concurrently (``_map``; module docstring)."""
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            groups.setdefault(request_id(item), []).append(index)
+        results: dict[int, R] = {}
+
+        def run(indexes: list[int]) -> None:
+            for index in indexes:
+                results[index] = work(items[index])
+
+        self._map(run, list(groups.values()))
+        return [results[index] for index in range(len(items))]
 
     def _read_record(self, batch: _Batch, check: _Check) -> bool:
         """Read the check's record onto it: True when the ticket is to be looked up; otherwise its
@@ -415,7 +445,7 @@ class VerificationProcessor:
         rid, checks = check.request_id, check.ticket.checks + 1
         try:
             record = self.audit.record_verified(
-                rid, now, checks=checks, seen=check.record, workspace=check.workspace
+                rid, now, checks=checks, seen=batch.written.get(rid, check.record), workspace=check.workspace
             )
         except AuditError:
             logger.warning(
@@ -426,6 +456,7 @@ class VerificationProcessor:
         if record is None:
             batch.settle(check, "already_done", "not_pending")
             return None
+        batch.written[rid] = record
         age = (now - check.ticket.submitted_at).total_seconds()
         logger.info(
             "erasure verified",
@@ -442,7 +473,12 @@ class VerificationProcessor:
         rid = check.request_id
         try:
             record = self.audit.record_unverified(
-                rid, reason, now, checks=checks, seen=check.record, workspace=check.workspace
+                rid,
+                reason,
+                now,
+                checks=checks,
+                seen=batch.written.get(rid, check.record),
+                workspace=check.workspace,
             )
         except AuditError:
             logger.warning(
@@ -453,6 +489,7 @@ class VerificationProcessor:
         if record is None:
             batch.settle(check, "already_done", "not_pending")
             return
+        batch.written[rid] = record
         logger.error(
             "erasure not verified within the window",
             extra={
@@ -480,24 +517,34 @@ class VerificationProcessor:
         rescheduled = [
             item for item, ok in zip(batch.returns, sent, strict=True) if ok and item.kind == "rescheduled"
         ]
-        for _ in self._map(lambda item: self._count_check(item.ticket, now, item.record), rescheduled):
+        for _ in self._map_by_request(
+            lambda item: self._count_check(batch, item.ticket, now, item.record),
+            rescheduled,
+            lambda item: item.ticket.request_id,
+        ):
             pass
 
-    def _count_check(self, ticket: VerificationTicket, now: datetime, seen: AuditRecord | None) -> None:
+    def _count_check(
+        self, batch: _Batch, ticket: VerificationTicket, now: datetime, seen: AuditRecord | None
+    ) -> None:
         """Record one more check (best effort: the next check writes the count too)."""
+        rid = ticket.request_id
         try:
-            self.audit.record_verification_check(
-                ticket.request_id,
+            record = self.audit.record_verification_check(
+                rid,
                 now,
                 checks=ticket.checks,
-                seen=seen,
+                seen=batch.written.get(rid, seen),
                 workspace=ticket.workspace or self.primary,
             )
         except AuditError:
             logger.warning(
                 "verification check not recorded; the next one will be",
-                extra={"request_id": ticket.request_id},
+                extra={"request_id": rid},
             )
+            return
+        if record is not None:
+            batch.written[rid] = record
 
     def _publish(self, records: list[AuditRecord]) -> None:
         """An event for each request a check completed now (its last workspace done):
