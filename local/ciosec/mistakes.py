@@ -21,6 +21,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from cio_security.errors import ConfigurationError
+
 __all__ = ["EXIT_INTERRUPTED", "EXIT_MISTAKE", "Mistake", "explain"]
 
 EXIT_MISTAKE: Final = 2
@@ -119,6 +121,9 @@ def _explain_one(exc: BaseException) -> str | None:
         )
     if isinstance(exc, ClientError):
         return _client_error(exc)
+    if isinstance(exc, ConfigurationError):
+        # Its messages name the setting and the rule, never a value (cio_security.errors).
+        return f"invalid configuration: {exc}"
     if isinstance(exc, OSError):
         return _file_error(exc)
     return None

@@ -249,7 +249,10 @@ def test_an_event_file_of_tickets_runs_the_function_and_shows_no_identifier(
     def ticket(request_id: str) -> str:
         return VerificationPolicy().first_ticket(request_id, "id", PERSON, now - timedelta(hours=1)).body()
 
-    bodies = [ticket("inv-missing"), "not a ticket", ticket("someone@example.com")]
+    # A ticket whose request id has the shape of personal data (only a forged one can: the
+    # deletion function writes validated ids) is refused like a deletion message would be.
+    forged = ticket("inv-forged").replace("inv-forged", "someone@example.com")
+    bodies = [ticket("inv-missing"), "not a ticket", forged]
     records = [{"messageId": f"m-{i}", "receiptHandle": "r", "body": body} for i, body in enumerate(bodies)]
     event = tmp_path / "tickets.json"
     event.write_text(json.dumps({"Records": records}))
@@ -259,11 +262,11 @@ def test_an_event_file_of_tickets_runs_the_function_and_shows_no_identifier(
     assert [" ".join(row) for row in _rows(result.stdout)] == [
         "inv-missing us dead_lettered audit_record_missing 0",
         "(no request id) - dead_lettered invalid_json 0",
-        # A request id with the shape of personal data is not shown.
-        "(request id withheld) us dead_lettered audit_record_missing 0",
+        # A request id with the shape of personal data is refused, and not shown.
+        "(no request id) - dead_lettered schema_error 0",
     ]
     assert result.stdout.rstrip().endswith("3 ticket(s): 3 dead_lettered")
-    assert "someone@example.com" not in result.stdout.split("REQUEST ID")[1]
+    assert "someone@example.com" not in result.stdout + result.stderr  # the function's logs too
     # The function dead-lettered them on the local stack, with their reasons.
     letters = boto3.client("sqs").receive_message(
         QueueUrl=verifying.stack.info.verification_dlq_url,
@@ -271,4 +274,17 @@ def test_an_event_file_of_tickets_runs_the_function_and_shows_no_identifier(
         MessageAttributeNames=["All"],
     )["Messages"]
     reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in letters)
-    assert reasons == ["audit_record_missing", "audit_record_missing", "invalid_json"]
+    assert reasons == ["audit_record_missing", "invalid_json", "schema_error"]
+
+
+def test_an_invalid_setting_is_told_in_one_line(verifying: Verifying, tmp_path: Path) -> None:
+    """A function's ConfigurationError (its message names the setting, never the value) is a
+    person's mistake: one line, no traceback."""
+    event = tmp_path / "tickets.json"
+    event.write_text(json.dumps({"Records": []}))
+    result = verifying.cli("erasure_verification", str(event), "--env", "CUSTOMERIO_APP_RATE_LIMIT_RPS=abc")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ciosec: invalid configuration: ")
+    assert "CUSTOMERIO_APP_RATE_LIMIT_RPS" in lines[0] and "abc" not in lines[0]

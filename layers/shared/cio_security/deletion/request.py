@@ -66,6 +66,7 @@ __all__ = [
     "MAX_WORKSPACES",
     "DeletionMessageError",
     "DeletionRequest",
+    "RequestId",
     "add_one_month",
     "identifier_problem",
     "infer_identifier_type",
@@ -126,6 +127,11 @@ def _workspace_name(value: str) -> str:
 
 
 WorkspaceName = Annotated[str, AfterValidator(_workspace_name)]
+RequestId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_loggable_request_id)
+]
+"""A deletion ``request_id`` (DESIGN 4): 1-128 printable characters, not written as personal data
+(``_loggable_request_id``); the same rule wherever one is read (requests, verification tickets)."""
 
 
 def add_one_month(moment: datetime) -> datetime:
@@ -191,9 +197,7 @@ class DeletionRequest(StrictModel):
     'email'
     """
 
-    request_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_loggable_request_id)
-    ]
+    request_id: RequestId
     identifier: Annotated[
         str, StringConstraints(min_length=1, max_length=512), AfterValidator(no_control_chars)
     ]

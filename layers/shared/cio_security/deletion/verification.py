@@ -39,13 +39,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Final, Literal, Protocol, Self, runtime_checkable
+from typing import Final, Literal, Protocol, Self, runtime_checkable
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError
 
-from cio_security.deletion.request import IdentifierType
+from cio_security.deletion.request import IdentifierType, RequestId, readable_request_id
 from cio_security.errors import CioSecurityError, ConfigurationError
-from cio_security.validation import StrictModel, field_names, no_control_chars
+from cio_security.validation import StrictModel, field_names
 from cio_security.workspaces import WORKSPACE_NAME_PATTERN
 
 __all__ = [
@@ -108,9 +108,6 @@ class InvalidTicketError(CioSecurityError):
         super().__init__(f"verification ticket rejected: {reason}{detail}")
 
 
-RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(no_control_chars)]
-
-
 class VerificationTicket(StrictModel):
     """One pending check of an accepted erasure: the body of a verification queue message.
 
@@ -147,7 +144,7 @@ class VerificationTicket(StrictModel):
             data = json.loads(body)
         except (ValueError, RecursionError):
             raise InvalidTicketError("invalid_json") from None
-        request_id = data.get("request_id") if isinstance(data, dict) else None
+        request_id = readable_request_id(data)  # never an id that could be personal data
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -155,7 +152,7 @@ class VerificationTicket(StrictModel):
             raise InvalidTicketError(
                 "schema_error",
                 field_names(exc, known=known),
-                request_id if isinstance(request_id, str) and request_id.isprintable() else None,
+                request_id,
             ) from None
 
 
