@@ -70,6 +70,32 @@ def assert_left_for_the_retry(rotation: RotationStack, kind: str, token: str) ->
     assert rotation.staged(kind) != "{}"
 
 
+def failed_for_now(rotation: RotationStack) -> str:
+    """A rotation of PENDING whose testSecret failed for now (Customer.io answered 503): its token."""
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret"))
+    rotation.sandbox.fail_next(times=2, status=503, operation="region")
+    with pytest.raises(RotationError, match="retry resumes this one"):
+        rotation.invoke("track", token, "testSecret")
+    return token
+
+
+def finished_without_clearing_the_staging_secret(
+    rotation: RotationStack, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A rotation of PENDING whose finishSecret promoted it but could not reset the staging
+    secret: its token."""
+    flaky = FlakySecretsManager(rotation.sm)
+    rotation.use_client(flaky, monkeypatch)
+    rotation.stage("track", track_json(PENDING))
+    token = rotation.begin("track")
+    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
+    flaky.fail("put_secret_value")  # the staging reset
+    assert rotation.invoke("track", token, "finishSecret")["outcome"] == "completed"
+    return token
+
+
 # -- the modelled Secrets Manager -------------------------------------------------------------------
 
 
@@ -369,13 +395,7 @@ def test_a_finish_whose_staging_reset_fails_still_promotes(
     and the value left staged is refused as the current one by the next rotation."""
     old = rotation.version_with("track", "AWSCURRENT")
     assert old
-    flaky = FlakySecretsManager(rotation.sm)
-    rotation.use_client(flaky, monkeypatch)
-    rotation.stage("track", track_json(PENDING))
-    token = rotation.begin("track")
-    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
-    flaky.fail("put_secret_value")
-    assert rotation.invoke("track", token, "finishSecret")["outcome"] == "completed"
+    token = finished_without_clearing_the_staging_secret(rotation, monkeypatch)
     assert "staging secret could not be cleared" in captured_logs.text
     stages = rotation.stages("track")
     assert stages[token] == ["AWSCURRENT"] and stages[old] == ["AWSPREVIOUS"]
@@ -391,12 +411,7 @@ def test_secrets_managers_retry_of_the_whole_rotation_resumes_after_a_transient_
     The label removed by the failed attempt is put back because the value is still staged."""
     old = rotation.version_with("track", "AWSCURRENT")
     assert old
-    rotation.stage("track", track_json(PENDING))
-    token = rotation.begin("track")
-    rotation.run("track", token, ("createSecret", "setSecret"))
-    rotation.sandbox.fail_next(times=2, status=503, operation="region")
-    with pytest.raises(RotationError, match="retry resumes this one"):
-        rotation.invoke("track", token, "testSecret")
+    token = failed_for_now(rotation)
     assert rotation.pending_left("track") == []
     outcomes = [rotation.invoke("track", token, step)["outcome"] for step in STEPS]
     assert outcomes == ["unchanged", "completed", "completed", "completed"]
@@ -411,19 +426,8 @@ def test_a_value_promoted_since_is_never_resumed(
     version (for a signing key, ending its grace window early)."""
     old = rotation.version_with("track", "AWSCURRENT")
     assert old
-    rotation.stage("track", track_json(PENDING))
-    first = rotation.begin("track")
-    rotation.run("track", first, ("createSecret", "setSecret"))
-    rotation.sandbox.fail_next(times=2, status=503, operation="region")
-    with pytest.raises(RotationError):
-        rotation.invoke("track", first, "testSecret")
-    flaky = FlakySecretsManager(rotation.sm)
-    rotation.use_client(flaky, monkeypatch)
-    second = rotation.begin("track")
-    rotation.run("track", second, ("createSecret", "setSecret", "testSecret"))
-    flaky.fail("put_secret_value")  # the staging reset
-    rotation.invoke("track", second, "finishSecret")
-    assert json.loads(rotation.staged("track")) == json.loads(track_json(PENDING))
+    first = failed_for_now(rotation)
+    second = finished_without_clearing_the_staging_secret(rotation, monkeypatch)
     with pytest.raises(RotationError, match="has no stage for rotation"):
         rotation.invoke("track", first, "createSecret")
     stages = rotation.stages("track")
@@ -436,13 +440,7 @@ def test_a_finish_retried_after_the_promotion_clears_the_staging_secret(
 ) -> None:
     old = rotation.version_with("track", "AWSCURRENT")
     assert old
-    flaky = FlakySecretsManager(rotation.sm)
-    rotation.use_client(flaky, monkeypatch)
-    rotation.stage("track", track_json(PENDING))
-    token = rotation.begin("track")
-    rotation.run("track", token, ("createSecret", "setSecret", "testSecret"))
-    flaky.fail("put_secret_value")  # the staging reset
-    rotation.invoke("track", token, "finishSecret")
+    token = finished_without_clearing_the_staging_secret(rotation, monkeypatch)
     assert rotation.staged("track") != "{}"
     assert rotation.invoke("track", token, "finishSecret")["outcome"] == "already_current"
     assert_rotated(rotation, "track", token, old, track_json(PENDING))
@@ -451,12 +449,7 @@ def test_a_finish_retried_after_the_promotion_clears_the_staging_secret(
 def test_an_old_version_is_never_resumed(rotation: RotationStack) -> None:
     """A token whose value is no longer the staged one (another rotation happened since, or the
     operator staged something else) stays refused: nothing but the staged value is promoted."""
-    rotation.stage("track", track_json(PENDING))
-    token = rotation.begin("track")
-    rotation.run("track", token, ("createSecret", "setSecret"))
-    rotation.sandbox.fail_next(times=2, status=503, operation="region")
-    with pytest.raises(RotationError):
-        rotation.invoke("track", token, "testSecret")
+    token = failed_for_now(rotation)
     rotation.stage("track", track_json(OTHER_WORKSPACE))
     with pytest.raises(RotationError, match="has no stage for rotation"):
         rotation.invoke("track", token, "testSecret")
