@@ -24,7 +24,7 @@ CioSecurityError
 │   └── AuditConflictError      request_id already used for another subject or action (permanent)
 └── CustomerIOError             a Track API call failed; .status and .request_id when known
     ├── TransientError          retry later: 408, 429, 5xx, timeouts, connection errors
-    │   ├── RateLimitedError    429; .retry_after in seconds when the server said so
+    │   ├── RateLimitedError    429, or any retried status asking to wait past the cap; .retry_after
     │   ├── ServerError         5xx
     │   └── TransportError      timeout or connection failure before a response
     └── PermanentError          no retry fixes it: send to the dead-letter queue
@@ -198,7 +198,8 @@ class TransientError(CustomerIOError):
 
 
 class RateLimitedError(TransientError):
-    """429 Too Many Requests."""
+    """429 Too Many Requests, or any retried status (408, 5xx) whose Retry-After asks for a wait
+    beyond the retry policy's cap (raised at once, without waiting)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
