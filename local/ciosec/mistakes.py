@@ -21,7 +21,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from cio_security.errors import ConfigurationError
+from cio_security.errors import ConfigurationError  # its messages never hold a value
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_MISTAKE", "Mistake", "explain"]
 
@@ -90,14 +90,20 @@ def explain(exc: BaseException) -> str | None:
     """The one-line explanation of ``exc`` when a person's mistake or environment caused it,
     looking through the exceptions it was raised from (a library error that wraps, say, an
     unreachable endpoint explains as the endpoint)."""
-    seen: set[int] = set()
+    chain: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        message = _explain_one(current)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for link in chain:
+        message = _explain_one(link)
         if message is not None:
             return message
-        current = current.__cause__ or current.__context__
+    # Last: a library's ConfigurationError says what is wrong, but what it was raised from (a
+    # file that cannot be read, say) says it in the person's terms.
+    for link in chain:
+        if isinstance(link, ConfigurationError):
+            return f"invalid configuration: {link}"
     return None
 
 
@@ -121,9 +127,6 @@ def _explain_one(exc: BaseException) -> str | None:
         )
     if isinstance(exc, ClientError):
         return _client_error(exc)
-    if isinstance(exc, ConfigurationError):
-        # Its messages name the setting and the rule, never a value (cio_security.errors).
-        return f"invalid configuration: {exc}"
     if isinstance(exc, OSError):
         return _file_error(exc)
     return None
