@@ -172,14 +172,11 @@ def signing_key_loader(
     def load(force_refresh: bool) -> LoadedKeys:
         keys: list[bytes] = []
         labels: list[str | None] = []
-        valid_for: float | None = None
-        stage_of_last: str | None = None
+        previous_for: float | None = None  # what is left of the grace window, once AWSPREVIOUS is in
         for stage in STAGES:
-            if stage == "AWSPREVIOUS":
-                valid_for = grace_left()
-                if valid_for <= 0:
-                    valid_for = None
-                    continue
+            grace = grace_left() if stage == "AWSPREVIOUS" else None
+            if grace is not None and grace <= 0:
+                continue
             try:
                 key = store.signing_key(sid, stage=stage, force_fetch=force_refresh)
             except SecretFormatError:
@@ -192,7 +189,7 @@ def signing_key_loader(
                 continue  # an absent stage (no rotation under way) is normal
             keys.append(key.key_bytes())
             labels.append(key.workspace)
-            stage_of_last = stage
+            previous_for = grace
         if not keys:
             if not one_of_several:
                 raise ConfigurationError(
@@ -200,7 +197,6 @@ def signing_key_loader(
                 )
             logger.warning("a workspace has no usable webhook signing key yet", extra={"secret_id": sid})
         warn_foreign_signing_keys(workspace, sid, labels)
-        previous = valid_for is not None and len(keys) > 0 and stage_of_last == "AWSPREVIOUS"
-        return LoadedKeys(keys, valid_for=valid_for if previous else None, expiring=1 if previous else 0)
+        return LoadedKeys(keys, valid_for=previous_for, expiring=0 if previous_for is None else 1)
 
     return load
